@@ -1,0 +1,42 @@
+"""Progress bars for long work: shown on a terminal, silent in scripts and tests."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+__all__ = ["progress_bar"]
+
+#: below this many rows a bar would only flicker
+MIN_ROWS = 100_000
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int | None, enabled: bool | None
+) -> Iterator[Callable[[int], None] | None]:
+    """Yield a callback advancing a bar by n rows, or None when no bar is shown.
+
+    ``enabled=None`` shows a bar on a terminal for work of MIN_ROWS rows or more
+    (or of unknown size).
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty() and (total is None or total >= MIN_ROWS)
+    if not enabled:
+        yield None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,38 @@
+"""Where the store lives: settings read from the environment, in one place.
+
+- ``EVALSTORE_HOME``: the folder of the embedded store (default ``~/.evalstore``).
+- ``EVALSTORE_METADATA_URL``: a SQLAlchemy URL for the metadata database
+  (default: ``sqlite:///<home>/metadata.sqlite``; e.g. ``postgresql+psycopg://...``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DATA_FILE", "StoreLocation", "resolve"]
+
+DATA_FILE = "evalstore.duckdb"
+METADATA_FILE = "metadata.sqlite"
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    home: Path
+    data_file: Path
+    metadata_url: str
+
+
+def resolve(path: str | os.PathLike[str] | None, metadata_url: str | None) -> StoreLocation:
+    """A folder, a ``.duckdb`` file, or None for ``$EVALSTORE_HOME`` (default ``~/.evalstore``)."""
+    if path is None:
+        path = os.environ.get("EVALSTORE_HOME") or Path.home() / ".evalstore"
+    p = Path(path).expanduser()
+    if p.suffix == ".duckdb":
+        home, data_file, meta = p.parent, p, p.with_suffix(".metadata.sqlite")
+    else:
+        home, data_file, meta = p, p / DATA_FILE, p / METADATA_FILE
+    home.mkdir(parents=True, exist_ok=True)
+    url = metadata_url or os.environ.get("EVALSTORE_METADATA_URL") or f"sqlite:///{meta}"
+    return StoreLocation(home.resolve(), data_file.resolve(), url)

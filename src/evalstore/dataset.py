@@ -1,0 +1,160 @@
+"""Dataset: a selection of a model's inferences, with their actuals joined, read lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any, Union
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from ibis.common.deferred import Deferred
+
+from evalstore.errors import ParameterError, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from evalstore.store.base import EvaluationStore
+
+__all__ = ["Dataset", "Where"]
+
+#: a filter: {column: value or list of values}, a function of the table, or an ibis deferred (ibis._.x > 1)
+Where = Union[Mapping[str, Any], Callable[[ir.Table], ir.BooleanValue], Deferred]
+
+TimeLike = Union[datetime, date, str]
+
+
+def as_timestamp(value: TimeLike, name: str) -> datetime:
+    """A naive UTC datetime from a datetime, date, pandas Timestamp or ISO 8601 text."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ParameterError(name, "an ISO 8601 date or time", value) from None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    raise ParameterError(name, "a datetime, a date or ISO 8601 text", value)
+
+
+def _as_list(value: str | Sequence[str] | None, name: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    items = list(value)
+    if not items or not all(isinstance(v, str) for v in items):
+        raise ParameterError(name, "a string or a non-empty list of strings", value)
+    return items
+
+
+class Dataset:
+    """A lazy selection of a model's inferences. Nothing is read until you ask for rows.
+
+    ``ds.table`` is the Ibis expression behind it (actuals joined), for
+    aggregates that run in the engine: ``ds.execute(ds.table.count())``.
+    """
+
+    def __init__(
+        self,
+        store: EvaluationStore,
+        model_id: int,
+        *,
+        environment: str | Sequence[str] | None = None,
+        version: str | Sequence[str] | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        where: Where | None = None,
+    ) -> None:
+        from evalstore.ingest.plan import ENVIRONMENTS
+
+        self._store = store
+        self.environments = _as_list(environment, "environment")
+        for env in self.environments or []:
+            if env not in ENVIRONMENTS:
+                raise ParameterError("environment", f"one of {list(ENVIRONMENTS)}", env,
+                                     did_you_mean(env, ENVIRONMENTS).strip())
+        self.versions = _as_list(version, "version")
+        self.start = as_timestamp(start, "start") if start is not None else None
+        self.end = as_timestamp(end, "end") if end is not None else None
+        if self.start and self.end and self.start >= self.end:
+            raise ParameterError("end", f"later than start ({self.start})", self.end)
+        t = store.inferences(model_id)
+        preds: list[ir.BooleanValue] = []
+        if self.environments:
+            preds.append(t.environment.isin(self.environments))
+        if self.versions:
+            preds.append(t.version.isin(self.versions))
+        if self.start is not None:
+            preds.append(t.timestamp >= self.start)
+        if self.end is not None:
+            preds.append(t.timestamp < self.end)
+        if preds:
+            t = t.filter(*preds)
+        t = store.with_actuals(model_id, t)
+        if where is not None:
+            t = t.filter(self._predicate(t, where))
+        self.table: ir.Table = t
+
+    @staticmethod
+    def _predicate(t: ir.Table, where: Where) -> Any:
+        if isinstance(where, Mapping):
+            preds = []
+            for column, value in where.items():
+                if column not in t.columns:
+                    raise ParameterError("where", "a filter on existing columns", column,
+                                         did_you_mean(column, t.columns).strip())
+                if isinstance(value, (list, tuple, set, frozenset)):
+                    preds.append(t[column].isin(list(value)))
+                elif value is None:
+                    preds.append(t[column].isnull())
+                else:
+                    preds.append(t[column] == value)
+            return ibis.and_(*preds) if preds else ibis.literal(True)
+        if isinstance(where, Deferred):
+            return where
+        if callable(where):
+            return where(t)
+        raise ParameterError("where", "a dict of column -> value, a function of the table, or "
+                             "an ibis deferred expression such as ibis._.age > 30", where)
+
+    def execute(self, expr: ir.Expr) -> pa.Table:
+        """Run an Ibis expression built on ``self.table`` in the store's engine."""
+        return self._store.execute(expr)
+
+    def count(self) -> int:
+        """The number of inferences selected."""
+        result = self._store.execute(self.table.count().name("n"))
+        return int(result.column(0)[0].as_py())
+
+    def to_arrow(self) -> pa.Table:
+        """Every selected row as an Arrow table (actuals joined; missing ones are null)."""
+        return self._store.execute(self.table)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Every selected row as a pandas DataFrame."""
+        return self.to_arrow().to_pandas()
+
+    def to_polars(self) -> Any:
+        """Every selected row as a polars DataFrame (needs ``pip install polars``)."""
+        try:
+            import polars as pl
+        except ImportError:
+            raise ParameterError("to_polars", "used with polars installed", "no polars",
+                                 "Install it: pip install 'evalstore[polars]'.") from None
+        return pl.from_arrow(self.to_arrow())
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.columns)
+
+    def __repr__(self) -> str:
+        parts = [f"{k}={v!r}" for k, v in (
+            ("environment", self.environments), ("version", self.versions),
+            ("start", self.start), ("end", self.end)) if v is not None]
+        return f"Dataset({', '.join(parts)})"

@@ -1,0 +1,120 @@
+"""Every exception evalstore raises, in one tree.
+
+::
+
+    EvalstoreError                       base of everything below
+    ├── ParameterError (ValueError)      an argument has the wrong value or type
+    ├── SchemaError (ValueError)         a Schema is inconsistent, or does not fit the data
+    ├── BatchRejected (ValueError)       a batch failed validation; nothing of it was written
+    ├── ModelNotFound (KeyError)         no model of that name in the store
+    └── StoreLocked (RuntimeError)       another process holds the store file
+
+Every message says what went wrong and what to do next. ``BatchRejected``
+carries the details as attributes (``column``, ``rows``, ``example``) so that
+the CLI and the server can show them without parsing text.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "BatchRejected",
+    "EvalstoreError",
+    "ModelNotFound",
+    "ParameterError",
+    "SchemaError",
+    "StoreLocked",
+]
+
+
+class EvalstoreError(Exception):
+    """Base class of every evalstore error."""
+
+
+class ParameterError(EvalstoreError, ValueError):
+    """An argument has a value or type evalstore cannot use."""
+
+    def __init__(self, name: str, expected: str, got: object, hint: str = "") -> None:
+        self.name = name
+        self.expected = expected
+        self.got = got
+        message = f"{name} must be {expected}; got {got!r}."
+        if hint:
+            message += f" {hint}"
+        super().__init__(message)
+
+
+class SchemaError(EvalstoreError, ValueError):
+    """A Schema is inconsistent, or does not match the data or the model's earlier batches."""
+
+    def __init__(self, message: str, column: str | None = None) -> None:
+        self.column = column
+        super().__init__(message)
+
+
+class BatchRejected(EvalstoreError, ValueError):
+    """A batch was refused as a whole; nothing of it was written.
+
+    Attributes: ``column`` (the input column at fault, if one is), ``rows``
+    (how many rows are affected, if counted), ``example`` (one offending value
+    or id) and ``fix`` (what to do).
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        column: str | None = None,
+        rows: int | None = None,
+        total: int | None = None,
+        example: str | None = None,
+        fix: str = "",
+    ) -> None:
+        self.column = column
+        self.rows = rows
+        self.total = total
+        self.example = example
+        self.fix = fix
+        where = f"column {column!r}: " if column else ""
+        count = ""
+        if rows is not None:
+            count = f"{rows:,} of {total:,} rows " if total is not None else f"{rows:,} rows "
+        text = f"{where}{count}{problem}"
+        if example is not None:
+            text += f" (e.g. {example})"
+        text += "."
+        if fix:
+            text += f" Fix: {fix}"
+        text += " Nothing was written."
+        super().__init__(text)
+
+
+class ModelNotFound(EvalstoreError, KeyError):
+    """No model of that name exists in the store."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.model = name
+        known = sorted(known)
+        message = f"no model named {name!r} in this store."
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            message += f" Did you mean {close[0]!r}?"
+        elif known:
+            message += f" Known models: {', '.join(known)}."
+        message += " Create it with store.model(name, task=...)."
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class StoreLocked(EvalstoreError, RuntimeError):
+    """Another process holds the store's database file."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ' Did you mean X?' when a close match exists, else ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

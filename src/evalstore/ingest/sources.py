@@ -1,0 +1,159 @@
+"""Read what users log — pandas, polars, Arrow, Parquet, CSV — as a stream of Arrow record batches.
+
+Nothing is materialised whole: a pandas frame is converted slice by slice, a
+Parquet file row group by row group, a CSV file block by block, so a file
+larger than memory can be logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from evalstore.errors import BatchRejected, ParameterError
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "Source", "open_source"]
+
+#: Rows per chunk: large enough for the engine to work in parallel, small enough to bound memory.
+DEFAULT_CHUNK_ROWS = 262_144
+
+
+@dataclass
+class Source:
+    """An input as an Arrow schema plus a one-shot stream of record batches."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    rows: int | None
+    """total rows when known up front (for progress bars)"""
+    name: str
+
+
+def _pandas_schema(df: Any) -> pa.Schema:
+    """Arrow types for a frame, from a sample; object columns the sample cannot type are read whole."""
+    schema = pa.Table.from_pandas(df.iloc[:1000], preserve_index=False).schema
+    fields = []
+    for field in schema:
+        if pa.types.is_null(field.type) and len(df) > 1000:
+            field = field.with_type(_column_to_arrow(df, field.name).type)
+        fields.append(field)
+    return pa.schema(fields)
+
+
+def _column_to_arrow(df: Any, column: str) -> pa.Array:
+    try:
+        return pa.array(df[column], from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _mixed(column, exc) from None
+
+
+def _mixed(column: str, exc: Exception) -> BatchRejected:
+    return BatchRejected(
+        f"has values of mixed types that cannot form one column ({exc})",
+        column=column,
+        fix="give the column one type (pandas: df[col].astype(str), or pd.to_numeric)",
+    )
+
+
+def _from_pandas(df: Any, chunk_rows: int) -> Source:
+    if df.columns.duplicated().any():
+        dup = df.columns[df.columns.duplicated()][0]
+        raise ParameterError("data", "a DataFrame with unique column names", f"duplicate {dup!r}")
+    for name in df.columns:
+        if not isinstance(name, str):
+            raise ParameterError("data", "a DataFrame with string column names", name,
+                                 "Rename the columns, e.g. df.columns = df.columns.astype(str).")
+    try:
+        schema = _pandas_schema(df)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        for name in df.columns:  # find the column at fault, to name it
+            _column_to_arrow(df, name)
+        raise
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for start in range(0, len(df), chunk_rows):
+            part = df.iloc[start : start + chunk_rows]
+            try:
+                table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                for name in df.columns:
+                    try:
+                        pa.array(part[name], type=schema.field(name).type, from_pandas=True)
+                    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                        raise _mixed(name, exc) from None
+                raise
+            yield from table.to_batches()
+
+    return Source(schema, gen(), len(df), "DataFrame")
+
+
+def _from_table(table: pa.Table, chunk_rows: int, name: str) -> Source:
+    return Source(table.schema, iter(table.to_batches(max_chunksize=chunk_rows)), table.num_rows, name)
+
+
+def _from_parquet(path: Path, chunk_rows: int) -> Source:
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ParameterError("file", "a readable Parquet file", str(path), str(exc)) from None
+    return Source(
+        pf.schema_arrow, pf.iter_batches(batch_size=chunk_rows), pf.metadata.num_rows, path.name
+    )
+
+
+def _from_csv(path: Path) -> Source:
+    try:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20))
+    except (OSError, pa.ArrowException) as exc:
+        raise ParameterError("file", "a readable CSV file with a header row", str(path), str(exc)) from None
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            raise ParameterError(
+                "file", "a CSV file whose columns keep one type", str(path),
+                f"{exc}. Give such columns one type throughout the file, or convert it to Parquet.",
+            ) from None
+
+    return Source(reader.schema, gen(), None, path.name)
+
+
+def open_source(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Source:
+    """Wrap anything evalstore can log as a Source; an unknown type says what is accepted."""
+    module = type(data).__module__.split(".")[0]
+    if isinstance(data, pa.Table):
+        return _from_table(data, chunk_rows, "Arrow table")
+    if isinstance(data, pa.RecordBatch):
+        return _from_table(pa.Table.from_batches([data]), chunk_rows, "Arrow record batch")
+    if isinstance(data, pa.RecordBatchReader):
+        return Source(data.schema, iter(data), None, "Arrow stream")
+    if module == "pandas" and type(data).__name__ == "DataFrame":
+        return _from_pandas(data, chunk_rows)
+    if module == "polars":
+        if type(data).__name__ == "LazyFrame":
+            data = data.collect()
+        if type(data).__name__ == "DataFrame":
+            return _from_table(data.to_arrow(), chunk_rows, "polars DataFrame")
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.is_file():
+            raise ParameterError("file", "an existing Parquet or CSV file", str(path))
+        suffix = path.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            return _from_parquet(path, chunk_rows)
+        if suffix in (".csv", ".tsv", ".txt"):
+            return _from_csv(path)
+        raise ParameterError("file", "a .parquet or .csv file", str(path))
+    raise ParameterError(
+        "data",
+        "a pandas or polars DataFrame, a pyarrow Table, RecordBatch or RecordBatchReader, "
+        "or the path of a Parquet or CSV file",
+        type(data).__name__,
+    )

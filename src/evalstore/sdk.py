@@ -1,0 +1,285 @@
+"""The Python SDK: connect to a store, get a model, log inferences and actuals, read them back.
+
+::
+
+    import evalstore as es
+
+    store = es.connect()                         # embedded store in $EVALSTORE_HOME
+    model = store.model("bikes", task="regression")
+    model.log(df, schema=schema, version="v1", environment="training")
+    model.log_actuals(actuals, prediction_id="id", actual="y")
+    ds = model.dataset(environment="production", version="v1")
+    ds.count(); ds.to_pandas()
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis
+
+from evalstore._progress import progress_bar
+from evalstore._settings import resolve
+from evalstore.dataset import Dataset, TimeLike, Where
+from evalstore.errors import ModelNotFound, ParameterError, did_you_mean
+from evalstore.ingest.plan import ENVIRONMENTS, plan_actuals, plan_inferences
+from evalstore.ingest.sources import open_source
+from evalstore.schema import Schema, Task
+from evalstore.store.base import BatchReport
+from evalstore.store.duckdb import DuckDBStore
+from evalstore.store.metadata import Metadata, ModelRecord
+
+__all__ = ["Model", "ModelInfo", "Store", "StoreInfo", "connect"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
+
+
+def _check_name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ParameterError(
+            what, "1-200 letters, digits, '.', '_' or '-', starting with a letter or digit", value
+        )
+    return value
+
+
+def _check_environment(value: object) -> str:
+    if value not in ENVIRONMENTS:
+        raise ParameterError("environment", f"one of {list(ENVIRONMENTS)}", value,
+                             did_you_mean(str(value), ENVIRONMENTS).strip())
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the store holds for one model (plain data)."""
+
+    name: str
+    task: str
+    versions: list[str]
+    rows: dict[str, int] = field(default_factory=dict)
+    """inferences per environment"""
+    with_actuals: dict[str, int] = field(default_factory=dict)
+    """inferences whose actual is known, per environment"""
+    first: datetime | None = None
+    last: datetime | None = None
+    batches: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """Where a store is and what it holds (plain data)."""
+
+    home: str
+    data_file: str
+    metadata_url: str
+    size_bytes: int
+    models: int
+    rows: int
+    batches: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Model:
+    """A handle on one model of a store. Get it with ``store.model(name)``."""
+
+    def __init__(self, store: Store, record: ModelRecord) -> None:
+        self._store = store
+        self._record = record
+
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def task(self) -> Task:
+        return self._record.task
+
+    def __repr__(self) -> str:
+        return f"Model(name={self.name!r}, task={self.task.value!r})"
+
+    def log(
+        self,
+        data: Any,
+        *,
+        schema: Schema,
+        version: str,
+        environment: str,
+        progress: bool | None = None,
+    ) -> BatchReport:
+        """Log a batch of inferences, all or nothing.
+
+        ``data`` is a pandas or polars DataFrame, a pyarrow Table, RecordBatch or
+        RecordBatchReader, or the path of a Parquet or CSV file (read in chunks).
+        Re-logging a ``(version, environment, prediction_id)`` replaces the
+        earlier row (last write wins), so re-sending a batch never duplicates.
+        Actuals in the schema are stored as if sent with ``log_actuals``.
+        """
+        if not isinstance(schema, Schema):
+            raise ParameterError("schema", "an evalstore.Schema", type(schema).__name__,
+                                 "Build one with es.Schema(prediction_id=..., ...).")
+        _check_name(version, "version")
+        environment = _check_environment(environment)
+        source = open_source(data)
+        engine = self._store._engine
+        state = engine.model_state(self._record.id, self.task, version)
+        plan = plan_inferences(schema, source.schema, state, environment)
+        with progress_bar(f"logging {self.name} {version}", source.rows, progress) as advance:
+            report = engine.write_inferences(self._record.id, plan, source, version=version,
+                                             environment=environment, progress=advance)
+        self._store._meta.add_version(self._record.id, version)
+        return report
+
+    def log_actuals(
+        self,
+        data: Any,
+        *,
+        prediction_id: str,
+        actual: str,
+        environment: str = "production",
+        progress: bool | None = None,
+    ) -> BatchReport:
+        """Log actual outcomes, joined to predictions by ``prediction_id`` when read.
+
+        ``actual`` is the column with the true class (classification) or the true
+        value (regression). An actual may arrive before its prediction; a later
+        actual for the same id replaces the earlier one.
+        """
+        environment = _check_environment(environment)
+        source = open_source(data)
+        engine = self._store._engine
+        state = engine.model_state(self._record.id, self.task, None)
+        plan = plan_actuals(source.schema, state, prediction_id, actual)
+        with progress_bar(f"actuals for {self.name}", source.rows, progress) as advance:
+            return engine.write_actuals(self._record.id, plan, source, environment=environment,
+                                        progress=advance)
+
+    def dataset(
+        self,
+        environment: str | Sequence[str] | None = None,
+        version: str | Sequence[str] | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        where: Where | None = None,
+    ) -> Dataset:
+        """Select inferences: by environment(s), version(s), time (``start`` inclusive, ``end``
+        exclusive, UTC) and a filter on any column (``{"region": "EU"}`` or ``ibis._.age > 30``).
+        """
+        return Dataset(self._store._engine, self._record.id, environment=environment,
+                       version=version, start=start, end=end, where=where)
+
+    def versions(self) -> list[str]:
+        """Versions with at least one committed batch, oldest first."""
+        seen: list[str] = []
+        for batch in self._store._engine.batches(self._record.id):
+            if batch["version"] and batch["version"] not in seen:
+                seen.append(batch["version"])
+        return seen
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Every committed batch of this model, oldest first."""
+        return self._store._engine.batches(self._record.id)
+
+    def info(self) -> ModelInfo:
+        """Rows per environment, how many have actuals, time range, versions, batches."""
+        engine = self._store._engine
+        t = engine.with_actuals(self._record.id, engine.inferences(self._record.id))
+        known = [t[c].notnull() for c in ("actual_label", "actual_score") if c in t.columns]
+        has_actual = ibis.or_(*known) if known else ibis.literal(False)
+        agg = t.group_by("environment").aggregate(
+            rows=t.count(), actuals=has_actual.ifelse(1, 0).sum(),
+            first=t.timestamp.min(), last=t.timestamp.max(),
+        )
+        rows = engine.execute(agg).to_pylist()
+        firsts = [r["first"] for r in rows if r["first"] is not None]
+        lasts = [r["last"] for r in rows if r["last"] is not None]
+        return ModelInfo(
+            name=self.name, task=self.task.value, versions=self.versions(),
+            rows={r["environment"]: int(r["rows"]) for r in rows},
+            with_actuals={r["environment"]: int(r["actuals"] or 0) for r in rows},
+            first=min(firsts) if firsts else None, last=max(lasts) if lasts else None,
+            batches=len(engine.batches(self._record.id)),
+        )
+
+
+class Store:
+    """An evaluation store: models and everything logged for them. Use ``es.connect()``."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None,
+                 metadata_url: str | None = None) -> None:
+        self.location = resolve(path, metadata_url)
+        self._engine = DuckDBStore(self.location.data_file)
+        try:
+            self._meta = Metadata(self.location.metadata_url)
+        except Exception:
+            self._engine.close()
+            raise
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.location.home)!r})"
+
+    def close(self) -> None:
+        """Release the store file so another process can open it."""
+        self._engine.close()
+        self._meta.close()
+
+    def model(self, name: str, task: Task | str | None = None) -> Model:
+        """Get a model, creating it when ``task`` is given and it does not exist yet."""
+        _check_name(name, "model name")
+        record = self._meta.get_model(name)
+        if record is None:
+            if task is None:
+                raise ModelNotFound(name, [m.name for m in self._meta.models()])
+            record = self._meta.create_model(name, Task.parse(task))
+        if task is not None and record.task is not Task.parse(task):
+            raise ParameterError(
+                "task", f"{record.task.value!r}, the task model {name!r} was created with",
+                Task.parse(task).value, "Use another model name for a different task.",
+            )
+        return Model(self, record)
+
+    def models(self) -> list[ModelInfo]:
+        """Every model with what the store holds for it, by name."""
+        return [Model(self, r).info() for r in self._meta.models()]
+
+    def info(self) -> StoreInfo:
+        """Where the store is, its size on disk and what it holds."""
+        batches = self._engine.batches()
+        records = self._meta.models()
+        rows = sum(b["rows"] for b in batches if b["kind"] == "inferences") - sum(
+            b["replaced"] for b in batches
+        )
+        return StoreInfo(
+            home=str(self.location.home), data_file=str(self.location.data_file),
+            metadata_url=self.location.metadata_url, size_bytes=self._engine.size_bytes(),
+            models=len(records), rows=rows, batches=len(batches),
+        )
+
+
+def connect(path: str | os.PathLike[str] | None = None, *,
+            metadata_url: str | None = None) -> Store:
+    """Open the embedded store at ``path`` (a folder or a ``.duckdb`` file).
+
+    Without a path: ``$EVALSTORE_HOME``, else ``~/.evalstore``. The metadata
+    database defaults to SQLite beside the data; pass a SQLAlchemy URL (or set
+    ``EVALSTORE_METADATA_URL``) to use PostgreSQL.
+    """
+    if isinstance(path, str) and path.startswith(("http://", "https://")):
+        raise ParameterError("path", "a folder or a .duckdb file", path,
+                             "This version of evalstore opens embedded stores only.")
+    return Store(path, metadata_url)

@@ -1,0 +1,247 @@
+"""Writing one batch into DuckDB inside the caller's transaction.
+
+Each input chunk is scanned twice by the engine, never by Python: once by one
+aggregate query that evaluates every row check, once by the INSERT. Checks
+that span chunks (duplicate ids, vector lengths) run on the batch's rows
+before commit. Any failure raises BatchRejected; the caller rolls back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from evalstore.errors import BatchRejected
+from evalstore.ingest.plan import Check, Column, Plan
+from evalstore.ingest.sources import Source
+from evalstore.ingest.types import quote
+from evalstore.store.base import Progress
+
+__all__ = ["BatchWriter"]
+
+_CHUNK = "__evalstore_chunk"
+_ROW = "__evalstore_row"
+
+
+@dataclass
+class _Tally:
+    """Failures of one check, summed over chunks; the example is the first failing row."""
+
+    check: Check
+    count: int = 0
+    example: str | None = None
+
+
+@dataclass
+class BatchWriter:
+    con: duckdb.DuckDBPyConnection
+    model_id: int
+    plan: Plan
+    kind: str
+    version: str | None
+    environment: str
+    inference_table: str
+    actual_table: str
+    batch_id: int = 0
+    tallies: list[_Tally] = field(default_factory=list)
+
+    def run(self, source: Source, progress: Progress | None) -> tuple[int, int, int]:
+        """Write every chunk; returns (rows, replaced, actuals)."""
+        self.batch_id = int(self.con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
+        self._add_columns()
+        self.tallies = [_Tally(c) for c in self.plan.checks]
+        check_sql = self._check_sql()
+        inserts = self._insert_sql()
+        logged_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        rows = 0
+        for batch in source.batches:
+            n = batch.num_rows
+            if n == 0:
+                continue
+            chunk = pa.Table.from_batches([batch]).append_column(
+                _ROW, pa.array(np.arange(rows, rows + n, dtype=np.int64))
+            )
+            self.con.register(_CHUNK, chunk)
+            try:
+                self._tally(self.con.execute(check_sql).fetchall()[0])
+                if not self._failed():
+                    for sql, params in inserts:
+                        self.con.execute(sql, self._params(params, logged_at))
+            finally:
+                self.con.unregister(_CHUNK)
+            rows += n
+            if progress is not None:
+                progress(n)
+        if rows == 0:
+            raise BatchRejected("the batch has no rows", fix="log a batch with at least one row")
+        for tally in self.tallies:
+            if tally.count:
+                raise BatchRejected(
+                    tally.check.problem, column=tally.check.column, rows=tally.count, total=rows,
+                    example=tally.example, fix=tally.check.fix,
+                )
+        self._check_duplicates(rows)
+        self._check_vectors()
+        replaced = self._replace_earlier() if self.kind == "inferences" else 0
+        actuals = self._count_actuals()
+        return rows, replaced, actuals
+
+    # -- SQL -----------------------------------------------------------------------------------
+
+    def _columns(self) -> list[tuple[str, Column]]:
+        tables = [(self.actual_table, c) for c in self.plan.actuals]
+        if self.kind == "inferences":
+            tables = [(self.inference_table, c) for c in self.plan.inferences] + tables
+        return tables
+
+    def _add_columns(self) -> None:
+        for table, col in self._columns():
+            if col.role == "timestamp":  # a system column, present from the start
+                continue
+            existing = self.con.execute(
+                "SELECT 1 FROM model_columns WHERE model_id = ? AND name = ?",
+                [self.model_id, col.target],
+            ).fetchall()
+            if existing:
+                continue
+            self.con.execute(
+                f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col.target)} {col.stored}"
+            )
+            self.con.execute(
+                "INSERT INTO model_columns VALUES (?, ?, ?, ?, ?)",
+                [self.model_id, col.target, col.role, col.kind, col.stored],
+            )
+
+    def _check_sql(self) -> str:
+        pid = f"CAST({quote(self.plan.id.source)} AS VARCHAR)"
+        parts = ["count(*)"]
+        for check in self.plan.checks:
+            flt = f"FILTER (WHERE {check.bad})"
+            parts += [
+                f"count(*) {flt}",
+                f"min({_ROW}) {flt}",
+                f"arg_min({check.example}, {_ROW}) {flt}",
+                f"arg_min({pid}, {_ROW}) {flt}",
+            ]
+        return f"SELECT {', '.join(parts)} FROM {_CHUNK}"
+
+    def _tally(self, row: tuple[object, ...]) -> None:
+        for i, tally in enumerate(self.tallies):
+            count, first_row, value, pid = row[1 + 4 * i : 5 + 4 * i]
+            if count and tally.example is None:
+                shown = "a missing value" if tally.check.example == "NULL" else repr(value)
+                tally.example = f"{shown} at row {first_row}"
+                if pid is not None and tally.check.column != self.plan.id.source:
+                    tally.example += f", prediction_id {pid!r}"
+            tally.count += int(count)  # type: ignore[call-overload]
+
+    def _failed(self) -> bool:
+        return any(t.count for t in self.tallies)
+
+    def _insert_sql(self) -> list[tuple[str, list[str]]]:
+        out: list[tuple[str, list[str]]] = []
+        id_expr = self.plan.id.expr
+        if self.kind == "inferences":
+            cols = self.plan.inferences
+            has_ts = any(c.role == "timestamp" for c in cols)
+            names = ["batch_id", "version", "environment", "prediction_id"]
+            exprs = ["?", "?", "?", id_expr]
+            params = ["batch", "version", "environment"]
+            if not has_ts:
+                names.append("timestamp")
+                exprs.append("?")
+                params.append("logged_at")
+            names += [c.target for c in cols]
+            exprs += [c.expr for c in cols]
+            out.append((self._insert(self.inference_table, names, exprs), params))
+        if self.plan.actuals:
+            acts = self.plan.actuals
+            names = ["batch_id", "environment", "prediction_id", *[c.target for c in acts]]
+            exprs = ["?", "?", id_expr, *[c.expr for c in acts]]
+            present = " OR ".join(f"({c.expr}) IS NOT NULL" for c in acts)
+            sql = self._insert(self.actual_table, names, exprs) + f" WHERE {present}"
+            out.append((sql, ["batch", "environment"]))
+        return out
+
+    @staticmethod
+    def _insert(table: str, names: list[str], exprs: list[str]) -> str:
+        cols = ", ".join(quote(n) for n in names)
+        return f"INSERT INTO {quote(table)} ({cols}) SELECT {', '.join(exprs)} FROM {_CHUNK}"
+
+    def _params(self, names: list[str], logged_at: datetime) -> list[object]:
+        values: dict[str, object] = {
+            "batch": self.batch_id, "version": self.version,
+            "environment": self.environment, "logged_at": logged_at,
+        }
+        return [values[n] for n in names]
+
+    # -- batch-wide checks ---------------------------------------------------------------------
+
+    def _check_duplicates(self, rows: int) -> None:
+        table = self.inference_table if self.kind == "inferences" else self.actual_table
+        if self.kind == "actuals" and not self.plan.actuals:
+            return
+        found = self.con.execute(
+            f"SELECT count(*), sum(n), min(prediction_id) FROM (SELECT prediction_id, count(*) AS n "
+            f"FROM {quote(table)} WHERE batch_id = ? GROUP BY prediction_id HAVING count(*) > 1)",
+            [self.batch_id],
+        ).fetchall()[0]
+        if found[0]:
+            raise BatchRejected(
+                f"share a prediction id with another row of the batch ({found[0]:,} ids repeated)",
+                column=self.plan.id.source, rows=int(found[1]), total=rows,
+                example=f"prediction_id {found[2]!r}",
+                fix="each row of a batch needs its own prediction id; drop the duplicates "
+                "(pandas: df.drop_duplicates(subset=[id_column], keep='last'))",
+            )
+
+    def _check_vectors(self) -> None:
+        if self.kind != "inferences":
+            return
+        for col in self.plan.inferences:
+            if col.role != "embedding":
+                continue
+            name = quote(col.target)
+            lo, hi = self.con.execute(
+                f"SELECT min(len({name})), max(len({name})) FROM {quote(self.inference_table)} "
+                "WHERE batch_id = ?", [self.batch_id],
+            ).fetchall()[0]
+            earlier = self.con.execute(
+                f"SELECT len({name}) FROM {quote(self.inference_table)} WHERE batch_id <> ? "
+                f"AND {name} IS NOT NULL LIMIT 1", [self.batch_id],
+            ).fetchall()
+            dims = {d for d in (lo, hi, earlier[0][0] if earlier else None) if d is not None}
+            if len(dims) > 1:
+                raise BatchRejected(
+                    f"holds vectors of different lengths ({', '.join(map(str, sorted(dims)))}"
+                    " including earlier batches)", column=col.source,
+                    fix="every vector of an embedding must have the same length",
+                )
+
+    def _replace_earlier(self) -> int:
+        """Last write wins: drop earlier rows with the same (version, environment, prediction_id)."""
+        earlier = self.con.execute(
+            "SELECT count(*) FROM batches WHERE model_id = ? AND kind = 'inferences' "
+            "AND version = ? AND environment = ?",
+            [self.model_id, self.version, self.environment],
+        ).fetchall()[0][0]
+        if not earlier:
+            return 0
+        table = quote(self.inference_table)
+        deleted = self.con.execute(
+            f"DELETE FROM {table} WHERE version = ? AND environment = ? AND batch_id <> ? "
+            f"AND prediction_id IN (SELECT prediction_id FROM {table} WHERE batch_id = ?)",
+            [self.version, self.environment, self.batch_id, self.batch_id],
+        ).fetchall()
+        return int(deleted[0][0]) if deleted else 0
+
+    def _count_actuals(self) -> int:
+        if not self.plan.actuals:
+            return 0
+        return int(self.con.execute(
+            f"SELECT count(*) FROM {quote(self.actual_table)} WHERE batch_id = ?", [self.batch_id]
+        ).fetchall()[0][0])

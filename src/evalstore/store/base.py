@@ -1,0 +1,86 @@
+"""The evaluation store interface: what the SDK needs from an engine, and nothing more.
+
+An engine stores a model's inferences and actuals, writes a batch all-or-nothing,
+and runs Ibis expressions. Analyses build Ibis expressions on ``inferences()``
+and never see the engine, so a distributed engine is one more implementation
+of this class.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from evalstore.ingest.plan import ModelState, Plan
+from evalstore.ingest.sources import Source
+from evalstore.schema import Task
+
+__all__ = ["BatchReport", "EvaluationStore", "Progress"]
+
+#: called with the number of rows just written
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What one log call wrote."""
+
+    batch_id: int
+    rows: int
+    """rows in the batch"""
+    replaced: int
+    """earlier rows with the same (version, environment, prediction_id) that this batch replaced"""
+    actuals: int
+    """actuals written (late actuals, or the ones logged with the inferences)"""
+    seconds: float
+
+
+class EvaluationStore(abc.ABC):
+    """Storage and execution for evaluation data."""
+
+    @abc.abstractmethod
+    def model_state(self, model_id: int, task: Task, version: str | None) -> ModelState:
+        """The columns a model has and the layout of a version's earlier batches."""
+
+    @abc.abstractmethod
+    def write_inferences(
+        self, model_id: int, plan: Plan, source: Source, *, version: str, environment: str,
+        progress: Progress | None = None,
+    ) -> BatchReport:
+        """Validate and write a batch of inferences in one transaction."""
+
+    @abc.abstractmethod
+    def write_actuals(
+        self, model_id: int, plan: Plan, source: Source, *, environment: str,
+        progress: Progress | None = None,
+    ) -> BatchReport:
+        """Validate and write a batch of actuals in one transaction."""
+
+    @abc.abstractmethod
+    def inferences(self, model_id: int) -> ir.Table:
+        """An Ibis table of the model's inferences (no actuals)."""
+
+    @abc.abstractmethod
+    def with_actuals(self, model_id: int, table: ir.Table) -> ir.Table:
+        """``table`` (inferences, possibly filtered) with the latest actuals joined."""
+
+    @abc.abstractmethod
+    def execute(self, expr: ir.Expr) -> pa.Table:
+        """Run an Ibis expression and return its result as Arrow."""
+
+    @abc.abstractmethod
+    def batches(self, model_id: int | None = None) -> list[dict[str, Any]]:
+        """The committed batches, newest last."""
+
+    @abc.abstractmethod
+    def size_bytes(self) -> int:
+        """Bytes on disk."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the engine (and its file lock)."""
