@@ -34,5 +34,5 @@ def resolve(path: str | os.PathLike[str] | None, metadata_url: str | None) -> St
     else:
         home, data_file, meta = p, p / DATA_FILE, p / METADATA_FILE
     home.mkdir(parents=True, exist_ok=True)
-    url = metadata_url or os.environ.get("EVALSTORE_METADATA_URL") or f"sqlite:///{meta}"
+    url = metadata_url or os.environ.get("EVALSTORE_METADATA_URL") or f"sqlite:///{meta.resolve()}"
     return StoreLocation(home.resolve(), data_file.resolve(), url)

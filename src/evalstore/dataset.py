@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import ibis
 import ibis.expr.types as ir
@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Dataset", "Where"]
 
-#: a filter: {column: value or list of values}, a function of the table, or an ibis deferred (ibis._.x > 1)
-Where = Union[Mapping[str, Any], Callable[[ir.Table], ir.BooleanValue], Deferred]
+#: a filter: {column: value or values}, a function of the table, or an ibis deferred (ibis._.x > 1)
+Where: TypeAlias = Mapping[str, Any] | Callable[[ir.Table], ir.BooleanValue] | Deferred
 
-TimeLike = Union[datetime, date, str]
+TimeLike: TypeAlias = datetime | date | str
 
 
 def as_timestamp(value: TimeLike, name: str) -> datetime:
@@ -77,8 +77,12 @@ class Dataset:
         self.environments = _as_list(environment, "environment")
         for env in self.environments or []:
             if env not in ENVIRONMENTS:
-                raise ParameterError("environment", f"one of {list(ENVIRONMENTS)}", env,
-                                     did_you_mean(env, ENVIRONMENTS).strip())
+                raise ParameterError(
+                    "environment",
+                    f"one of {list(ENVIRONMENTS)}",
+                    env,
+                    did_you_mean(env, ENVIRONMENTS).strip(),
+                )
         self.versions = _as_list(version, "version")
         self.start = as_timestamp(start, "start") if start is not None else None
         self.end = as_timestamp(end, "end") if end is not None else None
@@ -107,8 +111,12 @@ class Dataset:
             preds = []
             for column, value in where.items():
                 if column not in t.columns:
-                    raise ParameterError("where", "a filter on existing columns", column,
-                                         did_you_mean(column, t.columns).strip())
+                    raise ParameterError(
+                        "where",
+                        "a filter on existing columns",
+                        column,
+                        did_you_mean(column, t.columns).strip(),
+                    )
                 if isinstance(value, (list, tuple, set, frozenset)):
                     preds.append(t[column].isin(list(value)))
                 elif value is None:
@@ -120,8 +128,12 @@ class Dataset:
             return where
         if callable(where):
             return where(t)
-        raise ParameterError("where", "a dict of column -> value, a function of the table, or "
-                             "an ibis deferred expression such as ibis._.age > 30", where)
+        raise ParameterError(
+            "where",
+            "a dict of column -> value, a function of the table, or "
+            "an ibis deferred expression such as ibis._.age > 30",
+            where,
+        )
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression built on ``self.table`` in the store's engine."""
@@ -138,15 +150,20 @@ class Dataset:
 
     def to_pandas(self) -> pd.DataFrame:
         """Every selected row as a pandas DataFrame."""
-        return self.to_arrow().to_pandas()
+        frame: pd.DataFrame = self.to_arrow().to_pandas()
+        return frame
 
     def to_polars(self) -> Any:
         """Every selected row as a polars DataFrame (needs ``pip install polars``)."""
         try:
             import polars as pl
         except ImportError:
-            raise ParameterError("to_polars", "used with polars installed", "no polars",
-                                 "Install it: pip install 'evalstore[polars]'.") from None
+            raise ParameterError(
+                "to_polars",
+                "used with polars installed",
+                "no polars",
+                "Install it: pip install 'evalstore[polars]'.",
+            ) from None
         return pl.from_arrow(self.to_arrow())
 
     @property
@@ -154,7 +171,14 @@ class Dataset:
         return list(self.table.columns)
 
     def __repr__(self) -> str:
-        parts = [f"{k}={v!r}" for k, v in (
-            ("environment", self.environments), ("version", self.versions),
-            ("start", self.start), ("end", self.end)) if v is not None]
+        parts = [
+            f"{k}={v!r}"
+            for k, v in (
+                ("environment", self.environments),
+                ("version", self.versions),
+                ("start", self.start),
+                ("end", self.end),
+            )
+            if v is not None
+        ]
         return f"Dataset({', '.join(parts)})"

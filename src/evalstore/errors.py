@@ -86,7 +86,7 @@ class BatchRejected(EvalstoreError, ValueError):
             text += f" (e.g. {example})"
         text += "."
         if fix:
-            text += f" Fix: {fix}"
+            text += f" Fix: {fix}" + ("" if fix.endswith((".", "?", "!")) else ".")
         text += " Nothing was written."
         super().__init__(text)
 

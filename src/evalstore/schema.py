@@ -172,9 +172,7 @@ class Schema:
             set_(self, "prediction_score", _mapping(score, "Schema.prediction_score"))
         elif score == "":
             raise ParameterError("Schema.prediction_score", "a column name or a mapping", score)
-        types = {
-            str(k): FeatureType.parse(v, str(k)) for k, v in dict(self.feature_types).items()
-        }
+        types = {str(k): FeatureType.parse(v, str(k)) for k, v in dict(self.feature_types).items()}
         set_(self, "feature_types", types)
 
     # -- roles -----------------------------------------------------------------------------

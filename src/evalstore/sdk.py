@@ -39,7 +39,7 @@ __all__ = ["Model", "ModelInfo", "Store", "StoreInfo", "connect"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
 
-def _check_name(value: object, what: str) -> str:
+def check_name(value: object, what: str) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise ParameterError(
             what, "1-200 letters, digits, '.', '_' or '-', starting with a letter or digit", value
@@ -47,10 +47,14 @@ def _check_name(value: object, what: str) -> str:
     return value
 
 
-def _check_environment(value: object) -> str:
+def check_environment(value: object) -> str:
     if value not in ENVIRONMENTS:
-        raise ParameterError("environment", f"one of {list(ENVIRONMENTS)}", value,
-                             did_you_mean(str(value), ENVIRONMENTS).strip())
+        raise ParameterError(
+            "environment",
+            f"one of {list(ENVIRONMENTS)}",
+            value,
+            did_you_mean(str(value), ENVIRONMENTS).strip(),
+        )
     return str(value)
 
 
@@ -125,17 +129,27 @@ class Model:
         Actuals in the schema are stored as if sent with ``log_actuals``.
         """
         if not isinstance(schema, Schema):
-            raise ParameterError("schema", "an evalstore.Schema", type(schema).__name__,
-                                 "Build one with es.Schema(prediction_id=..., ...).")
-        _check_name(version, "version")
-        environment = _check_environment(environment)
+            raise ParameterError(
+                "schema",
+                "an evalstore.Schema",
+                type(schema).__name__,
+                "Build one with es.Schema(prediction_id=..., ...).",
+            )
+        check_name(version, "version")
+        environment = check_environment(environment)
         source = open_source(data)
         engine = self._store._engine
         state = engine.model_state(self._record.id, self.task, version)
         plan = plan_inferences(schema, source.schema, state, environment)
         with progress_bar(f"logging {self.name} {version}", source.rows, progress) as advance:
-            report = engine.write_inferences(self._record.id, plan, source, version=version,
-                                             environment=environment, progress=advance)
+            report = engine.write_inferences(
+                self._record.id,
+                plan,
+                source,
+                version=version,
+                environment=environment,
+                progress=advance,
+            )
         self._store._meta.add_version(self._record.id, version)
         return report
 
@@ -154,14 +168,15 @@ class Model:
         value (regression). An actual may arrive before its prediction; a later
         actual for the same id replaces the earlier one.
         """
-        environment = _check_environment(environment)
+        environment = check_environment(environment)
         source = open_source(data)
         engine = self._store._engine
         state = engine.model_state(self._record.id, self.task, None)
         plan = plan_actuals(source.schema, state, prediction_id, actual)
         with progress_bar(f"actuals for {self.name}", source.rows, progress) as advance:
-            return engine.write_actuals(self._record.id, plan, source, environment=environment,
-                                        progress=advance)
+            return engine.write_actuals(
+                self._record.id, plan, source, environment=environment, progress=advance
+            )
 
     def dataset(
         self,
@@ -174,8 +189,15 @@ class Model:
         """Select inferences: by environment(s), version(s), time (``start`` inclusive, ``end``
         exclusive, UTC) and a filter on any column (``{"region": "EU"}`` or ``ibis._.age > 30``).
         """
-        return Dataset(self._store._engine, self._record.id, environment=environment,
-                       version=version, start=start, end=end, where=where)
+        return Dataset(
+            self._store._engine,
+            self._record.id,
+            environment=environment,
+            version=version,
+            start=start,
+            end=end,
+            where=where,
+        )
 
     def versions(self) -> list[str]:
         """Versions with at least one committed batch, oldest first."""
@@ -196,17 +218,22 @@ class Model:
         known = [t[c].notnull() for c in ("actual_label", "actual_score") if c in t.columns]
         has_actual = ibis.or_(*known) if known else ibis.literal(False)
         agg = t.group_by("environment").aggregate(
-            rows=t.count(), actuals=has_actual.ifelse(1, 0).sum(),
-            first=t.timestamp.min(), last=t.timestamp.max(),
+            rows=t.count(),
+            actuals=has_actual.ifelse(1, 0).sum(),
+            first=t.timestamp.min(),
+            last=t.timestamp.max(),
         )
         rows = engine.execute(agg).to_pylist()
         firsts = [r["first"] for r in rows if r["first"] is not None]
         lasts = [r["last"] for r in rows if r["last"] is not None]
         return ModelInfo(
-            name=self.name, task=self.task.value, versions=self.versions(),
+            name=self.name,
+            task=self.task.value,
+            versions=self.versions(),
             rows={r["environment"]: int(r["rows"]) for r in rows},
             with_actuals={r["environment"]: int(r["actuals"] or 0) for r in rows},
-            first=min(firsts) if firsts else None, last=max(lasts) if lasts else None,
+            first=min(firsts) if firsts else None,
+            last=max(lasts) if lasts else None,
             batches=len(engine.batches(self._record.id)),
         )
 
@@ -214,8 +241,9 @@ class Model:
 class Store:
     """An evaluation store: models and everything logged for them. Use ``es.connect()``."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None,
-                 metadata_url: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, metadata_url: str | None = None
+    ) -> None:
         self.location = resolve(path, metadata_url)
         self._engine = DuckDBStore(self.location.data_file)
         try:
@@ -240,7 +268,7 @@ class Store:
 
     def model(self, name: str, task: Task | str | None = None) -> Model:
         """Get a model, creating it when ``task`` is given and it does not exist yet."""
-        _check_name(name, "model name")
+        check_name(name, "model name")
         record = self._meta.get_model(name)
         if record is None:
             if task is None:
@@ -248,8 +276,10 @@ class Store:
             record = self._meta.create_model(name, Task.parse(task))
         if task is not None and record.task is not Task.parse(task):
             raise ParameterError(
-                "task", f"{record.task.value!r}, the task model {name!r} was created with",
-                Task.parse(task).value, "Use another model name for a different task.",
+                "task",
+                f"{record.task.value!r}, the task model {name!r} was created with",
+                Task.parse(task).value,
+                "Use another model name for a different task.",
             )
         return Model(self, record)
 
@@ -265,14 +295,19 @@ class Store:
             b["replaced"] for b in batches
         )
         return StoreInfo(
-            home=str(self.location.home), data_file=str(self.location.data_file),
-            metadata_url=self.location.metadata_url, size_bytes=self._engine.size_bytes(),
-            models=len(records), rows=rows, batches=len(batches),
+            home=str(self.location.home),
+            data_file=str(self.location.data_file),
+            metadata_url=self.location.metadata_url,
+            size_bytes=self._engine.size_bytes(),
+            models=len(records),
+            rows=rows,
+            batches=len(batches),
         )
 
 
-def connect(path: str | os.PathLike[str] | None = None, *,
-            metadata_url: str | None = None) -> Store:
+def connect(
+    path: str | os.PathLike[str] | None = None, *, metadata_url: str | None = None
+) -> Store:
     """Open the embedded store at ``path`` (a folder or a ``.duckdb`` file).
 
     Without a path: ``$EVALSTORE_HOME``, else ``~/.evalstore``. The metadata
@@ -280,6 +315,10 @@ def connect(path: str | os.PathLike[str] | None = None, *,
     ``EVALSTORE_METADATA_URL``) to use PostgreSQL.
     """
     if isinstance(path, str) and path.startswith(("http://", "https://")):
-        raise ParameterError("path", "a folder or a .duckdb file", path,
-                             "This version of evalstore opens embedded stores only.")
+        raise ParameterError(
+            "path",
+            "a folder or a .duckdb file",
+            path,
+            "This version of evalstore opens embedded stores only.",
+        )
     return Store(path, metadata_url)

@@ -101,15 +101,19 @@ def _id_column(source: str, t: pa.DataType) -> tuple[Column, list[Check]]:
     if not (T.is_stringish(t) or pa.types.is_integer(t)):
         raise _reject(
             source,
-            f"prediction ids must be strings or integers, but this column is "
-            f"{T.describe_arrow(t)}",
+            f"prediction ids must be strings or integers, but this column is {T.describe_arrow(t)}",
             "convert the ids to strings (pandas: df[col].astype(str)); a float id column "
             "usually means integer ids with missing values, which must be filled first",
         )
-    col = Column("prediction_id", "prediction_id", "VARCHAR", "string", source, f"CAST({s} AS VARCHAR)")
+    col = Column(
+        "prediction_id", "prediction_id", "VARCHAR", "string", source, f"CAST({s} AS VARCHAR)"
+    )
     check = Check(
-        source, f"{s} IS NULL", "have no prediction id",
-        "every row needs a unique id; fill or drop the rows without one", "NULL",
+        source,
+        f"{s} IS NULL",
+        "have no prediction id",
+        "every row needs a unique id; fill or drop the rows without one",
+        "NULL",
     )
     return col, [check]
 
@@ -117,33 +121,49 @@ def _id_column(source: str, t: pa.DataType) -> tuple[Column, list[Check]]:
 def _timestamp_column(source: str, t: pa.DataType) -> tuple[Column, list[Check]]:
     s = quote(source)
     missing = Check(
-        source, f"{s} IS NULL", "have no timestamp",
+        source,
+        f"{s} IS NULL",
+        "have no timestamp",
         "fill the missing timestamps, or leave 'timestamp' out of the schema to use the "
-        "time of logging", "NULL",
+        "time of logging",
+        "NULL",
     )
     if T.is_temporal(t):
-        return Column("timestamp", "timestamp", "TIMESTAMP", "datetime", source,
-                      f"CAST({s} AS TIMESTAMP)"), [missing]
+        return Column(
+            "timestamp", "timestamp", "TIMESTAMP", "datetime", source, f"CAST({s} AS TIMESTAMP)"
+        ), [missing]
     if T.is_stringish(t):
         expr = f"CAST(TRY_CAST({s} AS TIMESTAMPTZ) AS TIMESTAMP)"
         bad = Check(
-            source, f"{s} IS NOT NULL AND {expr} IS NULL", "have timestamps that cannot be parsed",
+            source,
+            f"{s} IS NOT NULL AND {expr} IS NULL",
+            "have timestamps that cannot be parsed",
             "use ISO 8601 text such as '2024-05-01 13:00:00' or '2024-05-01T13:00:00+02:00', "
-            "or pass datetime values", f"CAST({s} AS VARCHAR)",
+            "or pass datetime values",
+            f"CAST({s} AS VARCHAR)",
         )
-        return Column("timestamp", "timestamp", "TIMESTAMP", "datetime", source, expr), [missing, bad]
+        return Column("timestamp", "timestamp", "TIMESTAMP", "datetime", source, expr), [
+            missing,
+            bad,
+        ]
     if T.is_numeric(t):
         expr = f"make_timestamp(CAST({s} * 1000000 AS BIGINT))"
         bad = Check(
-            source, f"{s} < 0 OR {s} > 1e11 OR isnan(CAST({s} AS DOUBLE))",
+            source,
+            f"{s} < 0 OR {s} > 1e11 OR isnan(CAST({s} AS DOUBLE))",
             "have numeric timestamps outside the range of Unix seconds",
             "numeric timestamps are read as seconds since 1970-01-01 UTC; divide milliseconds "
-            "by 1000, or pass datetime values", f"CAST({s} AS VARCHAR)",
+            "by 1000, or pass datetime values",
+            f"CAST({s} AS VARCHAR)",
         )
-        return Column("timestamp", "timestamp", "TIMESTAMP", "datetime", source, expr), [missing, bad]
+        return Column("timestamp", "timestamp", "TIMESTAMP", "datetime", source, expr), [
+            missing,
+            bad,
+        ]
     raise _reject(
-        source, f"timestamps must be datetimes, ISO 8601 text or Unix seconds, not "
-        f"{T.describe_arrow(t)}", "convert the column (pandas: pd.to_datetime(df[col]))",
+        source,
+        f"timestamps must be datetimes, ISO 8601 text or Unix seconds, not {T.describe_arrow(t)}",
+        "convert the column (pandas: pd.to_datetime(df[col]))",
     )
 
 
@@ -159,11 +179,16 @@ def _feature_column(
             expr = f"CAST({s} AS DOUBLE)"
         elif T.is_stringish(t):
             expr = f"TRY_CAST({s} AS DOUBLE)"
-            checks.append(Check(
-                source, f"{s} IS NOT NULL AND {expr} IS NULL", "have values that are not numbers",
-                "fix those values, or declare the column categorical in "
-                "Schema(feature_types={...})", f"CAST({s} AS VARCHAR)",
-            ))
+            checks.append(
+                Check(
+                    source,
+                    f"{s} IS NOT NULL AND {expr} IS NULL",
+                    "have values that are not numbers",
+                    "fix those values, or declare the column categorical in "
+                    "Schema(feature_types={...})",
+                    f"CAST({s} AS VARCHAR)",
+                )
+            )
         else:
             raise _type_mismatch(source, t, kind)
     elif kind is FeatureType.CATEGORICAL:
@@ -175,10 +200,15 @@ def _feature_column(
             expr = f"CAST({s} AS BOOLEAN)"
         elif T.is_numeric(t) or T.is_stringish(t):
             expr = f"TRY_CAST({s} AS BOOLEAN)"
-            checks.append(Check(
-                source, f"{s} IS NOT NULL AND {expr} IS NULL", "have values that are not booleans",
-                "use true/false, 1/0 or yes/no", f"CAST({s} AS VARCHAR)",
-            ))
+            checks.append(
+                Check(
+                    source,
+                    f"{s} IS NOT NULL AND {expr} IS NULL",
+                    "have values that are not booleans",
+                    "use true/false, 1/0 or yes/no",
+                    f"CAST({s} AS VARCHAR)",
+                )
+            )
         else:
             raise _type_mismatch(source, t, kind)
     else:
@@ -186,10 +216,15 @@ def _feature_column(
             expr = f"CAST({s} AS TIMESTAMP)"
         elif T.is_stringish(t):
             expr = f"CAST(TRY_CAST({s} AS TIMESTAMPTZ) AS TIMESTAMP)"
-            checks.append(Check(
-                source, f"{s} IS NOT NULL AND {expr} IS NULL", "have dates that cannot be parsed",
-                "use ISO 8601 text such as '2024-05-01 13:00:00'", f"CAST({s} AS VARCHAR)",
-            ))
+            checks.append(
+                Check(
+                    source,
+                    f"{s} IS NOT NULL AND {expr} IS NULL",
+                    "have dates that cannot be parsed",
+                    "use ISO 8601 text such as '2024-05-01 13:00:00'",
+                    f"CAST({s} AS VARCHAR)",
+                )
+            )
         else:
             raise _type_mismatch(source, t, kind)
     return Column(source, role, stored, kind.value, source, expr), checks
@@ -197,7 +232,8 @@ def _feature_column(
 
 def _type_mismatch(source: str, t: pa.DataType, kind: FeatureType) -> BatchRejected:
     return _reject(
-        source, f"is {T.describe_arrow(t)}, which cannot be stored as a {kind.value} feature",
+        source,
+        f"is {T.describe_arrow(t)}, which cannot be stored as a {kind.value} feature",
         "convert the column, declare another type in Schema(feature_types={...}), or log "
         "vectors under Schema(embeddings={...})",
     )
@@ -212,24 +248,30 @@ def _label_column(
         kind = model_kind
     if kind is None:
         raise _reject(
-            source, f"labels must be booleans, integers or strings, not {T.describe_arrow(t)}",
+            source,
+            f"labels must be booleans, integers or strings, not {T.describe_arrow(t)}",
             "convert the column to the class labels your model predicts",
         )
     if model_kind is not None and kind != model_kind:
         raise _reject(
-            source, f"holds {kind} labels, but this model's labels are {model_kind}s",
+            source,
+            f"holds {kind} labels, but this model's labels are {model_kind}s",
             f"send the labels as {model_kind}s, the same type as the model's other labels",
         )
     checks: list[Check] = []
     stored = T.LABEL_KINDS[kind]
     if kind == "integer" and not pa.types.is_integer(t) and not pa.types.is_null(t):
         expr = f"TRY_CAST({s} AS BIGINT)"
-        checks.append(Check(
-            source, f"{s} IS NOT NULL AND (isnan(CAST({s} AS DOUBLE)) OR {s} <> round({s}))",
-            "have labels that are not whole numbers",
-            "class labels must be integers, booleans or strings; a score belongs in "
-            "prediction_score", f"CAST({s} AS VARCHAR)",
-        ))
+        checks.append(
+            Check(
+                source,
+                f"{s} IS NOT NULL AND (isnan(CAST({s} AS DOUBLE)) OR {s} <> round({s}))",
+                "have labels that are not whole numbers",
+                "class labels must be integers, booleans or strings; a score belongs in "
+                "prediction_score",
+                f"CAST({s} AS VARCHAR)",
+            )
+        )
     else:
         expr = f"CAST({s} AS {stored})"
     return Column(target, target, stored, kind, source, expr), checks
@@ -241,20 +283,25 @@ def _score_column(
     s = quote(source)
     if not (T.is_numeric(t) or pa.types.is_null(t)):
         raise _reject(
-            source, f"scores must be numeric, but this column is {T.describe_arrow(t)}",
+            source,
+            f"scores must be numeric, but this column is {T.describe_arrow(t)}",
             "convert the column to numbers (pandas: pd.to_numeric(df[col]))",
         )
     expr = f"CAST({s} AS DOUBLE)"
     if probability:
         check = Check(
-            source, f"{expr} < 0 OR {expr} > 1 OR isnan({expr})",
+            source,
+            f"{expr} < 0 OR {expr} > 1 OR isnan({expr})",
             "have scores outside [0, 1]",
             "classification scores must be probabilities; apply a sigmoid or softmax to raw "
-            "model outputs", f"CAST({s} AS VARCHAR)",
+            "model outputs",
+            f"CAST({s} AS VARCHAR)",
         )
     else:
         check = Check(
-            source, f"isnan({expr}) OR isinf({expr})", "have NaN or infinite values",
+            source,
+            f"isnan({expr}) OR isinf({expr})",
+            "have NaN or infinite values",
             "replace them with the real value, or leave the value missing (null)",
             f"CAST({s} AS VARCHAR)",
         )
@@ -264,10 +311,13 @@ def _score_column(
 def _embedding_column(source: str, t: pa.DataType, name: str) -> Column:
     if not (T.is_list(t) and T.is_numeric(t.value_type)) and not pa.types.is_null(t):
         raise _reject(
-            source, f"embeddings must be lists or arrays of numbers, not {T.describe_arrow(t)}",
+            source,
+            f"embeddings must be lists or arrays of numbers, not {T.describe_arrow(t)}",
             "pass one vector per row (a list or a NumPy array)",
         )
-    return Column(name, "embedding", "FLOAT[]", "vector", source, f"CAST({quote(source)} AS FLOAT[])")
+    return Column(
+        name, "embedding", "FLOAT[]", "vector", source, f"CAST({quote(source)} AS FLOAT[])"
+    )
 
 
 # -- the plans ---------------------------------------------------------------------------------
@@ -277,27 +327,48 @@ def _check_task(schema: Schema, task: Task) -> None:
     score = schema.prediction_score
     if task is Task.REGRESSION:
         if schema.prediction_label is not None:
-            raise _reject(schema.prediction_label, "prediction_label is for classification models",
-                          "for a regression model, name the predicted value prediction_score")
+            raise _reject(
+                schema.prediction_label,
+                "prediction_label is for classification models",
+                "for a regression model, name the predicted value prediction_score",
+            )
         if schema.actual_label is not None:
-            raise _reject(schema.actual_label, "actual_label is for classification models",
-                          "for a regression model, name the actual value actual_score")
+            raise _reject(
+                schema.actual_label,
+                "actual_label is for classification models",
+                "for a regression model, name the actual value actual_score",
+            )
         if score is None or not isinstance(score, str):
-            raise _reject(None, "a regression model needs its predicted value",
-                          "set Schema(prediction_score=<column with the predicted value>)")
+            raise _reject(
+                None,
+                "a regression model needs its predicted value",
+                "set Schema(prediction_score=<column with the predicted value>)",
+            )
         return
     if schema.actual_score is not None:
-        raise _reject(schema.actual_score, "actual_score is for regression models",
-                      "for a classification model, name the true class actual_label")
+        raise _reject(
+            schema.actual_score,
+            "actual_score is for regression models",
+            "for a classification model, name the true class actual_label",
+        )
     if schema.prediction_label is None and score is None:
-        raise _reject(None, f"a {task.value} model needs a prediction",
-                      "set prediction_label (the predicted class) and/or prediction_score")
+        raise _reject(
+            None,
+            f"a {task.value} model needs a prediction",
+            "set prediction_label (the predicted class) and/or prediction_score",
+        )
     if task is Task.BINARY_CLASSIFICATION and score is not None and not isinstance(score, str):
-        raise _reject(None, "a binary model takes one score column, the positive class probability",
-                      "set Schema(prediction_score='<column>')")
+        raise _reject(
+            None,
+            "a binary model takes one score column, the positive class probability",
+            "set Schema(prediction_score='<column>')",
+        )
     if task is Task.MULTICLASS_CLASSIFICATION and isinstance(score, str):
-        raise _reject(score, "a multiclass model takes one score column per class",
-                      "set Schema(prediction_score={'class_a': 'score_a', ...})")
+        raise _reject(
+            score,
+            "a multiclass model takes one score column per class",
+            "set Schema(prediction_score={'class_a': 'score_a', ...})",
+        )
 
 
 def _check_names(targets: list[Column]) -> None:
@@ -305,12 +376,18 @@ def _check_names(targets: list[Column]) -> None:
     for col in targets:
         key = col.target.lower()
         if col.role in ("feature", "tag", "embedding") and col.target.lower() in RESERVED_COLUMNS:
-            raise _reject(col.source, f"is a {col.role} named like one of evalstore's own columns",
-                          f"rename it; reserved names are {', '.join(sorted(RESERVED_COLUMNS))}")
+            raise _reject(
+                col.source,
+                f"is a {col.role} named like one of evalstore's own columns",
+                f"rename it; reserved names are {', '.join(sorted(RESERVED_COLUMNS))}",
+            )
         if key in seen:
-            raise _reject(col.source, f"would be stored as {col.target!r}, which is also the name of "
-                          f"column {seen[key]!r} (names are compared without case)",
-                          "rename one of the two columns")
+            raise _reject(
+                col.source,
+                f"would be stored as {col.target!r}, which is also the name of "
+                f"column {seen[key]!r} (names are compared without case)",
+                "rename one of the two columns",
+            )
         seen[key] = col.source
 
 
@@ -326,18 +403,27 @@ def _feature_kind(
     elif inferred is not None:
         kind = inferred
     elif pa.types.is_null(t):
-        raise _reject(source, "has no values, so its type cannot be inferred",
-                      f"declare it: Schema(feature_types={{{source!r}: 'numeric'}}) or "
-                      "'categorical', 'boolean', 'datetime'")
+        raise _reject(
+            source,
+            "has no values, so its type cannot be inferred",
+            f"declare it: Schema(feature_types={{{source!r}: 'numeric'}}) or "
+            "'categorical', 'boolean', 'datetime'",
+        )
     else:
-        raise _reject(source, f"is {T.describe_arrow(t)}, which is not a supported feature type",
-                      "features are numeric, categorical, boolean or datetime; log vectors "
-                      "under Schema(embeddings={...})")
+        raise _reject(
+            source,
+            f"is {T.describe_arrow(t)}, which is not a supported feature type",
+            "features are numeric, categorical, boolean or datetime; log vectors "
+            "under Schema(embeddings={...})",
+        )
     if earlier_kind is not None and kind is not earlier_kind:
-        raise _reject(source, f"was {earlier_kind.value} in this model's earlier batches but is "
-                      f"{kind.value} ({T.describe_arrow(t)}) here",
-                      f"send it as {earlier_kind.value}, or declare "
-                      f"Schema(feature_types={{{source!r}: {earlier_kind.value!r}}})")
+        raise _reject(
+            source,
+            f"was {earlier_kind.value} in this model's earlier batches but is "
+            f"{kind.value} ({T.describe_arrow(t)}) here",
+            f"send it as {earlier_kind.value}, or declare "
+            f"Schema(feature_types={{{source!r}: {earlier_kind.value!r}}})",
+        )
     return kind
 
 
@@ -353,8 +439,11 @@ def plan_inferences(
     _require_columns(list(features) + list(schema.tags), names, "the schema's features or tags")
     for feat in schema.shap_values:
         if feat not in features:
-            raise _reject(schema.shap_values[feat], f"holds SHAP values for {feat!r}, which is not "
-                          "a feature of this schema", "name SHAP columns by the feature they explain")
+            raise _reject(
+                schema.shap_values[feat],
+                f"holds SHAP values for {feat!r}, which is not a feature of this schema",
+                "name SHAP columns by the feature they explain",
+            )
 
     cols: list[Column] = []
     checks: list[Check] = []
@@ -375,27 +464,41 @@ def plan_inferences(
     actual_cols: list[Column] = []
     probability = state.task.is_classification
     if schema.prediction_label is not None:
-        add(_label_column(schema.prediction_label, types[schema.prediction_label],
-                          "prediction_label", state.label_kind))
+        add(
+            _label_column(
+                schema.prediction_label,
+                types[schema.prediction_label],
+                "prediction_label",
+                state.label_kind,
+            )
+        )
     score = schema.prediction_score
     if isinstance(score, str):
         add(_score_column(score, types[score], "prediction_score", "prediction_score", probability))
     elif score is not None:
         for cls, source in score.items():
-            add(_score_column(source, types[source], f"prediction_score:{cls}",
-                              "prediction_score", True))
+            add(
+                _score_column(
+                    source, types[source], f"prediction_score:{cls}", "prediction_score", True
+                )
+            )
     for feat, source in schema.shap_values.items():
         add(_score_column(source, types[source], f"shap:{feat}", "shap", False))
     for name, source in schema.embeddings.items():
         cols.append(_embedding_column(source, types[source], name))
     if schema.actual_label is not None:
-        col, more = _label_column(schema.actual_label, types[schema.actual_label], "actual_label",
-                                  state.label_kind or _kind_of(cols, "prediction_label"))
+        col, more = _label_column(
+            schema.actual_label,
+            types[schema.actual_label],
+            "actual_label",
+            state.label_kind or _kind_of(cols, "prediction_label"),
+        )
         actual_cols.append(col)
         checks.extend(more)
     if schema.actual_score is not None:
-        col, more = _score_column(schema.actual_score, types[schema.actual_score], "actual_score",
-                                  "actual_score", False)
+        col, more = _score_column(
+            schema.actual_score, types[schema.actual_score], "actual_score", "actual_score", False
+        )
         actual_cols.append(col)
         checks.extend(more)
     _check_names(cols + actual_cols)
@@ -403,7 +506,9 @@ def plan_inferences(
     layout = {
         "features": [c.target for c in cols if c.role == "feature"],
         "tags": [c.target for c in cols if c.role == "tag"],
-        "predictions": [c.target for c in cols if c.role in ("prediction_label", "prediction_score")],
+        "predictions": [
+            c.target for c in cols if c.role in ("prediction_label", "prediction_score")
+        ],
         "shap": [c.target for c in cols if c.role == "shap"],
         "embeddings": [c.target for c in cols if c.role == "embedding"],
         "timestamp": schema.timestamp is not None,
@@ -427,11 +532,17 @@ def _check_against_model(cols: list[Column], state: ModelState) -> None:
             continue
         role, _kind, stored = earlier
         if role != col.role:
-            raise _reject(col.source, f"is a {col.role} here but was a {role} in this model's "
-                          "earlier batches", f"log it as a {role} again, or under another name")
+            raise _reject(
+                col.source,
+                f"is a {col.role} here but was a {role} in this model's earlier batches",
+                f"log it as a {role} again, or under another name",
+            )
         if stored != col.stored:
-            raise _reject(col.source, f"would be stored as {col.stored}, but this model stores it as "
-                          f"{stored}", f"convert the column to match ({stored})")
+            raise _reject(
+                col.source,
+                f"would be stored as {col.stored}, but this model stores it as {stored}",
+                f"convert the column to match ({stored})",
+            )
 
 
 def _check_version_layout(layout: Mapping[str, Any], earlier: Mapping[str, Any] | None) -> None:
@@ -446,14 +557,20 @@ def _check_version_layout(layout: Mapping[str, Any], earlier: Mapping[str, Any] 
                 parts.append(f"missing {', '.join(map(repr, missing))}")
             if extra:
                 parts.append(f"new {', '.join(map(repr, extra))}")
-            raise _reject(None, f"the {key} of this batch differ from this version's earlier "
-                          f"batches ({'; '.join(parts)})",
-                          "send the same columns as before for this version, or log the changed "
-                          "model under a new version")
+            raise _reject(
+                None,
+                f"the {key} of this batch differ from this version's earlier "
+                f"batches ({'; '.join(parts)})",
+                "send the same columns as before for this version, or log the changed "
+                "model under a new version",
+            )
     if bool(earlier.get("timestamp")) != bool(layout["timestamp"]):
-        raise _reject(None, "this version's earlier batches "
-                      f"{'had' if earlier.get('timestamp') else 'had no'} timestamp column",
-                      "name the timestamp column the same way in every batch of a version")
+        raise _reject(
+            None,
+            "this version's earlier batches "
+            f"{'had' if earlier.get('timestamp') else 'had no'} timestamp column",
+            "name the timestamp column the same way in every batch of a version",
+        )
 
 
 def plan_actuals(
@@ -463,17 +580,27 @@ def plan_actuals(
     names = list(arrow_schema.names)
     _require_columns([prediction_id, actual], names, "the call")
     if prediction_id == actual:
-        raise _reject(actual, "is named as both the prediction id and the actual",
-                      "pass two different columns")
+        raise _reject(
+            actual,
+            "is named as both the prediction id and the actual",
+            "pass two different columns",
+        )
     types = {f.name: f.type for f in arrow_schema}
     id_col, checks = _id_column(prediction_id, types[prediction_id])
     if state.task.is_classification:
         col, more = _label_column(actual, types[actual], "actual_label", state.label_kind)
     else:
         col, more = _score_column(actual, types[actual], "actual_score", "actual_score", False)
-    checks = [*checks, *more, Check(
-        actual, f"{quote(actual)} IS NULL", "have no actual value",
-        "drop the rows whose outcome is not known yet and send them once it is", "NULL",
-    )]
+    checks = [
+        *checks,
+        *more,
+        Check(
+            actual,
+            f"{quote(actual)} IS NULL",
+            "have no actual value",
+            "drop the rows whose outcome is not known yet and send them once it is",
+            "NULL",
+        ),
+    ]
     _check_against_model([col], state)
     return Plan(id_col, [], [col], checks, {"actual": col.target})

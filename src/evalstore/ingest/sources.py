@@ -36,7 +36,7 @@ class Source:
 
 
 def _pandas_schema(df: Any) -> pa.Schema:
-    """Arrow types for a frame, from a sample; object columns the sample cannot type are read whole."""
+    """Arrow types for a frame from a sample; object columns the sample cannot type, in full."""
     schema = pa.Table.from_pandas(df.iloc[:1000], preserve_index=False).schema
     fields = []
     for field in schema:
@@ -67,8 +67,12 @@ def _from_pandas(df: Any, chunk_rows: int) -> Source:
         raise ParameterError("data", "a DataFrame with unique column names", f"duplicate {dup!r}")
     for name in df.columns:
         if not isinstance(name, str):
-            raise ParameterError("data", "a DataFrame with string column names", name,
-                                 "Rename the columns, e.g. df.columns = df.columns.astype(str).")
+            raise ParameterError(
+                "data",
+                "a DataFrame with string column names",
+                name,
+                "Rename the columns, e.g. df.columns = df.columns.astype(str).",
+            )
     try:
         schema = _pandas_schema(df)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -94,7 +98,9 @@ def _from_pandas(df: Any, chunk_rows: int) -> Source:
 
 
 def _from_table(table: pa.Table, chunk_rows: int, name: str) -> Source:
-    return Source(table.schema, iter(table.to_batches(max_chunksize=chunk_rows)), table.num_rows, name)
+    return Source(
+        table.schema, iter(table.to_batches(max_chunksize=chunk_rows)), table.num_rows, name
+    )
 
 
 def _from_parquet(path: Path, chunk_rows: int) -> Source:
@@ -111,14 +117,18 @@ def _from_csv(path: Path) -> Source:
     try:
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20))
     except (OSError, pa.ArrowException) as exc:
-        raise ParameterError("file", "a readable CSV file with a header row", str(path), str(exc)) from None
+        raise ParameterError(
+            "file", "a readable CSV file with a header row", str(path), str(exc)
+        ) from None
 
     def gen() -> Iterator[pa.RecordBatch]:
         try:
             yield from reader
         except pa.ArrowInvalid as exc:
             raise ParameterError(
-                "file", "a CSV file whose columns keep one type", str(path),
+                "file",
+                "a CSV file whose columns keep one type",
+                str(path),
                 f"{exc}. Give such columns one type throughout the file, or convert it to Parquet.",
             ) from None
 

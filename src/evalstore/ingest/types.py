@@ -44,9 +44,7 @@ def _base(t: pa.DataType) -> pa.DataType:
 
 def is_stringish(t: pa.DataType) -> bool:
     t = _base(t)
-    return bool(
-        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-    )
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
 
 
 def is_numeric(t: pa.DataType) -> bool:
@@ -60,9 +58,7 @@ def is_temporal(t: pa.DataType) -> bool:
 
 
 def is_list(t: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
-    )
+    return bool(pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t))
 
 
 def describe_arrow(t: pa.DataType) -> str:

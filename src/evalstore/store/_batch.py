@@ -81,8 +81,12 @@ class BatchWriter:
         for tally in self.tallies:
             if tally.count:
                 raise BatchRejected(
-                    tally.check.problem, column=tally.check.column, rows=tally.count, total=rows,
-                    example=tally.example, fix=tally.check.fix,
+                    tally.check.problem,
+                    column=tally.check.column,
+                    rows=tally.count,
+                    total=rows,
+                    example=tally.example,
+                    fix=tally.check.fix,
                 )
         self._check_duplicates(rows)
         self._check_vectors()
@@ -174,8 +178,10 @@ class BatchWriter:
 
     def _params(self, names: list[str], logged_at: datetime) -> list[object]:
         values: dict[str, object] = {
-            "batch": self.batch_id, "version": self.version,
-            "environment": self.environment, "logged_at": logged_at,
+            "batch": self.batch_id,
+            "version": self.version,
+            "environment": self.environment,
+            "logged_at": logged_at,
         }
         return [values[n] for n in names]
 
@@ -186,14 +192,17 @@ class BatchWriter:
         if self.kind == "actuals" and not self.plan.actuals:
             return
         found = self.con.execute(
-            f"SELECT count(*), sum(n), min(prediction_id) FROM (SELECT prediction_id, count(*) AS n "
-            f"FROM {quote(table)} WHERE batch_id = ? GROUP BY prediction_id HAVING count(*) > 1)",
+            "SELECT count(*), sum(n), min(prediction_id) FROM (SELECT prediction_id, "
+            f"count(*) AS n FROM {quote(table)} WHERE batch_id = ? GROUP BY prediction_id "
+            "HAVING count(*) > 1)",
             [self.batch_id],
         ).fetchall()[0]
         if found[0]:
             raise BatchRejected(
                 f"share a prediction id with another row of the batch ({found[0]:,} ids repeated)",
-                column=self.plan.id.source, rows=int(found[1]), total=rows,
+                column=self.plan.id.source,
+                rows=int(found[1]),
+                total=rows,
                 example=f"prediction_id {found[2]!r}",
                 fix="each row of a batch needs its own prediction id; drop the duplicates "
                 "(pandas: df.drop_duplicates(subset=[id_column], keep='last'))",
@@ -208,22 +217,25 @@ class BatchWriter:
             name = quote(col.target)
             lo, hi = self.con.execute(
                 f"SELECT min(len({name})), max(len({name})) FROM {quote(self.inference_table)} "
-                "WHERE batch_id = ?", [self.batch_id],
+                "WHERE batch_id = ?",
+                [self.batch_id],
             ).fetchall()[0]
             earlier = self.con.execute(
                 f"SELECT len({name}) FROM {quote(self.inference_table)} WHERE batch_id <> ? "
-                f"AND {name} IS NOT NULL LIMIT 1", [self.batch_id],
+                f"AND {name} IS NOT NULL LIMIT 1",
+                [self.batch_id],
             ).fetchall()
             dims = {d for d in (lo, hi, earlier[0][0] if earlier else None) if d is not None}
             if len(dims) > 1:
                 raise BatchRejected(
                     f"holds vectors of different lengths ({', '.join(map(str, sorted(dims)))}"
-                    " including earlier batches)", column=col.source,
+                    " including earlier batches)",
+                    column=col.source,
                     fix="every vector of an embedding must have the same length",
                 )
 
     def _replace_earlier(self) -> int:
-        """Last write wins: drop earlier rows with the same (version, environment, prediction_id)."""
+        """Last write wins: drop earlier rows with this batch's (version, environment, id)."""
         earlier = self.con.execute(
             "SELECT count(*) FROM batches WHERE model_id = ? AND kind = 'inferences' "
             "AND version = ? AND environment = ?",
@@ -242,6 +254,9 @@ class BatchWriter:
     def _count_actuals(self) -> int:
         if not self.plan.actuals:
             return 0
-        return int(self.con.execute(
-            f"SELECT count(*) FROM {quote(self.actual_table)} WHERE batch_id = ?", [self.batch_id]
-        ).fetchall()[0][0])
+        return int(
+            self.con.execute(
+                f"SELECT count(*) FROM {quote(self.actual_table)} WHERE batch_id = ?",
+                [self.batch_id],
+            ).fetchall()[0][0]
+        )

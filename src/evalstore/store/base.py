@@ -49,14 +49,25 @@ class EvaluationStore(abc.ABC):
 
     @abc.abstractmethod
     def write_inferences(
-        self, model_id: int, plan: Plan, source: Source, *, version: str, environment: str,
+        self,
+        model_id: int,
+        plan: Plan,
+        source: Source,
+        *,
+        version: str,
+        environment: str,
         progress: Progress | None = None,
     ) -> BatchReport:
         """Validate and write a batch of inferences in one transaction."""
 
     @abc.abstractmethod
     def write_actuals(
-        self, model_id: int, plan: Plan, source: Source, *, environment: str,
+        self,
+        model_id: int,
+        plan: Plan,
+        source: Source,
+        *,
+        environment: str,
         progress: Progress | None = None,
     ) -> BatchReport:
         """Validate and write a batch of actuals in one transaction."""

@@ -123,24 +123,48 @@ class DuckDBStore(EvaluationStore):
                 layout = json.loads(found[0][0]) if found else None
         return ModelState(task, {r[0]: (r[1], r[2], r[3]) for r in rows}, layout)
 
-    def _write(self, model_id: int, plan: Plan, source: Source, kind: str, version: str | None,
-               environment: str, progress: Progress | None) -> BatchReport:
+    def _write(
+        self,
+        model_id: int,
+        plan: Plan,
+        source: Source,
+        kind: str,
+        version: str | None,
+        environment: str,
+        progress: Progress | None,
+    ) -> BatchReport:
         started = time.perf_counter()
         with self._lock:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self._ensure_tables(model_id)
-                writer = BatchWriter(self.con, model_id, plan, kind=kind, version=version,
-                                     environment=environment,
-                                     inference_table=inference_table(model_id),
-                                     actual_table=actual_table(model_id))
+                writer = BatchWriter(
+                    self.con,
+                    model_id,
+                    plan,
+                    kind=kind,
+                    version=version,
+                    environment=environment,
+                    inference_table=inference_table(model_id),
+                    actual_table=actual_table(model_id),
+                )
                 rows, replaced, actuals = writer.run(source, progress)
                 batch_id = writer.batch_id
                 self.con.execute(
                     "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [batch_id, model_id, kind, version, environment, rows, replaced, actuals,
-                     json.dumps(plan.layout), source.name,
-                     datetime.now(timezone.utc).replace(tzinfo=None)],
+                    [
+                        batch_id,
+                        model_id,
+                        kind,
+                        version,
+                        environment,
+                        rows,
+                        replaced,
+                        actuals,
+                        json.dumps(plan.layout),
+                        source.name,
+                        datetime.now(timezone.utc).replace(tzinfo=None),
+                    ],
                 )
                 self.con.execute("COMMIT")
             except BaseException:
@@ -151,13 +175,24 @@ class DuckDBStore(EvaluationStore):
         return BatchReport(batch_id, rows, replaced, actuals, time.perf_counter() - started)
 
     def write_inferences(
-        self, model_id: int, plan: Plan, source: Source, *, version: str, environment: str,
+        self,
+        model_id: int,
+        plan: Plan,
+        source: Source,
+        *,
+        version: str,
+        environment: str,
         progress: Progress | None = None,
     ) -> BatchReport:
         return self._write(model_id, plan, source, "inferences", version, environment, progress)
 
     def write_actuals(
-        self, model_id: int, plan: Plan, source: Source, *, environment: str,
+        self,
+        model_id: int,
+        plan: Plan,
+        source: Source,
+        *,
+        environment: str,
         progress: Progress | None = None,
     ) -> BatchReport:
         return self._write(model_id, plan, source, "actuals", None, environment, progress)
@@ -208,7 +243,7 @@ class DuckDBStore(EvaluationStore):
         with self._lock:
             cur = self.con.execute(query + " ORDER BY batch_id", params)
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def size_bytes(self) -> int:
         total = 0

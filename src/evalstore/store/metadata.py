@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -58,8 +60,8 @@ class Metadata:
         self.engine.dispose()
 
     @staticmethod
-    def _record(row: sa.Row[tuple[int, str, str, datetime]]) -> ModelRecord:
-        return ModelRecord(row[0], row[1], Task(row[2]), row[3])
+    def _record(row: Sequence[Any]) -> ModelRecord:
+        return ModelRecord(int(row[0]), str(row[1]), Task(row[2]), row[3])
 
     def get_model(self, name: str) -> ModelRecord | None:
         t = models_table

@@ -1,0 +1,5 @@
+"""``python -m evalstore`` runs the CLI."""
+
+from evalstore.cli import main
+
+main()

@@ -1,0 +1,334 @@
+"""The ``evalstore`` command: log files, list models, show the store, run the demo.
+
+Every command takes ``--store PATH`` (default ``$EVALSTORE_HOME``, else
+``~/.evalstore``). On failure a command prints one line, ``error: ...``, and
+exits with status 1 (2 for a usage error).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evalstore import __version__
+from evalstore.errors import EvalstoreError
+from evalstore.schema import Schema
+from evalstore.sdk import Store, check_environment, check_name, connect
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="evalstore",
+    help="ML observability backed by an evaluation store: log every inference, attach late "
+    "actuals, and see how your models are doing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+# Piped output gets room for the tables rather than the 80 columns rich assumes.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="Store folder (default: $EVALSTORE_HOME, else ~/.evalstore).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Show a progress bar (default: on a terminal, for large files).",
+        show_default=False,
+    ),
+]
+
+T = TypeVar("T")
+
+
+@contextmanager
+def _store(path: Path | None) -> Iterator[Store]:
+    with connect(path) as store:
+        yield store
+
+
+def _fail(message: str) -> None:
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(1)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run a command body; evalstore errors become one line on stderr and exit status 1."""
+    try:
+        return fn()
+    except EvalstoreError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable") from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"evalstore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """evalstore: ML observability backed by an evaluation store."""
+
+
+@app.command("log")
+def log_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="A Parquet or CSV file of inferences.", show_default=False)
+    ],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name.", show_default=False)],
+    version: Annotated[
+        str, typer.Option("--version", "-v", help="Model version.", show_default=False)
+    ],
+    environment: Annotated[
+        str,
+        typer.Option(
+            "--environment", "-e", help="training, validation or production.", show_default=False
+        ),
+    ],
+    schema: Annotated[
+        Path,
+        typer.Option(
+            "--schema",
+            "-s",
+            help="Schema file (YAML or JSON) naming the columns' roles.",
+            show_default=False,
+        ),
+    ],
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="Task, to create a new model: binary_classification, "
+            "multiclass_classification or regression.",
+            show_default=False,
+        ),
+    ] = None,
+    store: StoreOption = None,
+    progress: ProgressOption = None,
+) -> None:
+    """Log a file of inferences as one batch: all rows are written, or none.
+
+    Example: evalstore log preds.parquet --model churn --version v3 --environment production
+    --schema schema.yaml
+    """
+
+    def body() -> None:
+        parsed = Schema.from_file(schema)
+        check_environment(environment)  # before a new model is created
+        check_name(version, "version")
+        with _store(store) as s:
+            report = s.model(model, task=task).log(
+                file, schema=parsed, version=version, environment=environment, progress=progress
+            )
+        extra = f", replacing {report.replaced:,} earlier rows" if report.replaced else ""
+        acts = f", {report.actuals:,} actuals" if report.actuals else ""
+        out.print(
+            f"logged {report.rows:,} inferences{acts} to {model} {version} ({environment})"
+            f" as batch {report.batch_id}{extra} in {report.seconds:.2f} s"
+        )
+
+    _run(body)
+
+
+@app.command("log-actuals")
+def log_actuals_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="A Parquet or CSV file of actual outcomes.", show_default=False)
+    ],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name.", show_default=False)],
+    prediction_id: Annotated[
+        str,
+        typer.Option(
+            "--prediction-id",
+            help="Column with the prediction id the actual belongs to.",
+            show_default=False,
+        ),
+    ],
+    actual: Annotated[
+        str,
+        typer.Option(
+            "--actual",
+            help="Column with the true class (classification) or value (regression).",
+            show_default=False,
+        ),
+    ],
+    environment: Annotated[
+        str, typer.Option("--environment", "-e", help="Environment of the predictions.")
+    ] = "production",
+    store: StoreOption = None,
+    progress: ProgressOption = None,
+) -> None:
+    """Log actual outcomes, joined to their predictions by prediction id (late or early).
+
+    Example: evalstore log-actuals labels.csv --model churn --prediction-id id --actual churned
+    """
+
+    def body() -> None:
+        check_environment(environment)
+        with _store(store) as s:
+            report = s.model(model).log_actuals(
+                file,
+                prediction_id=prediction_id,
+                actual=actual,
+                environment=environment,
+                progress=progress,
+            )
+        out.print(
+            f"logged {report.rows:,} actuals to {model} ({environment}) as batch "
+            f"{report.batch_id} in {report.seconds:.2f} s"
+        )
+
+    _run(body)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+@app.command("models")
+def models_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """List the models in the store with their versions, rows and actuals."""
+
+    def body() -> None:
+        with _store(store) as s:
+            infos = s.models()
+        if as_json:
+            out.print_json(json.dumps([i.to_dict() for i in infos], default=str))
+            return
+        if not infos:
+            out.print("no models yet: log some with `evalstore log` or try `evalstore demo`")
+            return
+        table = Table(
+            "model", "task", "versions", "environment", "rows", "with actuals", "first", "last"
+        )
+        for info in infos:
+            envs = sorted(info.rows) or ["-"]
+            for i, env in enumerate(envs):
+                table.add_row(
+                    info.name if i == 0 else "",
+                    info.task if i == 0 else "",
+                    ", ".join(info.versions) if i == 0 else "",
+                    env,
+                    f"{info.rows.get(env, 0):,}",
+                    f"{info.with_actuals.get(env, 0):,}",
+                    _when(info.first) if i == 0 else "",
+                    _when(info.last) if i == 0 else "",
+                )
+        out.print(table)
+
+    _run(body)
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@app.command("info")
+def info_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """Show where the store is, what it holds and its size on disk."""
+
+    def body() -> None:
+        with _store(store) as s:
+            info = s.info()
+        if as_json:
+            out.print_json(json.dumps(info.to_dict()))
+            return
+        out.print(f"store:     {info.home}")
+        out.print(f"data:      {info.data_file} ({_size(info.size_bytes)})")
+        out.print(f"metadata:  {info.metadata_url}")
+        out.print(f"models:    {info.models:,}")
+        out.print(f"rows:      {info.rows:,} inferences in {info.batches:,} batches")
+
+    _run(body)
+
+
+@app.command("demo")
+def demo_cmd(store: StoreOption = None) -> None:
+    """Train a real model on real data (2011 Capital Bikeshare) and log it, offline.
+
+    Logs training and validation with their outcomes, production month by month
+    without them, then delivers the production outcomes late; prints what the
+    store holds and how the model's error moved.
+    """
+    from evalstore.demo import MODEL_NAME, run_demo
+
+    def body() -> None:
+        with _store(store) as s:
+            out.print(f"evalstore demo, store at {s.location.home}")
+            result = run_demo(s, say=lambda m: out.print(f"  {m}"))
+            info = s.model(MODEL_NAME).info()
+        table = Table(
+            "environment",
+            "rows",
+            "with actuals",
+            "MAE (bikes/hour)",
+            title=f"{MODEL_NAME}: what the store holds",
+        )
+        for env in ("training", "validation", "production"):
+            table.add_row(
+                env,
+                f"{result.rows.get(env, 0):,}",
+                f"{result.with_actuals.get(env, 0):,}",
+                f"{result.mae.get(env, 0):.1f}",
+            )
+        out.print(table)
+        months = Table("month", "MAE (bikes/hour)", title="production error by month")
+        for month, mae in result.mae_by_month.items():
+            months.add_row(month, f"{mae:.1f}")
+        out.print(months)
+        worst = max(result.mae_by_month, key=result.mae_by_month.__getitem__)
+        ratio = result.mae_by_month[worst] / result.mae["validation"]
+        out.print(
+            f"Production error peaks in {worst} at {ratio:.1f}x the validation error: the "
+            "model learned January-April and is serving summer."
+        )
+        out.print(
+            f"Versions: {', '.join(info.versions)}. Try: evalstore models"
+            + (f" --store {store}" if store else "")
+        )
+
+    _run(body)
+
+
+def main() -> None:
+    """Entry point of the ``evalstore`` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted: the batch in progress was not written")
+        sys.exit(130)

@@ -1,0 +1,269 @@
+"""The CLI end to end, in a real subprocess, against a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import evalstore as es
+
+SCHEMA = """\
+prediction_id: id
+timestamp: ts
+features: [tenure, plan]
+prediction_score: score
+prediction_label: label
+"""
+
+
+def run(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EVALSTORE_HOME": str(store)}
+    return subprocess.run(
+        [sys.executable, "-m", "evalstore", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    preds = pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(6)],
+            "ts": pd.date_range("2026-01-01", periods=6, freq="h"),
+            "tenure": [1, 2, 3, 4, 5, 6],
+            "plan": ["a", "b", "a", "b", "a", "b"],
+            "score": [0.1, 0.9, 0.4, 0.6, 0.2, 0.8],
+            "label": [0, 1, 0, 1, 0, 1],
+        }
+    )
+    out = {
+        "parquet": tmp_path / "preds.parquet",
+        "csv": tmp_path / "preds.csv",
+        "schema": tmp_path / "schema.yaml",
+        "actuals": tmp_path / "actuals.csv",
+        "bad": tmp_path / "bad.csv",
+    }
+    preds.to_parquet(out["parquet"])
+    preds.to_csv(out["csv"], index=False)
+    out["schema"].write_text(SCHEMA)
+    pd.DataFrame({"id": ["p0", "p1", "p9"], "y": [1, 1, 0]}).to_csv(out["actuals"], index=False)
+    bad = preds.copy()
+    bad.loc[3, "score"] = 1.5
+    bad.to_csv(out["bad"], index=False)
+    return out
+
+
+def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Path]) -> None:
+    store = tmp_path / "store"
+    r = run(
+        "log",
+        str(files["parquet"]),
+        "--model",
+        "churn",
+        "--version",
+        "v1",
+        "--environment",
+        "production",
+        "--schema",
+        str(files["schema"]),
+        "--task",
+        "binary_classification",
+        store=store,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "logged 6 inferences" in r.stdout
+    r = run(
+        "log",
+        str(files["csv"]),
+        "-m",
+        "churn",
+        "-v",
+        "v1",
+        "-e",
+        "production",
+        "-s",
+        str(files["schema"]),
+        store=store,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "replacing 6 earlier rows" in r.stdout
+    r = run(
+        "log-actuals",
+        str(files["actuals"]),
+        "--model",
+        "churn",
+        "--prediction-id",
+        "id",
+        "--actual",
+        "y",
+        store=store,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "logged 3 actuals" in r.stdout
+
+    r = run("models", "--json", store=store)
+    assert r.returncode == 0, r.stderr
+    (info,) = json.loads(r.stdout)
+    assert info["name"] == "churn"
+    assert info["rows"] == {"production": 6}
+    assert info["with_actuals"] == {"production": 2}  # p9 has no prediction yet
+    assert info["versions"] == ["v1"]
+
+    r = run("models", store=store)
+    assert r.returncode == 0 and "churn" in r.stdout and "binary_classification" in r.stdout
+    r = run("info", "--json", store=store)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["models"] == 1 and data["rows"] == 6 and data["batches"] == 3
+    assert data["size_bytes"] > 0
+    r = run("info", store=store)
+    assert str(store.resolve()) in r.stdout
+
+    with es.connect(store) as s:
+        df = s.model("churn").dataset().to_pandas().sort_values("prediction_id")
+    assert df["actual_label"].tolist()[:2] == [1, 1]
+    assert df["prediction_score"].tolist() == [0.1, 0.9, 0.4, 0.6, 0.2, 0.8]
+
+
+def test_bad_file_fails_with_one_line_and_writes_nothing(
+    tmp_path: Path, files: dict[str, Path]
+) -> None:
+    store = tmp_path / "store"
+    r = run(
+        "log",
+        str(files["bad"]),
+        "-m",
+        "churn",
+        "-v",
+        "v1",
+        "-e",
+        "production",
+        "-s",
+        str(files["schema"]),
+        "--task",
+        "binary_classification",
+        store=store,
+    )
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: column 'score': 1 of 6 rows have scores outside [0, 1]")
+    assert "Nothing was written." in lines[0]
+    with es.connect(store) as s:
+        assert s.model("churn").dataset().count() == 0
+        assert s.info().batches == 0
+
+
+def test_bad_arguments_create_no_model(tmp_path: Path, files: dict[str, Path]) -> None:
+    store = tmp_path / "store"
+    r = run(
+        "log",
+        str(files["parquet"]),
+        "-m",
+        "churn",
+        "-v",
+        "v1",
+        "-e",
+        "prod",
+        "-s",
+        str(files["schema"]),
+        "--task",
+        "binary_classification",
+        store=store,
+    )
+    assert r.returncode == 1
+    assert "environment must be one of" in r.stderr and "'production'" in r.stderr
+    r = run("models", "--json", store=store)
+    assert json.loads(r.stdout) == []
+    r = run(
+        "log",
+        str(files["parquet"]),
+        "-m",
+        "nope",
+        "-v",
+        "v1",
+        "-e",
+        "production",
+        "-s",
+        str(files["schema"]),
+        store=store,
+    )
+    assert r.returncode == 1
+    assert "no model named 'nope'" in r.stderr
+    r = run(
+        "log",
+        str(tmp_path / "missing.parquet"),
+        "-m",
+        "churn",
+        "-v",
+        "v1",
+        "-e",
+        "production",
+        "-s",
+        str(files["schema"]),
+        "--task",
+        "regression",
+        store=store,
+    )
+    assert r.returncode == 1 and "missing.parquet" in r.stderr
+    r = run(
+        "log",
+        str(files["parquet"]),
+        "-m",
+        "churn",
+        "-v",
+        "v1",
+        "-e",
+        "production",
+        "-s",
+        str(tmp_path / "nope.yaml"),
+        "--task",
+        "regression",
+        store=store,
+    )
+    assert r.returncode == 1 and "cannot read schema file" in r.stderr
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for cmd in ("log", "log-actuals", "models", "info", "demo"):
+        r = run(cmd, "--help", store=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "--store" in r.stdout
+    r = run("--help", store=tmp_path)
+    assert all(c in r.stdout for c in ("log-actuals", "models", "info", "demo"))
+    r = run("--version", store=tmp_path)
+    assert r.stdout.strip() == f"evalstore {es.__version__}"
+
+
+def test_store_locked_by_another_process(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, evalstore as es; s = es.connect(sys.argv[1]); print('ready', flush=True); "
+            "sys.stdin.read()",
+            str(store),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        r = run("info", store=store)
+        assert r.returncode == 1
+        assert "in use by another process" in r.stderr
+        assert f"PID {holder.pid}" in r.stderr
+        assert "server" in r.stderr
+    finally:
+        holder.communicate("", timeout=30)
