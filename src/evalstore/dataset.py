@@ -100,7 +100,10 @@ class Dataset:
             preds.append(t.timestamp < self.end)
         if preds:
             t = t.filter(*preds)
-        t = store.with_actuals(model_id, t)
+        self._inferences = t if where is None else None  # counts need no actuals
+        # Only a time window is selective enough to pay for pre-filtering the actuals.
+        selective = self.start is not None or self.end is not None
+        t = store.with_actuals(model_id, t, selective=selective)
         if where is not None:
             t = t.filter(self._predicate(t, where))
         self.table: ir.Table = t
@@ -141,7 +144,8 @@ class Dataset:
 
     def count(self) -> int:
         """The number of inferences selected."""
-        result = self._store.execute(self.table.count().name("n"))
+        table = self._inferences if self._inferences is not None else self.table
+        result = self._store.execute(table.count().name("n"))
         return int(result.column(0)[0].as_py())
 
     def to_arrow(self) -> pa.Table:

@@ -77,7 +77,7 @@ class EvaluationStore(abc.ABC):
         """An Ibis table of the model's inferences (no actuals)."""
 
     @abc.abstractmethod
-    def with_actuals(self, model_id: int, table: ir.Table) -> ir.Table:
+    def with_actuals(self, model_id: int, table: ir.Table, selective: bool = False) -> ir.Table:
         """``table`` (inferences, possibly filtered) with the latest actuals joined."""
 
     @abc.abstractmethod

@@ -213,12 +213,18 @@ class DuckDBStore(EvaluationStore):
             self._ensure_tables(model_id)
         return self._table(inference_table(model_id))
 
-    def with_actuals(self, model_id: int, table: ir.Table) -> ir.Table:
-        """Join the latest actual per (environment, prediction_id) onto a table of inferences."""
+    def with_actuals(self, model_id: int, table: ir.Table, selective: bool = False) -> ir.Table:
+        """Join the latest actual per (environment, prediction_id) onto a table of inferences.
+
+        ``selective``: ``table`` is a small part of the model's rows, so first keep only
+        the actuals of its ids rather than aggregate every actual the model has.
+        """
         act = self._table(actual_table(model_id))
         names = [c for c in ("actual_label", "actual_score") if c in act.columns]
         if not names:
             return table
+        if selective:
+            act = act.filter(act.prediction_id.isin(table.prediction_id))
         latest = act.group_by(["environment", "prediction_id"]).aggregate(
             **{c: act[c].argmax(act.batch_id) for c in names}
         )
