@@ -29,9 +29,10 @@ def resolve(path: str | os.PathLike[str] | None, metadata_url: str | None) -> St
     if path is None:
         path = os.environ.get("EVALSTORE_HOME") or Path.home() / ".evalstore"
     p = Path(path).expanduser()
-    if p.suffix == ".duckdb":
+    if p.suffix == ".duckdb" and p.name != DATA_FILE:
         home, data_file, meta = p.parent, p, p.with_suffix(".metadata.sqlite")
     else:
+        p = p.parent if p.name == DATA_FILE else p
         home, data_file, meta = p, p / DATA_FILE, p / METADATA_FILE
     home.mkdir(parents=True, exist_ok=True)
     url = metadata_url or os.environ.get("EVALSTORE_METADATA_URL") or f"sqlite:///{meta.resolve()}"

@@ -118,7 +118,8 @@ class Dataset:
                         "where",
                         "a filter on existing columns",
                         column,
-                        did_you_mean(column, t.columns).strip(),
+                        f"{did_you_mean(column, t.columns).strip()} "
+                        f"Columns: {', '.join(t.columns)}.".lstrip(),
                     )
                 if isinstance(value, (list, tuple, set, frozenset)):
                     preds.append(t[column].isin(list(value)))

@@ -114,7 +114,10 @@ class StoreLocked(EvalstoreError, RuntimeError):
     """Another process holds the store's database file."""
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
+def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """Return ' Did you mean X?' when a close match exists, else ''."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=cutoff)
+    if not close:  # a prefix is a close match too: 'prod' -> 'production'
+        close = [c for c in choices if name and c.lower().startswith(name.lower())][:1]
     return f" Did you mean {close[0]!r}?" if close else ""

@@ -174,6 +174,7 @@ class Schema:
             raise ParameterError("Schema.prediction_score", "a column name or a mapping", score)
         types = {str(k): FeatureType.parse(v, str(k)) for k, v in dict(self.feature_types).items()}
         set_(self, "feature_types", types)
+        self.role_columns()  # a column given two roles is an error now, not at log time
 
     # -- roles -----------------------------------------------------------------------------
 

@@ -30,9 +30,9 @@ from evalstore.errors import ModelNotFound, ParameterError, did_you_mean
 from evalstore.ingest.plan import ENVIRONMENTS, plan_actuals, plan_inferences
 from evalstore.ingest.sources import open_source
 from evalstore.schema import Schema, Task
-from evalstore.store.base import BatchReport
+from evalstore.store.base import BatchReport, ModelRecord
 from evalstore.store.duckdb import DuckDBStore
-from evalstore.store.metadata import Metadata, ModelRecord
+from evalstore.store.metadata import Metadata
 
 __all__ = ["Model", "ModelInfo", "Store", "StoreInfo", "connect"]
 
@@ -216,10 +216,11 @@ class Model:
         engine = self._store._engine
         t = engine.with_actuals(self._record.id, engine.inferences(self._record.id))
         known = [t[c].notnull() for c in ("actual_label", "actual_score") if c in t.columns]
-        has_actual = ibis.or_(*known) if known else ibis.literal(False)
+        # count(*) FILTER (...) per environment; without an actual column there are none
+        has_actual = ibis.or_(*known) if known else t.prediction_id.isnull()
         agg = t.group_by("environment").aggregate(
             rows=t.count(),
-            actuals=has_actual.ifelse(1, 0).sum(),
+            actuals=t.count(where=has_actual),
             first=t.timestamp.min(),
             last=t.timestamp.max(),
         )
@@ -247,7 +248,8 @@ class Store:
         self.location = resolve(path, metadata_url)
         self._engine = DuckDBStore(self.location.data_file)
         try:
-            self._meta = Metadata(self.location.metadata_url)
+            self._meta = Metadata(self.location.metadata_url, self._engine.store_id)
+            self._meta.sync_models(self._engine.models())
         except Exception:
             self._engine.close()
             raise
@@ -269,11 +271,12 @@ class Store:
     def model(self, name: str, task: Task | str | None = None) -> Model:
         """Get a model, creating it when ``task`` is given and it does not exist yet."""
         check_name(name, "model name")
-        record = self._meta.get_model(name)
+        record = self._engine.get_model(name)
         if record is None:
             if task is None:
-                raise ModelNotFound(name, [m.name for m in self._meta.models()])
-            record = self._meta.create_model(name, Task.parse(task))
+                raise ModelNotFound(name, [m.name for m in self._engine.models()])
+            record = self._engine.create_model(name, Task.parse(task))
+            self._meta.sync_models([record])
         if task is not None and record.task is not Task.parse(task):
             raise ParameterError(
                 "task",
@@ -285,12 +288,12 @@ class Store:
 
     def models(self) -> list[ModelInfo]:
         """Every model with what the store holds for it, by name."""
-        return [Model(self, r).info() for r in self._meta.models()]
+        return [Model(self, r).info() for r in self._engine.models()]
 
     def info(self) -> StoreInfo:
         """Where the store is, its size on disk and what it holds."""
         batches = self._engine.batches()
-        records = self._meta.models()
+        records = self._engine.models()
         rows = sum(b["rows"] for b in batches if b["kind"] == "inferences") - sum(
             b["replaced"] for b in batches
         )

@@ -338,10 +338,16 @@ def _check_task(schema: Schema, task: Task) -> None:
                 "actual_label is for classification models",
                 "for a regression model, name the actual value actual_score",
             )
-        if score is None or not isinstance(score, str):
+        if score is None:
             raise _reject(
                 None,
                 "a regression model needs its predicted value",
+                "set Schema(prediction_score=<column with the predicted value>)",
+            )
+        if not isinstance(score, str):
+            raise _reject(
+                None,
+                "a regression model takes one prediction_score column, not one per class",
                 "set Schema(prediction_score=<column with the predicted value>)",
             )
         return
@@ -445,6 +451,13 @@ def plan_inferences(
                 "name SHAP columns by the feature they explain",
             )
 
+    for name in schema.feature_types:
+        if name not in features and name not in schema.tags:
+            raise _reject(
+                name,
+                "has a type in Schema.feature_types but is not a feature or tag of this batch",
+                f"name a feature or tag.{did_you_mean(name, [*features, *schema.tags])}",
+            )
     cols: list[Column] = []
     checks: list[Check] = []
 

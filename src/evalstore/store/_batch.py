@@ -198,8 +198,10 @@ class BatchWriter:
             [self.batch_id],
         ).fetchall()[0]
         if found[0]:
+            ids = "id appears" if found[0] == 1 else "ids appear"
             raise BatchRejected(
-                f"share a prediction id with another row of the batch ({found[0]:,} ids repeated)",
+                f"share their prediction id with another row of the batch ({found[0]:,} "
+                f"{ids} more than once)",
                 column=self.plan.id.source,
                 rows=int(found[1]),
                 total=rows,
@@ -225,11 +227,12 @@ class BatchWriter:
                 f"AND {name} IS NOT NULL LIMIT 1",
                 [self.batch_id],
             ).fetchall()
-            dims = {d for d in (lo, hi, earlier[0][0] if earlier else None) if d is not None}
+            before = earlier[0][0] if earlier else None
+            dims = {d for d in (lo, hi, before) if d is not None}
             if len(dims) > 1:
+                where = f"; earlier batches have {before}" if before is not None else ""
                 raise BatchRejected(
-                    f"holds vectors of different lengths ({', '.join(map(str, sorted(dims)))}"
-                    " including earlier batches)",
+                    f"holds vectors of different lengths (from {lo} to {hi}{where})",
                     column=col.source,
                     fix="every vector of an embedding must have the same length",
                 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import ibis.expr.types as ir
@@ -20,10 +21,20 @@ from evalstore.ingest.plan import ModelState, Plan
 from evalstore.ingest.sources import Source
 from evalstore.schema import Task
 
-__all__ = ["BatchReport", "EvaluationStore", "Progress"]
+__all__ = ["BatchReport", "EvaluationStore", "ModelRecord", "Progress"]
 
 #: called with the number of rows just written
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model as the store knows it: its id keys the model's tables."""
+
+    id: int
+    name: str
+    task: Task
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,23 @@ class BatchReport:
 
 class EvaluationStore(abc.ABC):
     """Storage and execution for evaluation data."""
+
+    @property
+    @abc.abstractmethod
+    def store_id(self) -> str:
+        """A stable unique id of this store, kept with its data."""
+
+    @abc.abstractmethod
+    def get_model(self, name: str) -> ModelRecord | None:
+        """The model of that name, if any."""
+
+    @abc.abstractmethod
+    def create_model(self, name: str, task: Task) -> ModelRecord:
+        """Create a model (or return the one of that name that exists)."""
+
+    @abc.abstractmethod
+    def models(self) -> list[ModelRecord]:
+        """Every model, by name."""
 
     @abc.abstractmethod
     def model_state(self, model_id: int, task: Task, version: str | None) -> ModelState:

@@ -23,6 +23,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,18 @@ from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
 from evalstore.schema import Task
 from evalstore.store._batch import BatchWriter
-from evalstore.store.base import BatchReport, EvaluationStore, Progress
+from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
 
 __all__ = ["DuckDBStore"]
 
 _CATALOG = """
 CREATE SEQUENCE IF NOT EXISTS batch_ids START 1;
+CREATE SEQUENCE IF NOT EXISTS model_ids START 1;
+CREATE TABLE IF NOT EXISTS store_info (store_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    model_id INTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, task VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS batches (
     batch_id BIGINT PRIMARY KEY, model_id INTEGER NOT NULL, kind VARCHAR NOT NULL,
     version VARCHAR, environment VARCHAR NOT NULL, rows BIGINT NOT NULL,
@@ -56,6 +63,10 @@ CREATE TABLE IF NOT EXISTS model_columns (
     kind VARCHAR NOT NULL, stored VARCHAR NOT NULL
 );
 """
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def inference_table(model_id: int) -> str:
@@ -72,8 +83,8 @@ def _locked_error(path: Path, exc: Exception) -> StoreLocked:
     holder = f" (PID {match.group(2)}, {match.group(1)})" if match else ""
     return StoreLocked(
         f"the store {str(path)!r} is in use by another process{holder}. One process owns the "
-        "store file at a time: close that process (or its notebook kernel), or log through the "
-        "evalstore server that owns the store instead of opening the file directly."
+        "store file at a time: close that process (or its notebook kernel) and try again, or "
+        "send the data to the process that has the store open."
     )
 
 
@@ -89,9 +100,48 @@ class DuckDBStore(EvaluationStore):
                 raise _locked_error(self.path, exc) from None
             raise
         self.con.execute("SET enable_progress_bar = false")
+        # Text and zoned timestamps become UTC whatever the machine's time zone.
+        self.con.execute("SET TimeZone = 'UTC'")
         self._lock = threading.RLock()
         self._schemas: dict[str, ibis.Schema] = {}
         self.con.execute(_CATALOG)
+        found = self.con.execute("SELECT store_id FROM store_info").fetchall()
+        if not found:
+            self.con.execute("INSERT INTO store_info VALUES (?, ?)", [str(uuid.uuid4()), _now()])
+            found = self.con.execute("SELECT store_id FROM store_info").fetchall()
+        self._store_id = str(found[0][0])
+
+    # -- models ------------------------------------------------------------------------------
+
+    @property
+    def store_id(self) -> str:
+        return self._store_id
+
+    def _records(self, where: str = "", params: list[Any] | None = None) -> list[ModelRecord]:
+        with self._lock:
+            rows = self.con.execute(
+                f"SELECT model_id, name, task, created_at FROM models {where} ORDER BY name",
+                params or [],
+            ).fetchall()
+        return [ModelRecord(int(r[0]), str(r[1]), Task(r[2]), r[3]) for r in rows]
+
+    def get_model(self, name: str) -> ModelRecord | None:
+        found = self._records("WHERE name = ?", [name])
+        return found[0] if found else None
+
+    def create_model(self, name: str, task: Task) -> ModelRecord:
+        with self._lock:
+            if self.get_model(name) is None:
+                self.con.execute(
+                    "INSERT INTO models SELECT nextval('model_ids'), ?, ?, ?",
+                    [name, task.value, _now()],
+                )
+        record = self.get_model(name)
+        assert record is not None
+        return record
+
+    def models(self) -> list[ModelRecord]:
+        return self._records()
 
     # -- writes ------------------------------------------------------------------------------
 
