@@ -3,6 +3,8 @@
 - ``EVALSTORE_HOME``: the folder of the embedded store (default ``~/.evalstore``).
 - ``EVALSTORE_METADATA_URL``: a SQLAlchemy URL for the metadata database
   (default: ``sqlite:///<home>/metadata.sqlite``; e.g. ``postgresql+psycopg://...``).
+- ``EVALSTORE_WRITE_MEMORY``: the memory the engine may use while writing a batch, on
+  top of the batch itself (default ``512MB``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,14 @@ class StoreLocation:
     home: Path
     data_file: Path
     metadata_url: str
+    write_memory: str
 
 
-def resolve(path: str | os.PathLike[str] | None, metadata_url: str | None) -> StoreLocation:
+def resolve(
+    path: str | os.PathLike[str] | None,
+    metadata_url: str | None,
+    write_memory: str | None = None,
+) -> StoreLocation:
     """A folder, a ``.duckdb`` file, or None for ``$EVALSTORE_HOME`` (default ``~/.evalstore``)."""
     if path is None:
         path = os.environ.get("EVALSTORE_HOME") or Path.home() / ".evalstore"
@@ -36,4 +43,5 @@ def resolve(path: str | os.PathLike[str] | None, metadata_url: str | None) -> St
         home, data_file, meta = p, p / DATA_FILE, p / METADATA_FILE
     home.mkdir(parents=True, exist_ok=True)
     url = metadata_url or os.environ.get("EVALSTORE_METADATA_URL") or f"sqlite:///{meta.resolve()}"
-    return StoreLocation(home.resolve(), data_file.resolve(), url)
+    memory = write_memory or os.environ.get("EVALSTORE_WRITE_MEMORY") or "512MB"
+    return StoreLocation(home.resolve(), data_file.resolve(), url, memory)

@@ -243,10 +243,13 @@ class Store:
     """An evaluation store: models and everything logged for them. Use ``es.connect()``."""
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, metadata_url: str | None = None
+        self,
+        path: str | os.PathLike[str] | None = None,
+        metadata_url: str | None = None,
+        write_memory: str | None = None,
     ) -> None:
-        self.location = resolve(path, metadata_url)
-        self._engine = DuckDBStore(self.location.data_file)
+        self.location = resolve(path, metadata_url, write_memory)
+        self._engine = DuckDBStore(self.location.data_file, self.location.write_memory)
         try:
             self._meta = Metadata(self.location.metadata_url, self._engine.store_id)
             self._meta.sync_models(self._engine.models())
@@ -309,13 +312,18 @@ class Store:
 
 
 def connect(
-    path: str | os.PathLike[str] | None = None, *, metadata_url: str | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    metadata_url: str | None = None,
+    write_memory: str | None = None,
 ) -> Store:
     """Open the embedded store at ``path`` (a folder or a ``.duckdb`` file).
 
     Without a path: ``$EVALSTORE_HOME``, else ``~/.evalstore``. The metadata
     database defaults to SQLite beside the data; pass a SQLAlchemy URL (or set
-    ``EVALSTORE_METADATA_URL``) to use PostgreSQL.
+    ``EVALSTORE_METADATA_URL``) to use PostgreSQL. ``write_memory`` (or
+    ``EVALSTORE_WRITE_MEMORY``, default ``512MB``) bounds the memory the engine uses
+    while writing a batch.
     """
     if isinstance(path, str) and path.startswith(("http://", "https://")):
         raise ParameterError(
@@ -324,4 +332,4 @@ def connect(
             path,
             "This version of evalstore opens embedded stores only.",
         )
-    return Store(path, metadata_url)
+    return Store(path, metadata_url, write_memory)

@@ -260,13 +260,15 @@ def _label_column(
         )
     checks: list[Check] = []
     stored = T.LABEL_KINDS[kind]
-    if kind == "integer" and not pa.types.is_integer(t) and not pa.types.is_null(t):
+    if kind == "integer" and not pa.types.is_null(t):
+        # Floats must be whole and every value must fit 64 bits (uint64 may not).
         expr = f"TRY_CAST({s} AS BIGINT)"
+        whole = "" if pa.types.is_integer(t) else f" OR {s} <> round({s})"
         checks.append(
             Check(
                 source,
-                f"{s} IS NOT NULL AND (isnan(CAST({s} AS DOUBLE)) OR {s} <> round({s}))",
-                "have labels that are not whole numbers",
+                f"{s} IS NOT NULL AND ({expr} IS NULL{whole})",
+                "have labels that are not whole numbers in the 64-bit integer range",
                 "class labels must be integers, booleans or strings; a score belongs in "
                 "prediction_score",
                 f"CAST({s} AS VARCHAR)",
@@ -368,6 +370,12 @@ def _check_task(schema: Schema, task: Task) -> None:
             None,
             "a binary model takes one score column, the positive class probability",
             "set Schema(prediction_score='<column>')",
+        )
+    if task is Task.MULTICLASS_CLASSIFICATION and isinstance(score, Mapping) and len(score) < 2:
+        raise _reject(
+            None,
+            "a multiclass model takes one score column per class, for two classes or more",
+            "set Schema(prediction_score={'class_a': 'score_a', 'class_b': 'score_b', ...})",
         )
     if task is Task.MULTICLASS_CLASSIFICATION and isinstance(score, str):
         raise _reject(
@@ -539,8 +547,17 @@ def _kind_of(cols: list[Column], role: str) -> str | None:
 
 
 def _check_against_model(cols: list[Column], state: ModelState) -> None:
+    by_lower = {name.lower(): name for name in state.columns}
     for col in cols:
         earlier = state.columns.get(col.target)
+        spelt = by_lower.get(col.target.lower())
+        if earlier is None and spelt is not None:
+            raise _reject(
+                col.source,
+                f"differs only in case from {spelt!r} in this model's earlier batches "
+                "(names are compared without case)",
+                f"use the same spelling, {spelt!r}, or another name",
+            )
         if earlier is None:
             continue
         role, _kind, stored = earlier

@@ -29,7 +29,7 @@ class Source:
     """An input as an Arrow schema plus a one-shot stream of record batches."""
 
     schema: pa.Schema
-    batches: Iterator[pa.RecordBatch]
+    batches: Iterator[pa.RecordBatch | pa.Table]
     rows: int | None
     """total rows when known up front (for progress bars)"""
     name: str
@@ -97,10 +97,9 @@ def _from_pandas(df: Any, chunk_rows: int) -> Source:
     return Source(schema, gen(), len(df), "DataFrame")
 
 
-def _from_table(table: pa.Table, chunk_rows: int, name: str) -> Source:
-    return Source(
-        table.schema, iter(table.to_batches(max_chunksize=chunk_rows)), table.num_rows, name
-    )
+def _from_table(table: pa.Table, name: str) -> Source:
+    # Already in memory: one chunk, so the engine scans it in one parallel pass.
+    return Source(table.schema, iter([table]), table.num_rows, name)
 
 
 def _from_parquet(path: Path, chunk_rows: int) -> Source:
@@ -139,9 +138,9 @@ def open_source(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Source:
     """Wrap anything evalstore can log as a Source; an unknown type says what is accepted."""
     module = type(data).__module__.split(".")[0]
     if isinstance(data, pa.Table):
-        return _from_table(data, chunk_rows, "Arrow table")
+        return _from_table(data, "Arrow table")
     if isinstance(data, pa.RecordBatch):
-        return _from_table(pa.Table.from_batches([data]), chunk_rows, "Arrow record batch")
+        return _from_table(pa.Table.from_batches([data]), "Arrow record batch")
     if isinstance(data, pa.RecordBatchReader):
         return Source(data.schema, iter(data), None, "Arrow stream")
     if module == "pandas" and type(data).__name__ == "DataFrame":
@@ -150,7 +149,7 @@ def open_source(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Source:
         if type(data).__name__ == "LazyFrame":
             data = data.collect()
         if type(data).__name__ == "DataFrame":
-            return _from_table(data.to_arrow(), chunk_rows, "polars DataFrame")
+            return _from_table(data.to_arrow(), "polars DataFrame")
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():

@@ -8,6 +8,7 @@ before commit. Any failure raises BatchRejected; the caller rolls back.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -62,17 +63,23 @@ class BatchWriter:
             n = batch.num_rows
             if n == 0:
                 continue
-            chunk = pa.Table.from_batches([batch]).append_column(
-                _ROW, pa.array(np.arange(rows, rows + n, dtype=np.int64))
-            )
+            table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            chunk = table.append_column(_ROW, pa.array(np.arange(rows, rows + n, dtype=np.int64)))
             self.con.register(_CHUNK, chunk)
             try:
                 self._tally(self.con.execute(check_sql).fetchall()[0])
                 if not self._failed():
                     for sql, params in inserts:
                         self.con.execute(sql, self._params(params, logged_at))
+            except duckdb.Error as exc:
+                # Checks should catch every bad value; this names what slipped through.
+                raise BatchRejected(
+                    f"could not be stored: {str(exc).splitlines()[0]}",
+                    fix="check the column types against docs/schema.md",
+                ) from exc
             finally:
-                self.con.unregister(_CHUNK)
+                with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it
+                    self.con.unregister(_CHUNK)
             rows += n
             if progress is not None:
                 progress(n)

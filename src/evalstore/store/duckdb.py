@@ -24,6 +24,8 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
-from evalstore.errors import StoreLocked
+from evalstore.errors import ParameterError, StoreLocked
 from evalstore.ingest.plan import ModelState, Plan
 from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
@@ -91,8 +93,11 @@ def _locked_error(path: Path, exc: Exception) -> StoreLocked:
 class DuckDBStore(EvaluationStore):
     """Evaluation data in one DuckDB file. Thread-safe; one instance per process."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, write_memory: str | None = "512MB") -> None:
         self.path = Path(path)
+        if write_memory is not None and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", write_memory):
+            raise ParameterError("write_memory", "a size such as '512MB' or '2GiB'", write_memory)
+        self.write_memory = write_memory
         try:
             self.con = duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
@@ -184,7 +189,7 @@ class DuckDBStore(EvaluationStore):
         progress: Progress | None,
     ) -> BatchReport:
         started = time.perf_counter()
-        with self._lock:
+        with self._lock, self._write_memory():
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self._ensure_tables(model_id)
@@ -223,6 +228,21 @@ class DuckDBStore(EvaluationStore):
             finally:
                 self._schemas.clear()
         return BatchReport(batch_id, rows, replaced, actuals, time.perf_counter() - started)
+
+    @contextmanager
+    def _write_memory(self) -> Iterator[None]:
+        """Cap DuckDB's memory while a batch is written, so that logging costs a bounded
+        amount of memory on top of the batch itself, whatever the batch's size (DuckDB
+        would otherwise keep every block it wrote cached, up to 80% of RAM)."""
+        if not self.write_memory:
+            yield
+            return
+        before = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        self.con.execute(f"SET memory_limit = '{self.write_memory}'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{before}'")
 
     def write_inferences(
         self,
