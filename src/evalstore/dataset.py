@@ -10,6 +10,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.common.deferred import Deferred
+from ibis.common.exceptions import IbisError
 
 from evalstore.errors import ParameterError, did_you_mean
 
@@ -51,6 +52,30 @@ def _as_list(value: str | Sequence[str] | None, name: str) -> list[str] | None:
     if not items or not all(isinstance(v, str) for v in items):
         raise ParameterError(name, "a string or a non-empty list of strings", value)
     return items
+
+
+def _equals(t: ir.Table, column: str, value: Any) -> Any:
+    """``column == value`` (or ``isin`` for a list, ``isnull`` for None), typed like the column."""
+    if column not in t.columns:
+        raise ParameterError(
+            "where",
+            "a filter on existing columns",
+            column,
+            f"{did_you_mean(column, t.columns).strip()} Columns: {', '.join(t.columns)}.".lstrip(),
+        )
+    col = t[column]
+    if value is None:
+        return col.isnull()
+    many = isinstance(value, (list, tuple, set, frozenset)) or hasattr(value, "tolist")
+    values = list(value.tolist() if hasattr(value, "tolist") else value) if many else [value]
+    if col.type().is_string():  # ids are stored as text: 5 matches "5"
+        values = [v if isinstance(v, str) else str(v) for v in values]
+    try:
+        return col.isin(values) if many else col == values[0]
+    except IbisError as exc:
+        raise ParameterError(
+            f"where[{column!r}]", f"a value comparable with {col.type()}", value, str(exc)
+        ) from None
 
 
 class Dataset:
@@ -111,33 +136,25 @@ class Dataset:
     @staticmethod
     def _predicate(t: ir.Table, where: Where) -> Any:
         if isinstance(where, Mapping):
-            preds = []
-            for column, value in where.items():
-                if column not in t.columns:
-                    raise ParameterError(
-                        "where",
-                        "a filter on existing columns",
-                        column,
-                        f"{did_you_mean(column, t.columns).strip()} "
-                        f"Columns: {', '.join(t.columns)}.".lstrip(),
-                    )
-                if isinstance(value, (list, tuple, set, frozenset)):
-                    preds.append(t[column].isin(list(value)))
-                elif value is None:
-                    preds.append(t[column].isnull())
-                else:
-                    preds.append(t[column] == value)
+            preds = [_equals(t, column, value) for column, value in where.items()]
             return ibis.and_(*preds) if preds else ibis.literal(True)
-        if isinstance(where, Deferred):
-            return where
-        if callable(where):
-            return where(t)
-        raise ParameterError(
-            "where",
-            "a dict of column -> value, a function of the table, or "
-            "an ibis deferred expression such as ibis._.age > 30",
-            where,
-        )
+        if not (isinstance(where, Deferred) or callable(where)):
+            raise ParameterError(
+                "where",
+                "a dict of column -> value, a function of the table, or "
+                "an ibis deferred expression such as ibis._.age > 30",
+                where,
+            )
+        try:
+            pred = where.resolve(t) if isinstance(where, Deferred) else where(t)
+        except (AttributeError, IbisError) as exc:
+            raise ParameterError(
+                "where",
+                "an expression on the dataset's columns",
+                where,
+                f"{exc}. Columns: {', '.join(t.columns)}.",
+            ) from None
+        return pred
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression built on ``self.table`` in the store's engine."""

@@ -117,7 +117,8 @@ class StoreLocked(EvalstoreError, RuntimeError):
 def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """Return ' Did you mean X?' when a close match exists, else ''."""
     choices = list(choices)
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=cutoff)
+    close = [c for c in choices if c.lower() == name.lower() and c != name][:1]
+    close = close or difflib.get_close_matches(name, choices, n=1, cutoff=cutoff)
     if not close:  # a prefix is a close match too: 'prod' -> 'production'
         close = [c for c in choices if name and c.lower().startswith(name.lower())][:1]
     return f" Did you mean {close[0]!r}?" if close else ""

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import ibis
+from sqlalchemy.exc import SQLAlchemyError
 
 from evalstore._progress import progress_bar
 from evalstore._settings import resolve
@@ -253,6 +254,15 @@ class Store:
         try:
             self._meta = Metadata(self.location.metadata_url, self._engine.store_id)
             self._meta.sync_models(self._engine.models())
+        except SQLAlchemyError as exc:
+            self._engine.close()
+            raise ParameterError(
+                "metadata_url",
+                "a SQLAlchemy URL of a database evalstore can open",
+                self.location.metadata_url,
+                f"{str(exc).splitlines()[0]}. Check EVALSTORE_METADATA_URL or metadata_url "
+                "(e.g. sqlite:///path/metadata.sqlite, postgresql+psycopg://user@host/db).",
+            ) from None
         except Exception:
             self._engine.close()
             raise

@@ -147,7 +147,8 @@ def _timestamp_column(source: str, t: pa.DataType) -> tuple[Column, list[Check]]
             bad,
         ]
     if T.is_numeric(t):
-        expr = f"make_timestamp(CAST({s} * 1000000 AS BIGINT))"
+        # DOUBLE first: int32 seconds times 10^6 would overflow in the source type
+        expr = f"make_timestamp(CAST(CAST({s} AS DOUBLE) * 1000000 AS BIGINT))"
         bad = Check(
             source,
             f"{s} < 0 OR {s} > 1e11 OR isnan(CAST({s} AS DOUBLE))",
@@ -200,10 +201,12 @@ def _feature_column(
             expr = f"CAST({s} AS BOOLEAN)"
         elif T.is_numeric(t) or T.is_stringish(t):
             expr = f"TRY_CAST({s} AS BOOLEAN)"
+            # numbers other than 0 and 1 would cast to true: refuse them
+            bad = f"{s} NOT IN (0, 1)" if T.is_numeric(t) else f"{expr} IS NULL"
             checks.append(
                 Check(
                     source,
-                    f"{s} IS NOT NULL AND {expr} IS NULL",
+                    f"{s} IS NOT NULL AND {bad}",
                     "have values that are not booleans",
                     "use true/false, 1/0 or yes/no",
                     f"CAST({s} AS VARCHAR)",

@@ -71,6 +71,8 @@ class BatchWriter:
                 if not self._failed():
                     for sql, params in inserts:
                         self.con.execute(sql, self._params(params, logged_at))
+            except duckdb.OutOfMemoryException:
+                raise
             except duckdb.Error as exc:
                 # Checks should catch every bad value; this names what slipped through.
                 raise BatchRejected(

@@ -36,7 +36,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
-from evalstore.errors import ParameterError, StoreLocked
+from evalstore.errors import BatchRejected, ParameterError, StoreLocked
 from evalstore.ingest.plan import ModelState, Plan
 from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
@@ -222,6 +222,14 @@ class DuckDBStore(EvaluationStore):
                     ],
                 )
                 self.con.execute("COMMIT")
+            except duckdb.OutOfMemoryException as exc:
+                self.con.execute("ROLLBACK")
+                raise BatchRejected(
+                    f"needed more than the {self.write_memory} the store may use while writing "
+                    f"a batch ({str(exc).splitlines()[0]})",
+                    fix="allow more: es.connect(..., write_memory='2GB') or the environment "
+                    "variable EVALSTORE_WRITE_MEMORY; or log the data in smaller batches",
+                ) from None
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
