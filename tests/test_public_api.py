@@ -15,6 +15,7 @@ EXPECTED = {
     "Model",
     "ModelInfo",
     "ModelNotFound",
+    "NotFittedError",
     "ParameterError",
     "Schema",
     "SchemaError",

@@ -7,6 +7,7 @@
     ├── SchemaError (ValueError)         a Schema is inconsistent, or does not fit the data
     ├── BatchRejected (ValueError)       a batch failed validation; nothing of it was written
     ├── ModelNotFound (KeyError)         no model of that name in the store
+    ├── NotFittedError (RuntimeError)    an analysis was computed before it was fitted
     └── StoreLocked (RuntimeError)       another process holds the store file
 
 Every message says what went wrong and what to do next. ``BatchRejected``
@@ -23,6 +24,7 @@ __all__ = [
     "BatchRejected",
     "EvalstoreError",
     "ModelNotFound",
+    "NotFittedError",
     "ParameterError",
     "SchemaError",
     "StoreLocked",
@@ -108,6 +110,13 @@ class ModelNotFound(EvalstoreError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class NotFittedError(EvalstoreError, RuntimeError):
+    """An analysis was asked to compute before it was fitted on a reference."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not fitted yet; call .fit(reference) first.")
 
 
 class StoreLocked(EvalstoreError, RuntimeError):
