@@ -26,13 +26,28 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from evalstore.errors import ParameterError, SchemaError, did_you_mean
 
 __all__ = ["RESERVED_COLUMNS", "FeatureType", "Schema", "Task"]
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def _parse(cls: type[E], value: object, name: str) -> E:
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(str(value))
+    except ValueError:
+        names = sorted(str(member.value) for member in cls)
+        raise ParameterError(
+            name, f"one of {names}", value, did_you_mean(str(value), names).strip()
+        ) from None
 
 
 class Task(str, Enum):
@@ -45,15 +60,7 @@ class Task(str, Enum):
     @classmethod
     def parse(cls, value: Task | str) -> Task:
         """Accept a Task or its name; an unknown name lists the valid ones."""
-        if isinstance(value, Task):
-            return value
-        try:
-            return cls(str(value))
-        except ValueError:
-            names = sorted(t.value for t in cls)
-            raise ParameterError(
-                "task", f"one of {names}", value, did_you_mean(str(value), names).strip()
-            ) from None
+        return _parse(cls, value, "task")
 
     @property
     def is_classification(self) -> bool:
@@ -70,18 +77,8 @@ class FeatureType(str, Enum):
 
     @classmethod
     def parse(cls, value: FeatureType | str, column: str) -> FeatureType:
-        if isinstance(value, FeatureType):
-            return value
-        try:
-            return cls(str(value))
-        except ValueError:
-            names = sorted(t.value for t in cls)
-            raise ParameterError(
-                f"feature_types[{column!r}]",
-                f"one of {names}",
-                value,
-                did_you_mean(str(value), names).strip(),
-            ) from None
+        """Accept a FeatureType or its name; an unknown name lists the valid ones."""
+        return _parse(cls, value, f"feature_types[{column!r}]")
 
 
 #: Column names evalstore uses for its own roles; a feature or tag may not take one.
