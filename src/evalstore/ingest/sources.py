@@ -20,8 +20,28 @@ from evalstore.errors import BatchRejected, ParameterError
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "Source", "open_source"]
 
-#: Rows per chunk: large enough for the engine to work in parallel, small enough to bound memory.
-DEFAULT_CHUNK_ROWS = 262_144
+#: Rows per chunk: large enough for the engine to work in parallel, small enough to bound
+#: memory, and two of DuckDB's 122,880-row row groups, so that chunk after chunk fills whole
+#: row groups (a partial one per chunk costs a rewrite of the table at the next checkpoint).
+DEFAULT_CHUNK_ROWS = 245_760
+
+
+def rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Regroup a stream of record batches of any sizes into tables of exactly ``rows`` rows
+    (the last one shorter)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            table = pa.Table.from_batches(pending)
+            while table.num_rows >= rows:
+                yield table.slice(0, rows)
+                table = table.slice(rows)
+            pending, count = table.to_batches(), table.num_rows
+    if count:
+        yield pa.Table.from_batches(pending)
 
 
 @dataclass
@@ -80,7 +100,7 @@ def _from_pandas(df: Any, chunk_rows: int) -> Source:
             _column_to_arrow(df, name)
         raise
 
-    def gen() -> Iterator[pa.RecordBatch]:
+    def gen() -> Iterator[pa.Table]:
         for start in range(0, len(df), chunk_rows):
             part = df.iloc[start : start + chunk_rows]
             try:
@@ -92,7 +112,7 @@ def _from_pandas(df: Any, chunk_rows: int) -> Source:
                     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                         raise _mixed(name, exc) from None
                 raise
-            yield from table.to_batches()
+            yield table
 
     return Source(schema, gen(), len(df), "DataFrame")
 
@@ -107,12 +127,11 @@ def _from_parquet(path: Path, chunk_rows: int) -> Source:
         pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:
         raise ParameterError("file", "a readable Parquet file", str(path), str(exc)) from None
-    return Source(
-        pf.schema_arrow, pf.iter_batches(batch_size=chunk_rows), pf.metadata.num_rows, path.name
-    )
+    batches = rechunk(pf.iter_batches(batch_size=chunk_rows), chunk_rows)
+    return Source(pf.schema_arrow, batches, pf.metadata.num_rows, path.name)
 
 
-def _from_csv(path: Path) -> Source:
+def _from_csv(path: Path, chunk_rows: int) -> Source:
     try:
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20))
     except (OSError, pa.ArrowException) as exc:
@@ -131,7 +150,7 @@ def _from_csv(path: Path) -> Source:
                 f"{exc}. Give such columns one type throughout the file, or convert it to Parquet.",
             ) from None
 
-    return Source(reader.schema, gen(), None, path.name)
+    return Source(reader.schema, rechunk(gen(), chunk_rows), None, path.name)
 
 
 def open_source(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Source:
@@ -142,7 +161,7 @@ def open_source(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Source:
     if isinstance(data, pa.RecordBatch):
         return _from_table(pa.Table.from_batches([data]), "Arrow record batch")
     if isinstance(data, pa.RecordBatchReader):
-        return Source(data.schema, iter(data), None, "Arrow stream")
+        return Source(data.schema, rechunk(iter(data), chunk_rows), None, "Arrow stream")
     if module == "pandas" and type(data).__name__ == "DataFrame":
         return _from_pandas(data, chunk_rows)
     if module == "polars":
@@ -158,7 +177,7 @@ def open_source(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Source:
         if suffix in (".parquet", ".pq"):
             return _from_parquet(path, chunk_rows)
         if suffix in (".csv", ".tsv", ".txt"):
-            return _from_csv(path)
+            return _from_csv(path, chunk_rows)
         raise ParameterError("file", "a .parquet or .csv file", str(path))
     raise ParameterError(
         "data",
