@@ -17,6 +17,7 @@ from evalstore.errors import ParameterError, did_you_mean
 if TYPE_CHECKING:
     import pandas as pd
 
+    from evalstore.schema import Task
     from evalstore.store.base import EvaluationStore
 
 __all__ = ["Dataset", "Where"]
@@ -95,10 +96,13 @@ class Dataset:
         start: TimeLike | None = None,
         end: TimeLike | None = None,
         where: Where | None = None,
+        task: Task | None = None,
     ) -> None:
         from evalstore.ingest.plan import ENVIRONMENTS
 
         self._store = store
+        self.task = task
+        """the model's task, so analyses know which metrics apply"""
         self.environments = _as_list(environment, "environment")
         for env in self.environments or []:
             if env not in ENVIRONMENTS:

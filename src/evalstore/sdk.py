@@ -198,6 +198,7 @@ class Model:
             start=start,
             end=end,
             where=where,
+            task=self.task,
         )
 
     def versions(self) -> list[str]:

@@ -1,0 +1,372 @@
+"""What a metric is, and the registry that holds every metric, built-in or custom.
+
+A metric describes itself (key, display name, tasks, direction, what predictions it
+needs) and says how it is computed in two steps:
+
+1. ``aggregates(inputs)``: named Ibis aggregate expressions over ``inputs.table``.
+   They run, per group, in one query together with every other metric's aggregates;
+   equal expressions asked for by two metrics are computed once.
+   ``queries(inputs)`` may add whole Ibis tables (a histogram of scores, a confusion
+   matrix) holding the group key columns ``inputs.keys``; equal tables run once.
+2. ``finalize(group)``: plain arithmetic on that group's tiny aggregated result,
+   returning the value (and its confidence interval) as a :class:`MetricValue`.
+
+A custom metric is registered exactly like the built-ins::
+
+    from evalstore.analyses.metrics import Metric, register_metric
+
+    register_metric(
+        Metric(
+            key="positive_rate",
+            name="Predicted positive rate",
+            tasks=["binary_classification"],
+            higher_is_better=None,
+            needs=["label"],
+            aggregates=lambda m: {
+                "k": m.table.count(where=m.has_actual & m.predicted_positive),
+                "n": m.table.count(where=m.has_actual & m.predicted_positive.notnull()),
+            },
+            finalize=lambda g: g["k"] / g["n"] if g["n"] else None,
+        )
+    )
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import ibis.expr.types as ir
+
+from evalstore.errors import ParameterError, did_you_mean
+from evalstore.schema import Task
+
+__all__ = [
+    "NEEDS",
+    "GroupData",
+    "Metric",
+    "MetricInput",
+    "MetricValue",
+    "available_metrics",
+    "get_metric",
+    "register_metric",
+    "unregister_metric",
+]
+
+#: what a metric may need besides the actuals: predicted labels and/or scores
+NEEDS = frozenset({"label", "score"})
+
+T = TypeVar("T")
+
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+# Column names of the prepared table (``MetricInput.table``); the prefix keeps them
+# apart from user columns.
+HAS_ACTUAL = "__es_has_actual"
+ACTUAL = "__es_actual"
+IS_POSITIVE = "__es_is_positive"
+PREDICTED_POSITIVE = "__es_predicted_positive"
+PREDICTED_LABEL = "__es_predicted_label"
+SCORE = "__es_score"
+TOP_CLASS = "__es_top_class"
+TOP_SCORE = "__es_top_score"
+CLASS_SCORE = "__es_score:"
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One metric's value for one group.
+
+    ``value`` is None when the metric is undefined for the group (no rows with an
+    actual, one class only, a zero denominator). ``ci_low``/``ci_high`` bound it at
+    the requested confidence when the metric has an analytic interval. ``n`` is how
+    many rows the metric used. ``detail`` holds structured results (a confusion
+    matrix, a calibration curve) and notes such as an approximation's error bound.
+    """
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class MetricInput:
+    """The prepared table metrics aggregate over, and what its columns mean.
+
+    One row per inference of the dataset. ``keys`` are the group key columns.
+    Columns (use the properties, not the names):
+
+    - ``has_actual``: the row's actual is known. Aggregates filter on it
+      (``where=m.has_actual & ...``) so that rows without one are counted apart.
+    - ``actual``: the true label (binary: as stored; multiclass: as text) or value.
+    - binary: ``is_positive`` (actual is the positive class), ``predicted_positive``
+      (the predicted label is the positive class; without a label, score >= threshold)
+      and ``score`` (the positive class probability).
+    - multiclass: ``predicted_label`` (text; without a label, the top-scoring class),
+      ``class_score(c)`` for each of ``classes``, ``top_class`` and ``top_score``.
+    - regression: ``score`` is the predicted value, ``actual`` the true one.
+    """
+
+    table: ir.Table
+    task: Task
+    keys: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    positive_class: Any = None
+    threshold: float = 0.5
+    confidence: float = 0.95
+    has_label: bool = False
+    """predicted labels are available (logged, or derived from scores)"""
+    has_score: bool = False
+    """scores are available (binary, multiclass) or predicted values (regression)"""
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def shared(self, name: str, build: Callable[[], T]) -> T:
+        """``build()``, once per input: for a query several metrics ask for (the score
+        histogram of the AUCs and APs), so that it is built and compared once."""
+        if name not in self._memo:
+            self._memo[name] = build()
+        value: T = self._memo[name]
+        return value
+
+    def _column(self, name: str) -> ir.Column:
+        if name not in self.table.columns:
+            raise AttributeError(f"the {self.task.value} input has no {name!r} column")
+        return self.table[name]
+
+    @property
+    def has_actual(self) -> ir.BooleanColumn:
+        return self._column(HAS_ACTUAL)
+
+    @property
+    def actual(self) -> ir.Column:
+        return self._column(ACTUAL)
+
+    @property
+    def is_positive(self) -> ir.BooleanColumn:
+        return self._column(IS_POSITIVE)
+
+    @property
+    def predicted_positive(self) -> ir.BooleanColumn:
+        return self._column(PREDICTED_POSITIVE)
+
+    @property
+    def predicted_label(self) -> ir.StringColumn:
+        return self._column(PREDICTED_LABEL)
+
+    @property
+    def score(self) -> ir.FloatingColumn:
+        return self._column(SCORE)
+
+    @property
+    def top_class(self) -> ir.StringColumn:
+        return self._column(TOP_CLASS)
+
+    @property
+    def top_score(self) -> ir.FloatingColumn:
+        return self._column(TOP_SCORE)
+
+    def class_score(self, cls: str) -> ir.FloatingColumn:
+        return self._column(CLASS_SCORE + cls)
+
+
+@dataclass(frozen=True)
+class GroupData(Mapping[str, Any]):
+    """One group's aggregated values, as a metric's ``finalize`` sees them.
+
+    ``group["tp"]`` is the value of the aggregate the metric named ``tp``;
+    ``group.rows("hist")`` the rows of its query ``hist`` for this group.
+    """
+
+    scalars: Mapping[str, Any]
+    tables: Mapping[str, list[dict[str, Any]]]
+    input: MetricInput
+
+    def __getitem__(self, name: str) -> Any:
+        return self.scalars[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.scalars)
+
+    def __len__(self) -> int:
+        return len(self.scalars)
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        return self.tables.get(name, [])
+
+
+Aggregates = Callable[[MetricInput], Mapping[str, ir.Scalar]]
+Queries = Callable[[MetricInput], Mapping[str, ir.Table]]
+Finalize = Callable[[GroupData], "MetricValue | float | None"]
+
+
+def _no_aggregates(inputs: MetricInput) -> Mapping[str, ir.Scalar]:
+    return {}
+
+
+def _no_queries(inputs: MetricInput) -> Mapping[str, ir.Table]:
+    return {}
+
+
+@dataclass(frozen=True, init=False, eq=False)
+class Metric:
+    """A performance metric that describes itself and computes in the engine.
+
+    - ``key``: the name users pass (``performance(ds, ["f1_macro"])``): lower case,
+      digits and ``_``.
+    - ``name``: the display name. ``description``: one line on what it measures.
+    - ``tasks``: the tasks it applies to (``Task`` or their names).
+    - ``higher_is_better``: its direction; None when neither (a bias, a curve).
+    - ``needs``: ``"label"`` (predicted labels) and/or ``"score"`` (scores, or for
+      regression the predicted value); the actuals are always needed.
+    - ``aggregates``/``queries``/``finalize``: how it is computed (see the module doc).
+    - ``interval``: what ``ci_low``/``ci_high`` are (``"wilson"``, ``"delong"``,
+      ``"normal"``), None when it has none.
+    - ``structured``: the result is in ``MetricValue.detail`` (confusion matrix,
+      calibration curve) and ``value`` is None.
+    - ``default``: computed when ``performance`` is not given a list of metrics: True
+      (for each of its tasks), False, or the tasks it is a default for.
+    """
+
+    key: str
+    name: str
+    tasks: frozenset[Task]
+    higher_is_better: bool | None
+    needs: frozenset[str]
+    finalize: Finalize
+    aggregates: Aggregates = _no_aggregates
+    queries: Queries = _no_queries
+    description: str = ""
+    interval: str | None = None
+    structured: bool = False
+    default: frozenset[Task] = frozenset()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """anything else a metric wants to say about itself (e.g. its error bound)"""
+
+    def __init__(
+        self,
+        key: str,
+        name: str,
+        tasks: Iterable[Task | str],
+        higher_is_better: bool | None,
+        needs: Iterable[str],
+        finalize: Finalize,
+        aggregates: Aggregates = _no_aggregates,
+        queries: Queries = _no_queries,
+        description: str = "",
+        interval: str | None = None,
+        structured: bool = False,
+        default: bool | Iterable[Task | str] = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise ParameterError(
+                "Metric.key", "1-64 lower-case letters, digits or '_', starting with a letter", key
+            )
+        if isinstance(tasks, str):
+            tasks = [tasks]
+        parsed = frozenset(Task.parse(t) for t in tasks)
+        if not parsed:
+            raise ParameterError("Metric.tasks", "at least one task", tasks)
+        if isinstance(needs, str):
+            needs = [needs]
+        wanted = frozenset(needs)
+        if not wanted <= NEEDS:
+            raise ParameterError("Metric.needs", f"a subset of {sorted(NEEDS)}", sorted(wanted))
+        if higher_is_better not in (True, False, None):
+            raise ParameterError("Metric.higher_is_better", "True, False or None", higher_is_better)
+        for what, fn in (("finalize", finalize), ("aggregates", aggregates), ("queries", queries)):
+            if not callable(fn):
+                raise ParameterError(f"Metric.{what}", "a function", fn)
+        set_ = object.__setattr__
+        set_(self, "key", key)
+        set_(self, "name", str(name))
+        set_(self, "tasks", parsed)
+        set_(self, "higher_is_better", higher_is_better)
+        set_(self, "needs", wanted)
+        set_(self, "finalize", finalize)
+        set_(self, "aggregates", aggregates)
+        set_(self, "queries", queries)
+        set_(self, "description", description)
+        set_(self, "interval", interval)
+        set_(self, "structured", bool(structured))
+        if isinstance(default, bool):
+            defaults = parsed if default else frozenset()
+        else:
+            defaults = frozenset(Task.parse(t) for t in default)
+            if not defaults <= parsed:
+                raise ParameterError("Metric.default", "True, False or some of its tasks", default)
+        set_(self, "default", defaults)
+        set_(self, "extra", dict(extra or {}))
+
+    def describe(self) -> dict[str, Any]:
+        """The metric's description as plain data (for docs, the CLI and the API)."""
+        return {
+            "key": self.key,
+            "name": self.name,
+            "tasks": sorted(t.value for t in self.tasks),
+            "higher_is_better": self.higher_is_better,
+            "needs": sorted(self.needs),
+            "interval": self.interval,
+            "structured": self.structured,
+            "default_for": sorted(t.value for t in self.default),
+            "description": self.description,
+            **self.extra,
+        }
+
+    def result(self, group: GroupData) -> MetricValue:
+        """``finalize`` on one group, its return value made a :class:`MetricValue`."""
+        out = self.finalize(group)
+        if isinstance(out, MetricValue):
+            return out
+        if out is None:
+            return MetricValue(None)
+        return MetricValue(float(out))
+
+
+_REGISTRY: dict[str, Metric] = {}
+
+
+def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
+    """Add a metric to the registry (built-ins use this too); returns it.
+
+    A key already taken is refused unless ``replace=True``.
+    """
+    if not isinstance(metric, Metric):
+        raise ParameterError("metric", "an evalstore Metric", type(metric).__name__)
+    if metric.key in _REGISTRY and not replace:
+        raise ParameterError(
+            "metric.key",
+            "a key no other metric uses",
+            metric.key,
+            "Choose another key, or pass replace=True to replace the registered metric.",
+        )
+    _REGISTRY[metric.key] = metric
+    return metric
+
+
+def unregister_metric(key: str) -> Metric:
+    """Remove a metric from the registry and return it."""
+    metric = get_metric(key)
+    del _REGISTRY[key]
+    return metric
+
+
+def get_metric(key: str) -> Metric:
+    """The registered metric ``key``; an unknown key lists every registered one."""
+    try:
+        return _REGISTRY[key]
+    except (KeyError, TypeError):
+        known = sorted(_REGISTRY)
+        raise ParameterError(
+            "metric", f"one of {known}", key, did_you_mean(str(key), known).strip()
+        ) from None
+
+
+def available_metrics(task: Task | str | None = None) -> list[Metric]:
+    """Every registered metric (for ``task``, if given), in the order they were registered."""
+    wanted = Task.parse(task) if task is not None else None
+    return [m for m in _REGISTRY.values() if wanted is None or wanted in m.tasks]

@@ -1,0 +1,107 @@
+"""Run a set of metrics over a prepared input in as few engine queries as possible.
+
+Every metric's aggregates go into one grouped aggregate query (equal expressions
+once), together with the row counts every result reports; each distinct extra query
+(score histogram, calibration bins, confusion matrix) runs once for all metrics that
+ask for it. Then each metric finalizes each group from that group's few values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from evalstore.analyses.metrics._base import GroupData, Metric, MetricInput, MetricValue
+
+__all__ = ["GroupResult", "evaluate"]
+
+Execute = Callable[[ir.Expr], pa.Table]
+
+N_ROWS = "__es_n_rows"
+N_WITHOUT_ACTUAL = "__es_n_without_actual"
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """The metrics of one group: its key values (in ``MetricInput.keys`` order) and counts."""
+
+    key: tuple[Any, ...]
+    n_rows: int
+    n_without_actual: int
+    values: dict[str, MetricValue]
+
+
+def _key(row: dict[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in keys)
+
+
+def evaluate(
+    inputs: MetricInput, metrics: Sequence[Metric], execute: Execute
+) -> tuple[list[GroupResult], int]:
+    """Compute ``metrics`` for every group of ``inputs``; returns the groups and the number
+    of engine queries that ran."""
+    t = inputs.table
+    keys = list(inputs.keys)
+    columns: dict[Any, str] = {}  # aggregate op -> output column (equal expressions share one)
+    exprs: dict[str, ir.Scalar] = {
+        N_ROWS: t.count(),
+        N_WITHOUT_ACTUAL: t.count(where=~inputs.has_actual),
+    }
+    local: dict[str, dict[str, str]] = {}  # metric -> its name -> output column
+    for metric in metrics:
+        names: dict[str, str] = {}
+        for name, expr in metric.aggregates(inputs).items():
+            op = expr.op()
+            if op not in columns:
+                columns[op] = f"__es_a{len(columns)}"
+                exprs[columns[op]] = expr
+            names[name] = columns[op]
+        local[metric.key] = names
+
+    tables: list[ir.Table] = []  # distinct extra queries
+    query_of: dict[str, dict[str, int]] = {}
+    for metric in metrics:
+        index: dict[str, int] = {}
+        for name, query in metric.queries(inputs).items():
+            for i, seen in enumerate(tables):
+                if seen.equals(query):
+                    index[name] = i
+                    break
+            else:
+                tables.append(query)
+                index[name] = len(tables) - 1
+        query_of[metric.key] = index
+
+    main = t.group_by(keys).aggregate(**exprs) if keys else t.aggregate(**exprs)
+    rows = execute(main).to_pylist()
+    extra: list[dict[tuple[Any, ...], list[dict[str, Any]]]] = []
+    for query in tables:
+        grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for row in execute(query).to_pylist():
+            grouped.setdefault(_key(row, keys), []).append(row)
+        extra.append(grouped)
+
+    results = []
+    for row in rows:
+        key = _key(row, keys)
+        values: dict[str, MetricValue] = {}
+        for metric in metrics:
+            group = GroupData(
+                scalars={name: row[col] for name, col in local[metric.key].items()},
+                tables={name: extra[i].get(key, []) for name, i in query_of[metric.key].items()},
+                input=inputs,
+            )
+            values[metric.key] = metric.result(group)
+        results.append(
+            GroupResult(
+                key=key,
+                n_rows=int(row[N_ROWS] or 0),
+                n_without_actual=int(row[N_WITHOUT_ACTUAL] or 0),
+                values=values,
+            )
+        )
+    return results, 1 + len(tables)

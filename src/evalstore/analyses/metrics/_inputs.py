@@ -1,0 +1,200 @@
+"""Turn a dataset's table into the prepared table metrics aggregate over (``MetricInput``).
+
+The prepared table is one projection of ``Dataset.table``: the group keys plus a few
+derived columns (is the actual known, is it the positive class, the predicted class,
+the scores). Nothing runs here; it is an Ibis expression the metrics build on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from numbers import Integral
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from evalstore.analyses.metrics._base import (
+    ACTUAL,
+    CLASS_SCORE,
+    HAS_ACTUAL,
+    IS_POSITIVE,
+    PREDICTED_LABEL,
+    PREDICTED_POSITIVE,
+    SCORE,
+    TOP_CLASS,
+    TOP_SCORE,
+    MetricInput,
+)
+from evalstore.errors import ParameterError
+from evalstore.schema import Task
+
+__all__ = ["infer_task", "prepare", "resolve_positive_class"]
+
+SCORE_PREFIX = "prediction_score:"
+
+
+def infer_task(columns: Sequence[str]) -> Task:
+    """The task a dataset's columns imply; ambiguous cases ask for ``task=``."""
+    if any(c.startswith(SCORE_PREFIX) for c in columns):
+        return Task.MULTICLASS_CLASSIFICATION
+    if "actual_score" in columns:
+        return Task.REGRESSION
+    labels = "actual_label" in columns or "prediction_label" in columns
+    if labels and "prediction_score" in columns:
+        return Task.BINARY_CLASSIFICATION
+    raise ParameterError(
+        "task",
+        "given for this dataset",
+        None,
+        "Its columns do not tell binary, multiclass and regression apart; pass "
+        "task='binary_classification', 'multiclass_classification' or 'regression' "
+        "(the model's task: model.task).",
+    )
+
+
+def _label_type(table: ir.Table) -> ir.DataType | None:
+    for name in ("actual_label", "prediction_label"):
+        if name in table.columns:
+            dtype = table[name].type()
+            if not dtype.is_null():
+                return dtype
+    return None
+
+
+def resolve_positive_class(table: ir.Table, positive_class: Any) -> Any:
+    """The positive class, typed like the stored labels.
+
+    Defaults: ``True`` for boolean labels, ``1`` for integer labels; text labels have
+    no default. ``1``/``0`` are accepted for boolean labels and ``True``/``False`` for
+    integer ones.
+    """
+    dtype = _label_type(table)
+    if dtype is None:  # no labels at all: only scores, nothing to compare
+        return True if positive_class is None else positive_class
+    if dtype.is_boolean():
+        if positive_class is None:
+            return True
+        if isinstance(positive_class, Integral) and positive_class in (0, 1):
+            return bool(positive_class)
+        raise ParameterError(
+            "positive_class", "True or False (the labels are booleans)", positive_class
+        )
+    if dtype.is_integer():
+        if positive_class is None:
+            return 1
+        if isinstance(positive_class, Integral):
+            return int(positive_class)
+        raise ParameterError(
+            "positive_class", "an integer (the labels are integers)", positive_class
+        )
+    if positive_class is None:
+        raise ParameterError(
+            "positive_class",
+            "given when the labels are text",
+            None,
+            "Pass the label of the positive class, e.g. positive_class='yes'.",
+        )
+    if not isinstance(positive_class, str):
+        raise ParameterError("positive_class", "a string (the labels are text)", positive_class)
+    return positive_class
+
+
+def check_threshold(threshold: object) -> float:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not 0 <= threshold <= 1
+    ):
+        raise ParameterError("threshold", "a number between 0 and 1", threshold)
+    return float(threshold)
+
+
+def _argmax(scores: Mapping[str, ir.FloatingValue]) -> tuple[ir.StringValue, ir.FloatingValue]:
+    """The top-scoring class (the first in sorted order on a tie, as numpy.argmax) and its score.
+
+    NULL when any class score is NULL: the argmax of an incomplete score vector is unknown.
+    """
+    top: ir.FloatingValue = ibis.greatest(*scores.values())
+    complete = ibis.and_(*[s.notnull() for s in scores.values()])
+    cls = ibis.cases(*[(complete & (s == top), ibis.literal(c)) for c, s in scores.items()])
+    return cls, ibis.ifelse(complete, top, ibis.null().cast("float64"))
+
+
+def prepare(
+    table: ir.Table,
+    task: Task,
+    keys: Mapping[str, ir.Value],
+    *,
+    positive_class: Any = None,
+    threshold: float = 0.5,
+    confidence: float = 0.95,
+) -> MetricInput:
+    """The prepared table for ``task`` over ``table``, grouped by ``keys`` (name -> expr)."""
+    cols = table.columns
+    derived: dict[str, ir.Value] = {}
+    has_label = "prediction_label" in cols
+    classes: tuple[str, ...] = ()
+    if task is Task.REGRESSION:
+        actual = table.actual_score.cast("float64") if "actual_score" in cols else None
+        has_score = "prediction_score" in cols
+        if has_score:
+            derived[SCORE] = table.prediction_score.cast("float64")
+        has_label = False
+    else:
+        actual = table.actual_label if "actual_label" in cols else None
+        if task is Task.BINARY_CLASSIFICATION:
+            positive_class = resolve_positive_class(table, positive_class)
+            has_score = "prediction_score" in cols
+            score = table.prediction_score.cast("float64") if has_score else None
+            if score is not None:
+                derived[SCORE] = score
+            by_label = table.prediction_label == positive_class if has_label else None
+            by_score = score >= threshold if score is not None else None
+            # a row without a logged label falls back on its score
+            if by_label is not None and by_score is not None:
+                derived[PREDICTED_POSITIVE] = ibis.coalesce(by_label, by_score)
+            elif by_label is not None or by_score is not None:
+                derived[PREDICTED_POSITIVE] = by_label if by_label is not None else by_score
+            has_label = PREDICTED_POSITIVE in derived
+            if actual is not None:
+                derived[IS_POSITIVE] = actual == positive_class
+            else:
+                derived[IS_POSITIVE] = ibis.null().cast("boolean")
+        else:
+            classes = tuple(
+                sorted(c[len(SCORE_PREFIX) :] for c in cols if c.startswith(SCORE_PREFIX))
+            )
+            has_score = bool(classes)
+            scores = {c: table[SCORE_PREFIX + c].cast("float64") for c in classes}
+            for c, s in scores.items():
+                derived[CLASS_SCORE + c] = s
+            label = table.prediction_label.cast("string") if has_label else None
+            if scores:
+                top_class, top_score = _argmax(scores)
+                derived[TOP_CLASS] = top_class
+                derived[TOP_SCORE] = top_score
+                label = ibis.coalesce(label, top_class) if label is not None else top_class
+            if label is not None:
+                derived[PREDICTED_LABEL] = label
+            has_label = label is not None
+            if actual is not None:
+                actual = actual.cast("string")
+    if actual is None:
+        derived[ACTUAL] = ibis.null().cast("float64" if task is Task.REGRESSION else "string")
+        derived[HAS_ACTUAL] = ibis.literal(False)
+    else:
+        derived[ACTUAL] = actual
+        derived[HAS_ACTUAL] = actual.notnull()
+    prepared = table.select(**dict(keys), **derived)
+    return MetricInput(
+        table=prepared,
+        task=task,
+        keys=tuple(keys),
+        classes=classes,
+        positive_class=positive_class,
+        threshold=threshold,
+        confidence=confidence,
+        has_label=has_label,
+        has_score=has_score,
+    )

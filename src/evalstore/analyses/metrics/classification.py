@@ -1,0 +1,298 @@
+"""Label-based classification metrics: counts of a confusion matrix, computed in the engine.
+
+Binary metrics come from four filtered counts (tp, fp, fn, tn) in the shared aggregate
+query. Multiclass averages (micro, macro, weighted) come from one grouped confusion
+matrix query (actual class x predicted class -> count), tiny per group.
+
+An undefined value (a zero denominator) is None, as scikit-learn's
+``zero_division=np.nan``; macro and weighted averages leave undefined classes out.
+Proportions carry a Wilson interval; micro averages of a single-label multiclass
+problem equal the accuracy and carry its interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ibis.expr.types as ir
+import numpy as np
+
+from evalstore.analyses.metrics._base import (
+    GroupData,
+    Metric,
+    MetricInput,
+    MetricValue,
+    register_metric,
+)
+from evalstore.analyses.metrics._intervals import wilson
+from evalstore.schema import Task
+
+__all__ = ["confusion"]
+
+BINARY = Task.BINARY_CLASSIFICATION
+MULTICLASS = Task.MULTICLASS_CLASSIFICATION
+CELLS = ("tp", "fp", "fn", "tn")
+
+
+def _binary_counts(m: MetricInput) -> dict[str, ir.Scalar]:
+    t = m.table
+    y, p = m.is_positive, m.predicted_positive
+    used = m.has_actual & p.notnull()
+    return {
+        "tp": t.count(where=used & y & p),
+        "fp": t.count(where=used & ~y & p),
+        "fn": t.count(where=used & y & ~p),
+        "tn": t.count(where=used & ~y & ~p),
+    }
+
+
+def _correct_counts(m: MetricInput) -> dict[str, ir.Scalar]:
+    if m.task is BINARY:
+        return _binary_counts(m)
+    t = m.table
+    used = m.has_actual & m.predicted_label.notnull()
+    return {
+        "correct": t.count(where=used & (m.actual == m.predicted_label)),
+        "total": t.count(where=used),
+    }
+
+
+def _confusion_query(m: MetricInput) -> dict[str, ir.Table]:
+    if m.task is BINARY:
+        return {}
+    return {"confusion": m.shared("classification.confusion", lambda: _confusion_table(m))}
+
+
+def _confusion_table(m: MetricInput) -> ir.Table:
+    t = m.table.filter(m.has_actual & m.predicted_label.notnull())
+    cm = t.group_by([*m.keys, m.actual.name("actual"), m.predicted_label.name("predicted")])
+    return cm.aggregate(count=t.count())
+
+
+def _n(group: GroupData, name: str) -> int:
+    return int(group[name] or 0)
+
+
+def _proportion(k: int, n: int, group: GroupData) -> MetricValue:
+    if n == 0:
+        return MetricValue(None, n=0)
+    low, high = wilson(k, n, group.input.confidence)
+    return MetricValue(k / n, low, high, n)
+
+
+def _accuracy(group: GroupData) -> MetricValue:
+    if group.input.task is BINARY:
+        cells = {c: _n(group, c) for c in CELLS}
+        return _proportion(cells["tp"] + cells["tn"], sum(cells.values()), group)
+    return _proportion(_n(group, "correct"), _n(group, "total"), group)
+
+
+def confusion(group: GroupData) -> tuple[list[Any], np.ndarray[Any, np.dtype[np.int64]]]:
+    """The group's confusion matrix: labels (sorted) and counts[actual, predicted].
+
+    Binary: labels are ``[False, True]`` (is the positive class). Multiclass: the
+    classes seen as actual or predicted, as text.
+    """
+    if group.input.task is BINARY:
+        c = {name: _n(group, name) for name in CELLS}
+        return [False, True], np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]], dtype=np.int64)
+    rows = group.rows("confusion")
+    labels = sorted({r["actual"] for r in rows} | {r["predicted"] for r in rows})
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for r in rows:
+        matrix[index[r["actual"]], index[r["predicted"]]] += int(r["count"])
+    return labels, matrix
+
+
+def _binary_proportion(
+    key: str,
+    name: str,
+    hib: bool,
+    hits: tuple[str, ...],
+    among: tuple[str, ...],
+    description: str,
+) -> Metric:
+    def finalize(group: GroupData) -> MetricValue:
+        k = sum(_n(group, c) for c in hits)
+        return _proportion(k, sum(_n(group, c) for c in among), group)
+
+    return Metric(
+        key=key,
+        name=name,
+        tasks=[BINARY],
+        higher_is_better=hib,
+        needs=["label"],
+        aggregates=_binary_counts,
+        finalize=finalize,
+        description=description,
+        interval="wilson",
+        default=True,
+    )
+
+
+def _per_class(matrix: np.ndarray[Any, np.dtype[np.int64]]) -> dict[str, np.ndarray[Any, Any]]:
+    tp = np.diag(matrix).astype(float)
+    predicted = matrix.sum(axis=0).astype(float)
+    support = matrix.sum(axis=1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, np.nan)
+        recall = np.where(support > 0, tp / support, np.nan)
+        denom = predicted + support
+        f1 = np.where(denom > 0, 2 * tp / denom, np.nan)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def _averaged(score: str, average: str) -> Callable[[GroupData], MetricValue]:
+    def finalize(group: GroupData) -> MetricValue:
+        _, matrix = confusion(group)
+        n = int(matrix.sum())
+        if n == 0:
+            return MetricValue(None, n=0)
+        if average == "micro":
+            # single-label: every error is one false positive and one false negative
+            return _proportion(int(np.trace(matrix)), n, group)
+        stats = _per_class(matrix)
+        if group.input.task is BINARY:
+            # classes seen as actual or predicted, as scikit-learn's label set
+            seen = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+            stats = {k: v[seen] for k, v in stats.items()}
+        values, support = stats[score], stats["support"]
+        defined = ~np.isnan(values)
+        if not defined.any():
+            return MetricValue(None, n=n)
+        if average == "macro":
+            return MetricValue(float(values[defined].mean()), n=n)
+        weights = support[defined]
+        if weights.sum() == 0:  # as scikit-learn: no weight to give, so a plain mean
+            return MetricValue(float(values[defined].mean()), n=n)
+        return MetricValue(float(np.average(values[defined], weights=weights)), n=n)
+
+    return finalize
+
+
+def _f1(group: GroupData) -> MetricValue:
+    tp, fp, fn = _n(group, "tp"), _n(group, "fp"), _n(group, "fn")
+    n = sum(_n(group, c) for c in CELLS)
+    denom = 2 * tp + fp + fn
+    return MetricValue(2 * tp / denom if denom else None, n=n)
+
+
+def _confusion_matrix(group: GroupData) -> MetricValue:
+    labels, matrix = confusion(group)
+    detail: dict[str, Any] = {"labels": labels, "matrix": matrix.tolist()}
+    if group.input.task is BINARY:
+        detail["positive_class"] = group.input.positive_class
+        detail.update(dict(zip(("tn", "fp", "fn", "tp"), matrix.ravel().tolist(), strict=True)))
+    return MetricValue(None, n=int(matrix.sum()), detail=detail)
+
+
+def _both(m: MetricInput) -> Mapping[str, ir.Scalar]:
+    return _binary_counts(m) if m.task is BINARY else {}
+
+
+for _metric in (
+    Metric(
+        key="accuracy",
+        name="Accuracy",
+        tasks=[BINARY, MULTICLASS],
+        higher_is_better=True,
+        needs=["label"],
+        aggregates=_correct_counts,
+        finalize=_accuracy,
+        description="share of rows whose predicted class is the actual class",
+        interval="wilson",
+        default=True,
+    ),
+    _binary_proportion(
+        "precision",
+        "Precision",
+        True,
+        ("tp",),
+        ("tp", "fp"),
+        "share of predicted positives that are positive: tp / (tp + fp)",
+    ),
+    _binary_proportion(
+        "recall",
+        "Recall",
+        True,
+        ("tp",),
+        ("tp", "fn"),
+        "share of positives predicted positive (sensitivity, TPR): tp / (tp + fn)",
+    ),
+    _binary_proportion(
+        "specificity",
+        "Specificity",
+        True,
+        ("tn",),
+        ("tn", "fp"),
+        "share of negatives predicted negative (TNR): tn / (tn + fp)",
+    ),
+    _binary_proportion(
+        "fpr",
+        "False positive rate",
+        False,
+        ("fp",),
+        ("fp", "tn"),
+        "share of negatives predicted positive: fp / (fp + tn)",
+    ),
+    _binary_proportion(
+        "fnr",
+        "False negative rate",
+        False,
+        ("fn",),
+        ("fn", "tp"),
+        "share of positives predicted negative: fn / (fn + tp)",
+    ),
+    Metric(
+        key="f1",
+        name="F1",
+        tasks=[BINARY],
+        higher_is_better=True,
+        needs=["label"],
+        aggregates=_binary_counts,
+        finalize=_f1,
+        description="harmonic mean of precision and recall of the positive class",
+        default=True,
+    ),
+    Metric(
+        key="confusion_matrix",
+        name="Confusion matrix",
+        tasks=[BINARY, MULTICLASS],
+        higher_is_better=None,
+        needs=["label"],
+        aggregates=_both,
+        queries=_confusion_query,
+        finalize=_confusion_matrix,
+        description="counts of actual class x predicted class (detail: labels, matrix)",
+        structured=True,
+    ),
+):
+    register_metric(_metric)
+
+_DEFAULT_AVERAGES = {
+    ("precision", "macro"),
+    ("recall", "macro"),
+    ("f1", "macro"),
+    ("f1", "weighted"),
+}
+_NAMES = {"precision": "Precision", "recall": "Recall", "f1": "F1"}
+for _score in ("precision", "recall", "f1"):
+    for _average in ("micro", "macro", "weighted"):
+        register_metric(
+            Metric(
+                key=f"{_score}_{_average}",
+                name=f"{_NAMES[_score]} ({_average})",
+                tasks=[BINARY, MULTICLASS],
+                higher_is_better=True,
+                needs=["label"],
+                aggregates=_both,
+                queries=_confusion_query,
+                finalize=_averaged(_score, _average),
+                description=f"{_score} averaged over classes ({_average}), as scikit-learn's "
+                f"average={_average!r}",
+                interval="wilson" if _average == "micro" else None,
+                default=[MULTICLASS] if (_score, _average) in _DEFAULT_AVERAGES else False,
+            )
+        )

@@ -1,0 +1,239 @@
+"""Ranking metrics: ROC AUC and PR AUC (average precision), from a score histogram in the engine.
+
+One query per family: group the rows by (group keys, score bin) counting positives
+and negatives, then cumulative window sums over the bins give, per group, the AUC,
+DeLong's variance and the average precision. Only one row per group (and class)
+leaves the engine.
+
+**Binned** (``roc_auc``, ``pr_auc``): 2^16 equal-width bins of the score on [0, 1].
+Binning only changes pairs that fall in the same bin, which count as ties (1/2), so
+
+    |AUC_binned - AUC| <= 1/2 * sum_b P_b * N_b / (P * N)  <=  1/2 * max_b N_b / N
+
+(P_b, N_b: positives and negatives in bin b). For average precision, the positives of
+bin b all get the precision v_b at the bin's lower edge instead of their own, and every
+precision reachable inside the bin lies in [lo_b, hi_b] (lo_b: the bin's negatives
+first, hi_b: its positives first), so
+
+    |AP_binned - AP| <= sum_b (P_b / P) * max(hi_b - v_b, v_b - lo_b).
+
+Both bounds are computed from the same histogram and reported per group as
+``detail["error_bound"]``. They are guaranteed but pessimistic: a bin's pairs may be real
+ties, which cost nothing. Measured on the census data (277,677 real scores, overall and by
+year, sex and race): the binned AUC is within 3.3e-7 of scikit-learn's (bound: up to
+1.6e-4), the binned AP within 1.7e-5 (bound: up to 1.4e-3). The tests hold every binned
+value within its bound, equal to scikit-learn's on the binned scores, and the census AUC
+error under 3e-5.
+
+**Exact** (``roc_auc_exact``, ``pr_auc_exact``): the same query with one "bin" per
+distinct score value: the Mann-Whitney statistic with mid-ranks for ties (tie-aware,
+equal to scikit-learn's ``roc_auc_score``) and scikit-learn's ``average_precision_score``.
+It sorts the distinct scores of each group, so use it on small data.
+
+**Interval**: DeLong's variance, from the placement values of each bin,
+V10_b = (N_<b + N_b/2) / N and V01_b = (P_>b + P_b/2) / P:
+var = S10 / P + S01 / N with S10 = sum_b P_b (V10_b - A)^2 / (P - 1) (and S01 alike;
+computed as (sum_b P_b V10_b^2 - P A^2) / (P - 1), so that one window pass suffices);
+the interval is A +- z * sqrt(var), clipped to [0, 1]. Binned AUCs use the binned
+placements (i.e. DeLong on the binned scores).
+
+**Multiclass**: one-vs-rest per class (the class's score against "actual is the class"),
+averaged over the classes that have both positives and negatives in the group:
+``macro`` (plain mean, scikit-learn's ``multi_class="ovr", average="macro"``) or
+``weighted`` (by the class's prevalence). No interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from evalstore.analyses.metrics._base import (
+    GroupData,
+    Metric,
+    MetricInput,
+    MetricValue,
+    register_metric,
+)
+from evalstore.analyses.metrics._intervals import z_value
+from evalstore.schema import Task
+
+__all__ = ["BINS", "auc_summary", "histogram_query"]
+
+BINARY = Task.BINARY_CLASSIFICATION
+MULTICLASS = Task.MULTICLASS_CLASSIFICATION
+
+#: equal-width score bins of the binned AUC and average precision
+BINS = 2**16
+
+_BIN = "__es_bin"
+_CLASS = "__es_class"
+
+
+def _part(
+    m: MetricInput, score: ir.FloatingValue, positive: ir.BooleanValue, exact: bool
+) -> ir.Table:
+    """Per group: the sums :func:`auc_summary` needs, for one score against one indicator.
+
+    One window pass over the histogram: negatives up to each bin (ascending) and
+    positives and negatives from each bin up (descending).
+    """
+    keys = list(m.keys)
+    rows = m.table.select(*keys, __es_s=score, __es_y=positive, __es_has=m.has_actual)
+    rows = rows.filter(rows["__es_has"], rows["__es_s"].notnull())
+    s, y = rows["__es_s"], rows["__es_y"]
+    bin_ = s if exact else ibis.least(ibis.greatest((s * BINS).floor(), 0), BINS - 1)
+    h = rows.group_by([*keys, bin_.name(_BIN)]).aggregate(
+        pos=rows.count(where=y).cast("float64"), neg=rows.count(where=~y).cast("float64")
+    )
+    up = ibis.cumulative_window(group_by=keys, order_by=_BIN)
+    down = ibis.cumulative_window(group_by=keys, order_by=ibis.desc(_BIN))
+    h = h.mutate(
+        cneg=h.neg.sum().over(up),  # negatives in this bin or lower
+        tp_ge=h.pos.sum().over(down),  # positives in this bin or higher
+        fp_ge=h.neg.sum().over(down),
+    )
+    lower = h.cneg - 0.5 * h.neg  # N * V10 of the bin's positives
+    upper = h.tp_ge - 0.5 * h.pos  # P * V01 of the bin's negatives
+    precision = h.tp_ge / (h.tp_ge + h.fp_ge)
+    t0, f0 = h.tp_ge - h.pos, h.fp_ge - h.neg
+    hi = h.tp_ge / (h.tp_ge + f0)  # the bin's positives ranked first
+    lo = (t0 + 1) / (t0 + f0 + 1 + h.neg)  # its negatives first
+    ap_err = ibis.ifelse(h.pos > 0, h.pos * ibis.greatest(hi - precision, precision - lo), 0.0)
+    aggs = {
+        "P": h.pos.sum(),
+        "N": h.neg.sum(),
+        "auc_sum": (h.pos * lower).sum(),
+        "v10_sq": (h.pos * lower * lower).sum(),
+        "v01_sq": (h.neg * upper * upper).sum(),
+        "ties": (h.pos * h.neg).sum(),
+        "ap_sum": (h.pos * precision).sum(),
+        "ap_err": ap_err.sum(),
+    }
+    return h.group_by(keys).aggregate(**aggs) if keys else h.aggregate(**aggs)
+
+
+def histogram_query(m: MetricInput, exact: bool) -> ir.Table:
+    """One row per group (and class, for multiclass) with the sums of :func:`auc_summary`.
+
+    Built once per input: the AUC and AP metrics of a call share it.
+    """
+    return m.shared(f"ranking.histogram:exact={exact}", lambda: _histogram_query(m, exact))
+
+
+def _histogram_query(m: MetricInput, exact: bool) -> ir.Table:
+    if m.task is BINARY:
+        return _part(m, m.score, m.is_positive, exact)
+    parts = [
+        _part(m, m.class_score(c), m.actual == c, exact).mutate(**{_CLASS: ibis.literal(c)})
+        for c in m.classes
+    ]
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def auc_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """AUC, DeLong variance, AP and error bounds from one histogram row.
+
+    The AUC needs positives and negatives, the AP positives; an undefined one is None.
+    With A the AUC, S10 = (sum_b P_b V10_b^2 - P A^2) / (P - 1), S01 alike.
+    """
+    p, n = int(row["P"] or 0), int(row["N"] or 0)
+    out: dict[str, Any] = {"P": p, "N": n, "auc": None, "variance": None, "auc_bound": None}
+    out["ap"] = float(row["ap_sum"]) / p if p else None
+    out["ap_bound"] = float(row["ap_err"]) / p if p else None
+    if p and n:
+        auc = float(row["auc_sum"]) / (p * n)
+        out["auc"] = auc
+        out["auc_bound"] = 0.5 * float(row["ties"]) / (p * n)
+        if p > 1 and n > 1:
+            s10 = max(float(row["v10_sq"]) / (n * n) - p * auc * auc, 0.0) / (p - 1)
+            s01 = max(float(row["v01_sq"]) / (p * p) - n * auc * auc, 0.0) / (n - 1)
+            out["variance"] = s10 / p + s01 / n
+    return out
+
+
+def _queries(exact: bool) -> Callable[[MetricInput], dict[str, ir.Table]]:
+    def queries(m: MetricInput) -> dict[str, ir.Table]:
+        return {"hist": histogram_query(m, exact)}
+
+    return queries
+
+
+def _finalize(kind: str, average: str, exact: bool) -> Callable[[GroupData], MetricValue]:
+    def finalize(group: GroupData) -> MetricValue:
+        rows = group.rows("hist")
+        n = max((int(r["P"] or 0) + int(r["N"] or 0) for r in rows), default=0)
+        if group.input.task is BINARY:
+            s = auc_summary(rows[0]) if rows else None
+            if s is None or s[kind] is None:
+                return MetricValue(None, n=n)
+            detail: dict[str, Any] = {"positives": s["P"], "negatives": s["N"]}
+            if not exact:
+                detail.update(bins=BINS, error_bound=s[f"{kind}_bound"])
+            if kind == "ap":
+                return MetricValue(s["ap"], n=n, detail=detail)
+            low = high = None
+            if s["variance"] is not None:
+                half = z_value(group.input.confidence) * math.sqrt(max(s["variance"], 0.0))
+                low, high = max(0.0, s["auc"] - half), min(1.0, s["auc"] + half)
+            return MetricValue(s["auc"], low, high, n, detail)
+        per_class: dict[str, float] = {}
+        weights, bounds = [], []
+        for r in sorted(rows, key=lambda r: str(r[_CLASS])):
+            s = auc_summary(r)
+            if s[kind] is not None:
+                per_class[r[_CLASS]] = s[kind]
+                weights.append(s["P"] if average == "weighted" else 1)
+                bounds.append(s[f"{kind}_bound"])
+        if not per_class:
+            return MetricValue(None, n=n)
+        total = sum(weights)
+        value = sum(w * v for w, v in zip(weights, per_class.values(), strict=True)) / total
+        detail = {"per_class": per_class, "average": average}
+        if not exact:
+            bound = sum(w * b for w, b in zip(weights, bounds, strict=True)) / total
+            detail.update(bins=BINS, error_bound=bound)
+        return MetricValue(value, n=n, detail=detail)
+
+    return finalize
+
+
+def _register(kind: str, average: str, exact: bool) -> None:
+    base = "roc_auc" if kind == "auc" else "pr_auc"
+    key = base + ("" if average == "macro" else f"_{average}") + ("_exact" if exact else "")
+    tasks = [BINARY, MULTICLASS] if average == "macro" else [MULTICLASS]
+    name = "ROC AUC" if kind == "auc" else "PR AUC (average precision)"
+    how = "exact, tie-aware" if exact else f"on {BINS} score bins"
+    multi = f"; multiclass: one-vs-rest, {average} average" if MULTICLASS in tasks else ""
+    register_metric(
+        Metric(
+            key=key,
+            name=name
+            + ("" if average == "macro" else f" ({average})")
+            + (" (exact)" if exact else ""),
+            tasks=tasks,
+            higher_is_better=True,
+            needs=["score"],
+            queries=_queries(exact),
+            finalize=_finalize(kind, average, exact),
+            description=f"{name}, {how}{multi}",
+            interval="delong" if kind == "auc" else None,
+            default=not exact and (kind == "auc" or average == "macro"),
+            extra={} if exact else {"bins": BINS},
+        )
+    )
+
+
+for _kind, _average, _exact in (
+    ("auc", "macro", False),
+    ("auc", "macro", True),
+    ("auc", "weighted", False),
+    ("auc", "weighted", True),
+    ("ap", "macro", False),
+    ("ap", "macro", True),
+):
+    _register(_kind, _average, _exact)

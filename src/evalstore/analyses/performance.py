@@ -1,0 +1,360 @@
+"""Model performance: metrics overall, per time window, environment, version and slice.
+
+::
+
+    from evalstore.analyses.performance import performance
+
+    ds = model.dataset(environment="production")
+    result = performance(ds, ["accuracy", "roc_auc"], by="day")
+    result.to_dict()["rows"]  # [{"day": ..., "metric": "accuracy", "value": 0.91, ...}, ...]
+
+Everything runs in the engine: one aggregate query for every metric's per-group
+aggregates, plus one query per distinct extra family (a score histogram for the AUCs,
+calibration bins, a confusion matrix). Rows without an actual are counted per group
+(``n_without_actual``), never silently dropped; ``n`` is how many rows a metric used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+
+from evalstore.analyses.metrics import Metric, available_metrics, get_metric
+from evalstore.analyses.metrics._evaluate import evaluate
+from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
+from evalstore.analyses.metrics._intervals import check_confidence
+from evalstore.errors import ParameterError, did_you_mean
+from evalstore.schema import Task
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from evalstore.dataset import Dataset
+
+__all__ = ["TIME_WINDOWS", "PerformanceResult", "performance"]
+
+#: ``by`` values that group by a window of the timestamp (UTC), and their Ibis units.
+#: Weeks start on Monday.
+TIME_WINDOWS = {"hour": "h", "day": "D", "week": "W", "month": "M", "year": "Y"}
+
+#: the fields of every result row besides the group keys
+ROW_FIELDS = ("metric", "value", "ci_low", "ci_high", "n", "n_without_actual", "detail")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy: datetimes as ISO 8601 text, NumPy scalars as Python ones."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return _plain(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    """Metrics per group, as plain data.
+
+    ``rows``: one per (group, metric), each ``{<group key>: value, ..., "metric",
+    "value", "ci_low", "ci_high", "n", "n_without_actual", "detail"}``, sorted by
+    group (missing keys last), then in the order of ``metrics``.
+    """
+
+    task: str
+    metrics: list[str]
+    by: list[str]
+    positive_class: Any
+    threshold: float | None
+    confidence: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    queries: int = 0
+    """how many engine queries computed it"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable: ``{"task", "metrics", "by", ..., "rows": [...]}``."""
+        return {
+            "task": self.task,
+            "metrics": list(self.metrics),
+            "by": list(self.by),
+            "positive_class": _plain(self.positive_class),
+            "threshold": self.threshold,
+            "confidence": self.confidence,
+            "rows": [_plain(row) for row in self.rows],
+        }
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The rows as a DataFrame (``detail`` kept as dicts)."""
+        import pandas as pd
+
+        frame: pd.DataFrame = pd.DataFrame(self.rows, columns=[*self.by, *ROW_FIELDS])
+        return frame
+
+    def get(self, metric: str, **group: Any) -> dict[str, Any]:
+        """The row of ``metric`` for the group with these key values."""
+        for row in self.rows:
+            if row["metric"] == metric and all(row.get(k) == v for k, v in group.items()):
+                return row
+        raise ParameterError(
+            "metric and group",
+            "a metric and group keys present in the result",
+            {"metric": metric, **group},
+            f"Metrics: {', '.join(self.metrics)}; group keys: {', '.join(self.by) or 'none'}.",
+        )
+
+    def value(self, metric: str, **group: Any) -> float | None:
+        """The value of ``metric`` for the group with these key values."""
+        value: float | None = self.get(metric, **group)["value"]
+        return value
+
+
+# -- grouping -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Key:
+    name: str
+    expr: ir.Value
+    labels: list[str] | None = None  # a binned column: label of each bin index
+
+
+def _edges(column: str, spec: Any) -> list[float]:
+    # a fitted binning (evalstore.analyses.binning.Binning) exposes edges_
+    raw = getattr(spec, "edges_", None)
+    raw = raw if raw is not None else getattr(spec, "edges", spec)
+    try:
+        edges = [float(e) for e in raw]
+    except (TypeError, ValueError):
+        edges = []
+    if (
+        not edges
+        or isinstance(raw, (str, bytes))
+        or not all(math.isfinite(e) for e in edges)
+        or any(a >= b for a, b in itertools.pairwise(edges))
+    ):
+        raise ParameterError(
+            f"bins[{column!r}]", "a non-empty list of increasing finite bin edges", spec
+        )
+    return edges
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def _bin_labels(edges: list[float]) -> list[str]:
+    inner = [f"[{_fmt(a)}, {_fmt(b)})" for a, b in itertools.pairwise(edges)]
+    return [f"< {_fmt(edges[0])}", *inner, f">= {_fmt(edges[-1])}"]
+
+
+def _group_keys(table: ir.Table, by: Any, bins: Mapping[str, Any] | None) -> list[_Key]:
+    if by is None:
+        names: list[str] = []
+    elif isinstance(by, str):
+        names = [by]
+    elif isinstance(by, Sequence) and all(isinstance(b, str) for b in by):
+        names = list(by)
+    else:
+        raise ParameterError("by", "None, a column or time window name, or a list of them", by)
+    if len(set(names)) != len(names):
+        raise ParameterError("by", "names without repeats", by)
+    if bins is not None and not isinstance(bins, Mapping):
+        raise ParameterError("bins", "a mapping of column -> bin edges", bins)
+    bins = dict(bins or {})
+    for column in bins:
+        if column not in names:
+            raise ParameterError(
+                "bins",
+                f"bin edges for columns named in by ({names})",
+                column,
+                f"Add {column!r} to by to slice on it.",
+            )
+    keys = []
+    choices = [*TIME_WINDOWS, *table.columns]
+    for name in names:
+        if name in ROW_FIELDS:
+            raise ParameterError(
+                "by", f"a name other than the result fields {list(ROW_FIELDS)}", name
+            )
+        if name in TIME_WINDOWS:
+            keys.append(_Key(name, table.timestamp.truncate(TIME_WINDOWS[name])))
+            continue
+        if name not in table.columns:
+            raise ParameterError(
+                "by",
+                f"a time window ({', '.join(TIME_WINDOWS)}) or a column of the dataset",
+                name,
+                did_you_mean(name, choices).strip(),
+            )
+        col = table[name]
+        dtype = col.type()
+        if name in bins:
+            if not dtype.is_numeric() or dtype.is_boolean():
+                raise ParameterError(f"bins[{name!r}]", "given for a numeric column", str(dtype))
+            edges = _edges(name, bins[name])
+            index = sum(((col >= e).cast("int64") for e in edges), start=ibis.literal(0))
+            keys.append(_Key(name, index, _bin_labels(edges)))
+        elif dtype.is_floating() or dtype.is_decimal():
+            raise ParameterError(
+                "bins",
+                f"bin edges for the numeric column {name!r}",
+                None,
+                f"Slice a numeric column on bins, e.g. bins={{{name!r}: [0, 30, 60]}}.",
+            )
+        elif dtype.is_temporal() or dtype.is_array() or dtype.is_struct():
+            raise ParameterError(
+                "by", "a categorical, boolean or integer column, or a time window", name
+            )
+        else:
+            keys.append(_Key(name, col))
+    return keys
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+
+def _available(metric: Metric, has_label: bool, has_score: bool) -> bool:
+    return ("label" not in metric.needs or has_label) and ("score" not in metric.needs or has_score)
+
+
+def _choose(
+    metrics: str | Sequence[str] | None, task: Task, has_label: bool, has_score: bool
+) -> list[Metric]:
+    if metrics is None:
+        return [
+            m
+            for m in available_metrics(task)
+            if task in m.default and _available(m, has_label, has_score)
+        ]
+    keys = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not keys:
+        raise ParameterError("metrics", "a non-empty list of metric keys (or None)", metrics)
+    chosen: list[Metric] = []
+    for key in keys:
+        metric = get_metric(key)
+        if task not in metric.tasks:
+            fit = sorted(m.key for m in available_metrics(task))
+            raise ParameterError(
+                "metrics",
+                f"metrics of a {task.value} model",
+                key,
+                f"{key!r} is for {', '.join(sorted(t.value for t in metric.tasks))}. "
+                f"Metrics for {task.value}: {', '.join(fit)}.",
+            )
+        if not _available(metric, has_label, has_score):
+            what = "predicted labels or scores" if "label" in metric.needs else "prediction scores"
+            raise ParameterError(
+                "metrics",
+                "metrics this dataset has the predictions for",
+                key,
+                f"{key!r} needs {what}; log them with Schema(prediction_label=..., "
+                "prediction_score=...).",
+            )
+        if metric not in chosen:
+            chosen.append(metric)
+    return chosen
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((v is None, v if v is not None else 0) for v in key)
+
+
+def performance(
+    ds: Dataset,
+    metrics: str | Sequence[str] | None = None,
+    *,
+    by: str | Sequence[str] | None = None,
+    bins: Mapping[str, Any] | None = None,
+    positive_class: Any = None,
+    threshold: float = 0.5,
+    confidence: float = 0.95,
+    task: Task | str | None = None,
+) -> PerformanceResult:
+    """Compute ``metrics`` on ``ds``, overall or per group, in the engine.
+
+    - ``metrics``: metric keys (see ``evalstore.analyses.metrics``); None computes the
+      task's default metrics that the logged predictions allow.
+    - ``by``: None (overall), a time window (``"hour"``, ``"day"``, ``"week"`` from
+      Monday, ``"month"``, ``"year"``: the UTC timestamp truncated; these names always
+      mean the window), a
+      column (``"environment"``, ``"version"``, a categorical/boolean feature or tag),
+      or a list of them. A numeric column needs ``bins``.
+    - ``bins``: ``{column: edges}`` slices a numeric column on ``[e0, e1)``, ... with
+      ``< e0`` and ``>= ek`` bins below and above; a missing value is its own group
+      (None). A fitted binning (with ``edges_``, or ``edges``) works too.
+    - ``positive_class``: binary only; defaults to ``True`` / ``1`` for boolean /
+      integer labels; text labels need it.
+    - ``threshold``: binary only; a row without a predicted label is predicted
+      positive when its score >= threshold.
+    - ``confidence``: level of the intervals (Wilson, DeLong, normal).
+    - ``task``: the model's task (``model.task``); inferred from the columns when they
+      tell (class score columns: multiclass; ``actual_score``: regression; labels and
+      one score: binary).
+    """
+    table = getattr(ds, "table", None)
+    if not isinstance(table, ir.Table) or not callable(getattr(ds, "execute", None)):
+        raise ParameterError(
+            "ds", "an evalstore Dataset", type(ds).__name__, "Get one with model.dataset(...)."
+        )
+    if task is None:
+        task = getattr(ds, "task", None)
+    parsed = Task.parse(task) if task is not None else infer_task(table.columns)
+    threshold = check_threshold(threshold)
+    confidence = check_confidence(confidence)
+    if parsed is not Task.BINARY_CLASSIFICATION and positive_class is not None:
+        raise ParameterError(
+            "positive_class", "None for a non-binary model", positive_class, f"({parsed.value})"
+        )
+    keys = _group_keys(table, by, bins)
+    columns = {f"__es_key{i}": k.expr for i, k in enumerate(keys)}
+    inputs = prepare(
+        table,
+        parsed,
+        columns,
+        positive_class=positive_class,
+        threshold=threshold,
+        confidence=confidence,
+    )
+    chosen = _choose(metrics, parsed, inputs.has_label, inputs.has_score)
+    groups, queries = evaluate(inputs, chosen, ds.execute)
+    rows: list[dict[str, Any]] = []
+    for group in sorted(groups, key=lambda g: _sort_key(g.key)):
+        values = {}
+        for k, v in zip(keys, group.key, strict=True):
+            values[k.name] = k.labels[int(v)] if k.labels is not None and v is not None else v
+        for metric in chosen:
+            mv = group.values[metric.key]
+            rows.append(
+                {
+                    **values,
+                    "metric": metric.key,
+                    "value": mv.value,
+                    "ci_low": mv.ci_low,
+                    "ci_high": mv.ci_high,
+                    "n": mv.n,
+                    "n_without_actual": group.n_without_actual,
+                    "detail": mv.detail,
+                }
+            )
+    binary = parsed is Task.BINARY_CLASSIFICATION
+    return PerformanceResult(
+        task=parsed.value,
+        metrics=[m.key for m in chosen],
+        by=[k.name for k in keys],
+        positive_class=inputs.positive_class if binary else None,
+        threshold=threshold if binary else None,
+        confidence=confidence,
+        rows=rows,
+        queries=queries,
+    )
