@@ -1,0 +1,55 @@
+"""PSI, the population stability index: the symmetric KL divergence of the binned shares.
+
+``PSI = sum((q - p) * ln(q / p))`` over the standard bins (deciles with missing and
+out-of-range bins; top-k categories with other and missing), p the reference shares and q
+the current ones, smoothed as :mod:`._stats` says (floor 1e-4, renormalised). Default
+threshold 0.1: the usual reading is < 0.1 stable, 0.1-0.25 moderate, > 0.25 major, and on
+the anchor data PSI >= 0.1 separates exactly the 5 injected features (at 100k and 1M).
+p-value: Pearson's chi-square test of homogeneity on the same bins.
+
+Default method for numeric and categorical columns: one scale for every column, so that
+columns rank against each other, on bins every user can read.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from evalstore.analyses.drift._registry import (
+    DriftInput,
+    DriftMethod,
+    DriftValue,
+    register_drift_method,
+)
+from evalstore.analyses.drift._stats import chi2_homogeneity, smoothed
+
+__all__ = ["psi"]
+
+
+def psi(reference: np.ndarray, current: np.ndarray) -> float:
+    """PSI of two histograms on the same bins (NaN if one is empty)."""
+    pair = smoothed(reference, current)
+    if pair is None:
+        return math.nan
+    p, q = pair
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def _compute(data: DriftInput) -> DriftValue:
+    statistic, dof, p_value = chi2_homogeneity(data.reference, data.current)
+    return DriftValue(psi(data.reference, data.current), p_value, {"chi2": statistic, "dof": dof})
+
+
+register_drift_method(
+    DriftMethod(
+        "psi",
+        "Population stability index",
+        ["numeric", "categorical"],
+        0.1,
+        _compute,
+        description="symmetric KL divergence of the binned shares (empty bins floored at 1e-4)",
+        significance="chi-square test of homogeneity on the same bins",
+    )
+)
