@@ -31,6 +31,12 @@ def test_demo_logs_everything_and_its_error_matches_sklearn(tmp_path) -> None:
         assert np.isclose(mae, mean_absolute_error(part["actual_score"], part["prediction_score"]))
     # a model trained on winter serves summer worse than it validated on April
     assert max(result.mae_by_month.values()) > result.mae["validation"]
+    # ... because the weather moved: season and temperature drift, the hour of day does not
+    drifted = {column for column, _, moved in result.drift if moved}
+    assert {"season", "temp", "mnth"} <= drifted
+    assert "hr" not in drifted and "weekday" not in drifted
+    psi = dict((c, v) for c, v, _ in result.drift)
+    assert psi["season"] > 1 and psi["hr"] < 0.1
     assert any("late actuals" in m for m in messages)
 
 

@@ -311,11 +311,17 @@ def demo_cmd(store: StoreOption = None) -> None:
         for month, mae in result.mae_by_month.items():
             months.add_row(month, f"{mae:.1f}")
         out.print(months)
+        shifted = Table("feature", "PSI", "drifted", title="what changed: training -> production")
+        for column, psi, drifted in result.drift:
+            shifted.add_row(column, f"{psi:.3f}", "yes" if drifted else "")
+        out.print(shifted)
         worst = max(result.mae_by_month, key=result.mae_by_month.__getitem__)
         ratio = result.mae_by_month[worst] / result.mae["validation"]
+        moved = [c for c, _, drifted in result.drift if drifted]
         out.print(
             f"Production error peaks in {worst} at {ratio:.1f}x the validation error: the "
-            "model learned January-April and is serving summer."
+            "model learned January-March and serves the rest of the year; "
+            f"{len(moved)} of {len(result.drift)} features drifted ({', '.join(moved[:4])}...)."
         )
         out.print(
             f"Versions: {', '.join(info.versions)}. Try: evalstore models"

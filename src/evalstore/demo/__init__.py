@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
+from evalstore.analyses.drift import drift
+from evalstore.analyses.performance import performance
 from evalstore.errors import ParameterError
 from evalstore.schema import Schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from evalstore.sdk import Model, Store
+    from evalstore.dataset import Dataset
+    from evalstore.sdk import Store
 
 __all__ = ["MODEL_NAME", "DemoResult", "load_bikeshare", "run_demo"]
 
@@ -54,6 +57,8 @@ class DemoResult:
     with_actuals: dict[str, int]
     mae: dict[str, float]
     mae_by_month: dict[str, float]
+    drift: list[tuple[str, float, bool]]
+    """(feature, PSI training -> production, drifted), most drifted first"""
 
 
 def load_bikeshare() -> pd.DataFrame:
@@ -83,14 +88,11 @@ def _train(df: pd.DataFrame) -> Any:
     return model
 
 
-def _mae(model: Model, by_month: bool) -> dict[str, float]:
-    """Mean absolute error per environment, or per production month, computed in the engine."""
-    ds = model.dataset(environment="production") if by_month else model.dataset()
-    t = ds.table
-    key = t.timestamp.strftime("%Y-%m") if by_month else t.environment
-    error = (t.prediction_score - t.actual_score).abs().mean()
-    agg = t.group_by(key.name("key")).aggregate(mae=error).order_by("key")
-    return {r["key"]: float(r["mae"]) for r in ds.execute(agg).to_pylist()}
+def _mae(ds: Dataset, by: str) -> dict[str, float]:
+    """Mean absolute error per group, computed in the engine."""
+    rows = performance(ds, ["mae"], by=by).rows
+    key = (lambda v: v.strftime("%Y-%m")) if by == "month" else str
+    return {key(r[by]): float(r["value"]) for r in rows}
 
 
 def run_demo(store: Store, say: Any = print) -> DemoResult:
@@ -133,9 +135,11 @@ def run_demo(store: Store, say: Any = print) -> DemoResult:
     report = model.log_actuals(late, prediction_id="prediction_id", actual="bikers")
     say(f"Delivered {report.rows:,} late actuals for production (batch {report.batch_id}).")
     info = model.info()
+    shift = drift(model.dataset(environment="training"), model.dataset(environment="production"))
     return DemoResult(
         rows=info.rows,
         with_actuals=info.with_actuals,
-        mae=_mae(model, by_month=False),
-        mae_by_month=_mae(model, by_month=True),
+        mae=_mae(model.dataset(), "environment"),
+        mae_by_month=_mae(model.dataset(environment="production"), "month"),
+        drift=[(c.column, c.value, c.drifted) for c in shift.columns],
     )
