@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from evalstore._registry import Registry
 from evalstore.analyses.binning import KINDS, Binning
-from evalstore.errors import ParameterError, did_you_mean
+from evalstore.errors import ParameterError
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -156,7 +157,7 @@ class DriftMethod:
         return value >= threshold if self.higher_is_drift else value <= threshold
 
 
-_REGISTRY: dict[str, DriftMethod] = {}
+_REGISTRY: Registry[DriftMethod] = Registry(DriftMethod, "drift method", "method")
 
 
 def register_drift_method(method: DriftMethod, *, replace: bool = False) -> DriftMethod:
@@ -164,39 +165,21 @@ def register_drift_method(method: DriftMethod, *, replace: bool = False) -> Drif
 
     A key already taken is refused unless ``replace=True``.
     """
-    if not isinstance(method, DriftMethod):
-        raise ParameterError("method", "an evalstore DriftMethod", type(method).__name__)
-    if method.key in _REGISTRY and not replace:
-        raise ParameterError(
-            "method.key",
-            "a key no other drift method uses",
-            method.key,
-            "Choose another key, or pass replace=True to replace the registered method.",
-        )
-    _REGISTRY[method.key] = method
-    return method
+    return _REGISTRY.register(method, replace=replace)
 
 
 def unregister_drift_method(key: str) -> DriftMethod:
     """Remove a drift method from the registry and return it."""
-    method = get_drift_method(key)
-    del _REGISTRY[key]
-    return method
+    return _REGISTRY.unregister(key)
 
 
 def get_drift_method(key: str) -> DriftMethod:
     """The registered method ``key``; an unknown key lists every registered one."""
-    try:
-        return _REGISTRY[key]
-    except (KeyError, TypeError):
-        known = sorted(_REGISTRY)
-        raise ParameterError(
-            "method", f"one of {known}", key, did_you_mean(str(key), known).strip()
-        ) from None
+    return _REGISTRY.get(key)
 
 
 def available_drift_methods(kind: str | None = None) -> list[DriftMethod]:
     """Every registered method (handling ``kind``, if given), in registration order."""
     if kind is not None and kind not in KINDS:
         raise ParameterError("kind", f"None or one of {list(KINDS)}", kind)
-    return [m for m in _REGISTRY.values() if kind is None or kind in m.kinds]
+    return [m for m in _REGISTRY.entries() if kind is None or kind in m.kinds]

@@ -40,7 +40,8 @@ from typing import Any, TypeVar
 
 import ibis.expr.types as ir
 
-from evalstore.errors import ParameterError, did_you_mean
+from evalstore._registry import Registry
+from evalstore.errors import ParameterError
 from evalstore.schema import Task
 
 __all__ = [
@@ -327,7 +328,7 @@ class Metric:
         return MetricValue(float(out))
 
 
-_REGISTRY: dict[str, Metric] = {}
+_REGISTRY: Registry[Metric] = Registry(Metric, "metric", "metric")
 
 
 def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
@@ -335,38 +336,20 @@ def register_metric(metric: Metric, *, replace: bool = False) -> Metric:
 
     A key already taken is refused unless ``replace=True``.
     """
-    if not isinstance(metric, Metric):
-        raise ParameterError("metric", "an evalstore Metric", type(metric).__name__)
-    if metric.key in _REGISTRY and not replace:
-        raise ParameterError(
-            "metric.key",
-            "a key no other metric uses",
-            metric.key,
-            "Choose another key, or pass replace=True to replace the registered metric.",
-        )
-    _REGISTRY[metric.key] = metric
-    return metric
+    return _REGISTRY.register(metric, replace=replace)
 
 
 def unregister_metric(key: str) -> Metric:
     """Remove a metric from the registry and return it."""
-    metric = get_metric(key)
-    del _REGISTRY[key]
-    return metric
+    return _REGISTRY.unregister(key)
 
 
 def get_metric(key: str) -> Metric:
     """The registered metric ``key``; an unknown key lists every registered one."""
-    try:
-        return _REGISTRY[key]
-    except (KeyError, TypeError):
-        known = sorted(_REGISTRY)
-        raise ParameterError(
-            "metric", f"one of {known}", key, did_you_mean(str(key), known).strip()
-        ) from None
+    return _REGISTRY.get(key)
 
 
 def available_metrics(task: Task | str | None = None) -> list[Metric]:
     """Every registered metric (for ``task``, if given), in the order they were registered."""
     wanted = Task.parse(task) if task is not None else None
-    return [m for m in _REGISTRY.values() if wanted is None or wanted in m.tasks]
+    return [m for m in _REGISTRY.entries() if wanted is None or wanted in m.tasks]
