@@ -209,12 +209,18 @@ def frame_equal(got: pd.DataFrame, data: pd.DataFrame, schema: es.Schema) -> Non
     expected = expected_columns(data, schema)
     missing = set(expected) - set(got.columns)
     assert not missing, f"columns not read back: {sorted(missing)}"
-    order_in = np.argsort(data[schema.prediction_id].astype(str).to_numpy(), kind="stable")
-    order_out = np.argsort(got["prediction_id"].to_numpy(dtype=object).astype(str), kind="stable")
+    # Python string order, not NumPy's: NumPy's fixed-width strings drop trailing NULs,
+    # so '' and '\x00' would compare equal and the two sides could pair up differently.
+    order_in = _order([str(v) for v in data[schema.prediction_id]])
+    order_out = _order([str(v) for v in got["prediction_id"]])
     got = got.iloc[order_out].reset_index(drop=True)
     for name, (kind, values) in expected.items():
         values = values.iloc[order_in].reset_index(drop=True)
         _column_equal(name, kind, got[name], values)
+
+
+def _order(keys: list[str]) -> list[int]:
+    return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def _column_equal(name: str, kind: str, got: pd.Series, values: pd.Series) -> None:
