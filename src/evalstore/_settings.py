@@ -4,7 +4,7 @@
 - ``EVALSTORE_METADATA_URL``: a SQLAlchemy URL for the metadata database
   (default: ``sqlite:///<home>/metadata.sqlite``; e.g. ``postgresql+psycopg://...``).
 - ``EVALSTORE_WRITE_MEMORY``: the memory the engine may use while writing a batch, on
-  top of the batch itself (default ``512MB``).
+  top of the batch itself (default ``2GB``).
 """
 
 from __future__ import annotations
@@ -43,5 +43,5 @@ def resolve(
         home, data_file, meta = p, p / DATA_FILE, p / METADATA_FILE
     home.mkdir(parents=True, exist_ok=True)
     url = metadata_url or os.environ.get("EVALSTORE_METADATA_URL") or f"sqlite:///{meta.resolve()}"
-    memory = write_memory or os.environ.get("EVALSTORE_WRITE_MEMORY") or "512MB"
+    memory = write_memory or os.environ.get("EVALSTORE_WRITE_MEMORY") or "2GB"
     return StoreLocation(home.resolve(), data_file.resolve(), url, memory)

@@ -333,7 +333,7 @@ def connect(
     Without a path: ``$EVALSTORE_HOME``, else ``~/.evalstore``. The metadata
     database defaults to SQLite beside the data; pass a SQLAlchemy URL (or set
     ``EVALSTORE_METADATA_URL``) to use PostgreSQL. ``write_memory`` (or
-    ``EVALSTORE_WRITE_MEMORY``, default ``512MB``) bounds the memory the engine uses
+    ``EVALSTORE_WRITE_MEMORY``, default ``2GB``) bounds the memory the engine uses
     while writing a batch.
     """
     if isinstance(path, str) and path.startswith(("http://", "https://")):

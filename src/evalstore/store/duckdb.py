@@ -93,7 +93,7 @@ def _locked_error(path: Path, exc: Exception) -> StoreLocked:
 class DuckDBStore(EvaluationStore):
     """Evaluation data in one DuckDB file. Thread-safe; one instance per process."""
 
-    def __init__(self, path: str | Path, write_memory: str | None = "512MB") -> None:
+    def __init__(self, path: str | Path, write_memory: str | None = "2GB") -> None:
         self.path = Path(path)
         if write_memory is not None and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", write_memory):
             raise ParameterError("write_memory", "a size such as '512MB' or '2GiB'", write_memory)
@@ -227,7 +227,7 @@ class DuckDBStore(EvaluationStore):
                 raise BatchRejected(
                     f"needed more than the {self.write_memory} the store may use while writing "
                     f"a batch ({str(exc).splitlines()[0]})",
-                    fix="allow more: es.connect(..., write_memory='2GB') or the environment "
+                    fix="allow more: es.connect(..., write_memory='8GB') or the environment "
                     "variable EVALSTORE_WRITE_MEMORY; or log the data in smaller batches",
                 ) from None
             except BaseException:
