@@ -33,6 +33,29 @@ def run(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def log(
+    file: object,
+    schema: object,
+    *,
+    store: Path,
+    model: str = "churn",
+    environment: str = "production",
+    task: str | None = None,
+    long_flags: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """``evalstore log FILE`` for version v1, with the long or the short flag names."""
+    names = (
+        ("--model", "--version", "--environment", "--schema")
+        if long_flags
+        else ("-m", "-v", "-e", "-s")
+    )
+    values = (model, "v1", environment, str(schema))
+    args = [a for pair in zip(names, values, strict=True) for a in pair]
+    if task is not None:
+        args += ["--task", task]
+    return run("log", str(file), *args, store=store)
+
+
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     preds = pd.DataFrame(
@@ -64,36 +87,16 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Path]) -> None:
     store = tmp_path / "store"
-    r = run(
-        "log",
+    r = log(
         str(files["parquet"]),
-        "--model",
-        "churn",
-        "--version",
-        "v1",
-        "--environment",
-        "production",
-        "--schema",
         str(files["schema"]),
-        "--task",
-        "binary_classification",
         store=store,
+        task="binary_classification",
+        long_flags=True,
     )
     assert r.returncode == 0, r.stderr
     assert "logged 6 inferences" in r.stdout
-    r = run(
-        "log",
-        str(files["csv"]),
-        "-m",
-        "churn",
-        "-v",
-        "v1",
-        "-e",
-        "production",
-        "-s",
-        str(files["schema"]),
-        store=store,
-    )
+    r = log(str(files["csv"]), str(files["schema"]), store=store)
     assert r.returncode == 0, r.stderr
     assert "replacing 6 earlier rows" in r.stdout
     r = run(
@@ -138,21 +141,7 @@ def test_bad_file_fails_with_one_line_and_writes_nothing(
     tmp_path: Path, files: dict[str, Path]
 ) -> None:
     store = tmp_path / "store"
-    r = run(
-        "log",
-        str(files["bad"]),
-        "-m",
-        "churn",
-        "-v",
-        "v1",
-        "-e",
-        "production",
-        "-s",
-        str(files["schema"]),
-        "--task",
-        "binary_classification",
-        store=store,
-    )
+    r = log(str(files["bad"]), str(files["schema"]), store=store, task="binary_classification")
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
@@ -165,71 +154,23 @@ def test_bad_file_fails_with_one_line_and_writes_nothing(
 
 def test_bad_arguments_create_no_model(tmp_path: Path, files: dict[str, Path]) -> None:
     store = tmp_path / "store"
-    r = run(
-        "log",
+    r = log(
         str(files["parquet"]),
-        "-m",
-        "churn",
-        "-v",
-        "v1",
-        "-e",
-        "prod",
-        "-s",
         str(files["schema"]),
-        "--task",
-        "binary_classification",
         store=store,
+        environment="prod",
+        task="binary_classification",
     )
     assert r.returncode == 1
     assert "environment must be one of" in r.stderr and "'production'" in r.stderr
     r = run("models", "--json", store=store)
     assert json.loads(r.stdout) == []
-    r = run(
-        "log",
-        str(files["parquet"]),
-        "-m",
-        "nope",
-        "-v",
-        "v1",
-        "-e",
-        "production",
-        "-s",
-        str(files["schema"]),
-        store=store,
-    )
+    r = log(str(files["parquet"]), str(files["schema"]), store=store, model="nope")
     assert r.returncode == 1
     assert "no model named 'nope'" in r.stderr
-    r = run(
-        "log",
-        str(tmp_path / "missing.parquet"),
-        "-m",
-        "churn",
-        "-v",
-        "v1",
-        "-e",
-        "production",
-        "-s",
-        str(files["schema"]),
-        "--task",
-        "regression",
-        store=store,
-    )
+    r = log(str(tmp_path / "missing.parquet"), str(files["schema"]), store=store, task="regression")
     assert r.returncode == 1 and "missing.parquet" in r.stderr
-    r = run(
-        "log",
-        str(files["parquet"]),
-        "-m",
-        "churn",
-        "-v",
-        "v1",
-        "-e",
-        "production",
-        "-s",
-        str(tmp_path / "nope.yaml"),
-        "--task",
-        "regression",
-        store=store,
-    )
+    r = log(str(files["parquet"]), str(tmp_path / "nope.yaml"), store=store, task="regression")
     assert r.returncode == 1 and "cannot read schema file" in r.stderr
 
 

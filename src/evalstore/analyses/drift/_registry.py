@@ -12,6 +12,7 @@ import numpy as np
 
 from evalstore._registry import Registry
 from evalstore.analyses.binning import KINDS, Binning
+from evalstore.analyses.drift._stats import chi2_homogeneity
 from evalstore.errors import ParameterError
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "DriftMethod",
     "DriftValue",
     "available_drift_methods",
+    "chi2_tested",
     "get_drift_method",
     "register_drift_method",
     "unregister_drift_method",
@@ -183,3 +185,17 @@ def available_drift_methods(kind: str | None = None) -> list[DriftMethod]:
     if kind is not None and kind not in KINDS:
         raise ParameterError("kind", f"None or one of {list(KINDS)}", kind)
     return [m for m in _REGISTRY.entries() if kind is None or kind in m.kinds]
+
+
+def chi2_tested(
+    effect: Callable[[np.ndarray, np.ndarray], float],
+) -> Callable[[DriftInput], DriftValue]:
+    """A method's compute: ``effect`` of the two histograms, significance from Pearson's
+    chi-square test of homogeneity on the same bins (shared by PSI, KL, JS, Hellinger)."""
+
+    def compute(data: DriftInput) -> DriftValue:
+        statistic, dof, p_value = chi2_homogeneity(data.reference, data.current)
+        value = effect(data.reference, data.current)
+        return DriftValue(value, p_value, {"chi2": statistic, "dof": dof})
+
+    return compute

@@ -13,12 +13,11 @@ import math
 import numpy as np
 
 from evalstore.analyses.drift._registry import (
-    DriftInput,
     DriftMethod,
-    DriftValue,
+    chi2_tested,
     register_drift_method,
 )
-from evalstore.analyses.drift._stats import chi2_homogeneity, shares
+from evalstore.analyses.drift._stats import shares
 
 __all__ = ["hellinger_distance"]
 
@@ -31,19 +30,13 @@ def hellinger_distance(reference: np.ndarray, current: np.ndarray) -> float:
     return float(math.sqrt(max(0.0, 1.0 - float(np.sum(np.sqrt(p * q))))))
 
 
-def _compute(data: DriftInput) -> DriftValue:
-    statistic, dof, p_value = chi2_homogeneity(data.reference, data.current)
-    value = hellinger_distance(data.reference, data.current)
-    return DriftValue(value, p_value, {"chi2": statistic, "dof": dof})
-
-
 register_drift_method(
     DriftMethod(
         "hellinger",
         "Hellinger distance",
         ["numeric", "categorical"],
         0.1,
-        _compute,
+        chi2_tested(hellinger_distance),
         description="Hellinger distance (in [0, 1]) of the binned shares",
         significance="chi-square test of homogeneity on the same bins",
     )

@@ -14,12 +14,11 @@ import math
 import numpy as np
 
 from evalstore.analyses.drift._registry import (
-    DriftInput,
     DriftMethod,
-    DriftValue,
+    chi2_tested,
     register_drift_method,
 )
-from evalstore.analyses.drift._stats import chi2_homogeneity, shares
+from evalstore.analyses.drift._stats import shares
 
 __all__ = ["js_distance"]
 
@@ -35,19 +34,13 @@ def js_distance(reference: np.ndarray, current: np.ndarray) -> float:
     return float(math.sqrt(max(0.0, (left + right) / 2)))
 
 
-def _compute(data: DriftInput) -> DriftValue:
-    statistic, dof, p_value = chi2_homogeneity(data.reference, data.current)
-    value = js_distance(data.reference, data.current)
-    return DriftValue(value, p_value, {"chi2": statistic, "dof": dof})
-
-
 register_drift_method(
     DriftMethod(
         "js",
         "Jensen-Shannon distance",
         ["numeric", "categorical"],
         0.1,
-        _compute,
+        chi2_tested(js_distance),
         description="Jensen-Shannon distance (base 2, in [0, 1]) of the binned shares",
         significance="chi-square test of homogeneity on the same bins",
     )

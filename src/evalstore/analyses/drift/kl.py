@@ -14,12 +14,11 @@ import math
 import numpy as np
 
 from evalstore.analyses.drift._registry import (
-    DriftInput,
     DriftMethod,
-    DriftValue,
+    chi2_tested,
     register_drift_method,
 )
-from evalstore.analyses.drift._stats import chi2_homogeneity, smoothed
+from evalstore.analyses.drift._stats import smoothed
 
 __all__ = ["kl_divergence"]
 
@@ -33,19 +32,13 @@ def kl_divergence(reference: np.ndarray, current: np.ndarray) -> float:
     return float(np.sum(q * np.log(q / p)))
 
 
-def _compute(data: DriftInput) -> DriftValue:
-    statistic, dof, p_value = chi2_homogeneity(data.reference, data.current)
-    value = kl_divergence(data.reference, data.current)
-    return DriftValue(value, p_value, {"chi2": statistic, "dof": dof})
-
-
 register_drift_method(
     DriftMethod(
         "kl",
         "Kullback-Leibler divergence",
         ["numeric", "categorical"],
         0.05,
-        _compute,
+        chi2_tested(kl_divergence),
         description="KL(current || reference) of the binned shares, in nats "
         "(empty bins floored at 1e-4)",
         significance="chi-square test of homogeneity on the same bins",

@@ -18,12 +18,11 @@ import math
 import numpy as np
 
 from evalstore.analyses.drift._registry import (
-    DriftInput,
     DriftMethod,
-    DriftValue,
+    chi2_tested,
     register_drift_method,
 )
-from evalstore.analyses.drift._stats import chi2_homogeneity, smoothed
+from evalstore.analyses.drift._stats import smoothed
 
 __all__ = ["psi"]
 
@@ -37,18 +36,13 @@ def psi(reference: np.ndarray, current: np.ndarray) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def _compute(data: DriftInput) -> DriftValue:
-    statistic, dof, p_value = chi2_homogeneity(data.reference, data.current)
-    return DriftValue(psi(data.reference, data.current), p_value, {"chi2": statistic, "dof": dof})
-
-
 register_drift_method(
     DriftMethod(
         "psi",
         "Population stability index",
         ["numeric", "categorical"],
         0.1,
-        _compute,
+        chi2_tested(psi),
         description="symmetric KL divergence of the binned shares (empty bins floored at 1e-4)",
         significance="chi-square test of homogeneity on the same bins",
     )
