@@ -1,0 +1,277 @@
+"""The engine queries behind data quality; nothing here reads rows into Python.
+
+- :func:`scan`: one aggregate query over every column (overall, or grouped by time
+  window), with the score/label aggregates riding along (via ``binning.collect``);
+- :func:`category_counts`: per column with a large expected category set (or with values
+  outside a small one, for examples of them), one GROUP BY of its values; the set
+  membership is tested on the grouped rows, not on every row. Small sets (up to
+  ``SUMS_LIMIT`` values) are counted in the scan, ``sum(x = v)`` per value;
+- :func:`repeated_ids`: one GROUP BY ``(window, environment, prediction_id)``;
+- :func:`distinct_values`: a column's distinct values, at most ``limit + 1`` (learning).
+
+Why (DuckDB 2.0, 2 cores, 1M rows): for 10 text columns of 50 values, ``sum(x = v)`` per
+value in the scan took 3.1 s, ``NOT x IN (...)`` on every row 0.97 s (1.4 s for one
+column of a 1000-value set), ten GROUP BYs 0.26 s: a sum costs about 6 ms, a GROUP BY
+about 30 ms, so sets of up to 16 values are summed. A GROUP BY of an actuals column
+also joins the actuals again (1.7 s); in the scan the join is paid once. Distinct
+counts: ``approx_count_distinct`` (HyperLogLog) took 0.47 s for 25 columns,
+``count(DISTINCT x)`` 4.8 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from evalstore.analyses.binning import WINDOWS, collect
+from evalstore.errors import ParameterError, did_you_mean
+
+if TYPE_CHECKING:
+    from evalstore.dataset import Dataset
+
+#: how many example values of new categories a result keeps per column and window
+EXAMPLES = 5
+#: expected sets up to this size are counted in the scan (see the module doc)
+SUMS_LIMIT = 16
+
+Window = datetime | None
+
+
+def check_by(by: object) -> str | None:
+    if by is not None and by not in WINDOWS:
+        raise ParameterError(
+            "by", f"None or one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
+        )
+    return by if by is None else str(by)
+
+
+def kind_of(dtype: dt.DataType) -> str | None:
+    """``numeric`` (floating point), ``categorical`` (text, integers, booleans) or None
+    (a type quality does not check), as in ``binning.column_kinds``."""
+    if dtype.is_floating():
+        return "numeric"
+    if dtype.is_integer() or dtype.is_string() or dtype.is_boolean():
+        return "categorical"
+    return None
+
+
+def dtype_name(dtype: dt.DataType) -> str:
+    """The Ibis type as text, nullability aside: ``float64``, ``string``, ``int64``..."""
+    return str(dtype.copy(nullable=True))
+
+
+def has_range(dtype: dt.DataType) -> bool:
+    return bool(dtype.is_numeric()) and not dtype.is_boolean()
+
+
+def values_of(x: ir.Column) -> Any:
+    """The column with NaN made NULL: NaN is a missing value, not a number."""
+    return ibis.ifelse(x.isnan(), ibis.null("float64"), x) if x.type().is_floating() else x
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None else int(value)
+
+
+def _window_key(t: ir.Table, by: str | None) -> dict[str, Any]:
+    return {} if by is None else {"window_": t.timestamp.truncate(WINDOWS[by])}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One column to scan, with the expected range to count rows outside of (if any)."""
+
+    name: str
+    dtype: dt.DataType
+    low: float | None = None
+    high: float | None = None
+    categories: tuple[Any, ...] | None = None
+    """a small expected set, counted value by value in the scan"""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What the scan found for one column in one window."""
+
+    valid: int
+    distinct: int
+    min: Any
+    max: Any
+    below: int | None
+    above: int | None
+    category_rows: tuple[int, ...] = ()
+    """rows per value of ``Target.categories``"""
+
+    @property
+    def constant(self) -> bool:
+        return self.valid > 0 and self.min == self.max
+
+
+@dataclass(frozen=True)
+class Scanned:
+    n: int
+    columns: dict[str, Counts]
+    extra: dict[str, Any]
+
+
+def _aggregates(t: ir.Table, key: str, target: Target, exact: bool) -> dict[str, Any]:
+    x = values_of(t[target.name])
+    # booleans have no min/max in every engine; as 0/1 they do, and min == max still
+    # means constant
+    ordered = x.cast("int8") if target.dtype.is_boolean() else x
+    aggs = {
+        f"{key}valid": x.count(),
+        f"{key}distinct": x.nunique() if exact else x.approx_nunique(),
+        f"{key}min": ordered.min(),
+        f"{key}max": ordered.max(),
+    }
+    if target.low is not None:
+        aggs[f"{key}below"] = (x < target.low).sum()
+    if target.high is not None:
+        aggs[f"{key}above"] = (x > target.high).sum()
+    for j, value in enumerate(target.categories or ()):
+        aggs[f"{key}e{j}"] = (x == ibis.literal(value)).sum()
+    return aggs
+
+
+def _read(row: Mapping[str, Any], key: str, target: Target) -> Counts:
+    low, high = row[f"{key}min"], row[f"{key}max"]
+    if target.dtype.is_boolean() and low is not None:
+        low, high = bool(low), bool(high)
+    below = _int(row[f"{key}below"]) if target.low is not None else None
+    above = _int(row[f"{key}above"]) if target.high is not None else None
+    rows = tuple(_int(row[f"{key}e{j}"]) for j in range(len(target.categories or ())))
+    valid, distinct = _int(row[f"{key}valid"]), _int(row[f"{key}distinct"])
+    return Counts(valid, distinct, low, high, below, above, rows)
+
+
+def scan(
+    dataset: Dataset,
+    targets: Sequence[Target],
+    extra: Mapping[str, Any],
+    by: str | None,
+    exact_distinct: bool,
+) -> dict[Window, Scanned]:
+    """Every column's counts (and the ``extra`` aggregates) per window, in one query.
+
+    Windows without rows are absent; overall (``by`` None) there is always one, key None.
+    """
+    t = dataset.table
+    aggs: dict[str, Any] = {"n_": t.count(), **extra}
+    for i, target in enumerate(targets):
+        aggs.update(_aggregates(t, f"q{i}_", target, exact_distinct))
+    out: dict[Window, Scanned] = {}
+    for window, (_, row) in collect(dataset, {}, aggs, by=by).items():
+        columns = {tg.name: _read(row, f"q{i}_", tg) for i, tg in enumerate(targets)}
+        out[window] = Scanned(_int(row["n_"]), columns, {k: row[k] for k in extra})
+    return out
+
+
+@dataclass(frozen=True)
+class Found:
+    """The values of one column in one window, against an expected set."""
+
+    present: frozenset[Any]
+    """expected values with at least one row"""
+    new_rows: int
+    new_values: int
+    examples: list[Any]
+    """the most frequent new values (ties by value), at most EXAMPLES"""
+
+
+def category_counts(
+    dataset: Dataset, column: str, expected: Sequence[Any], by: str | None
+) -> dict[Window, Found]:
+    """One GROUP BY of ``column``'s values (per window): which expected values occur, and
+    how many rows hold other values, with the most frequent of them as examples. Returns
+    at most ``len(expected) + EXAMPLES`` rows per window."""
+    t = dataset.table
+    x = t[column]
+    present = x.notnull() & ~x.isnan() if x.type().is_floating() else x.notnull()
+    keys = _window_key(t, by)
+    g = t.filter(present).group_by(**keys, value_=x).aggregate(rows_=ibis._.count())
+    known = g.value_.isin(list(expected)) if expected else ibis.literal(False)
+    g = g.mutate(known_=known)
+    part = [g[k] for k in keys] + [g.known_]
+    order = ibis.window(group_by=part, order_by=[ibis.desc(g.rows_), g.value_])
+    g = g.mutate(
+        rank_=ibis.row_number().over(order),
+        total_=g.rows_.sum().over(group_by=part),
+        values_=g.rows_.count().over(group_by=part),
+    )
+    query = g.filter(g.known_ | (g.rank_ < EXAMPLES))
+    seen: dict[Window, set[Any]] = {}
+    new: dict[Window, list[tuple[int, Any, int, int]]] = {}
+    for row in dataset.execute(query).to_pylist():
+        window = row.get("window_")
+        seen.setdefault(window, set())
+        if row["known_"]:
+            seen[window].add(row["value_"])
+        else:
+            new.setdefault(window, []).append(
+                (int(row["rank_"]), row["value_"], _int(row["total_"]), _int(row["values_"]))
+            )
+    out: dict[Window, Found] = {}
+    for window in seen:
+        found = sorted(new.get(window, []), key=lambda r: r[0])
+        rows, values = (found[0][2], found[0][3]) if found else (0, 0)
+        out[window] = Found(frozenset(seen[window]), rows, values, [r[1] for r in found])
+    return out
+
+
+@dataclass(frozen=True)
+class Repeats:
+    duplicate_ids: int = 0
+    duplicate_rows: int = 0
+    shared_ids: int = 0
+
+
+def repeated_ids(dataset: Dataset, by: str | None) -> dict[Window, Repeats]:
+    """Per window: rows repeating a ``(version, environment, prediction_id)`` and ids
+    logged under several versions. Two GROUP BYs in one query: rows per (window,
+    environment, id, version), then versions and repeats per (window, environment, id);
+    3x faster than ``count(DISTINCT version)`` per (environment, id) (2M rows: 1.9 s, 5.6 s).
+    """
+    t = dataset.table
+    keys = _window_key(t, by)
+    rows = t.group_by(**keys, env_=t.environment, id_=t.prediction_id, v_=t.version).aggregate(
+        rows_=ibis._.count()
+    )
+    ids = rows.group_by([*keys, "env_", "id_"]).aggregate(
+        versions_=ibis._.count(), extra_=(rows.rows_ - 1).sum()
+    )
+    metrics = {
+        "rows": ids.extra_.sum(),
+        "ids": (ids.extra_ > 0).sum(),
+        "shared": (ids.versions_ > 1).sum(),
+    }
+    query = ids.group_by(list(keys)).aggregate(**metrics) if keys else ids.aggregate(**metrics)
+    return {
+        row.get("window_"): Repeats(_int(row["ids"]), _int(row["rows"]), _int(row["shared"]))
+        for row in dataset.execute(query).to_pylist()
+    }
+
+
+def distinct_values(dataset: Dataset, column: str, limit: int) -> list[Any] | None:
+    """The distinct non-missing values of ``column`` in order, or None when there are more
+    than ``limit`` (only ``limit + 1`` are read)."""
+    t = dataset.table
+    x = t[column]
+    present = x.notnull() & ~x.isnan() if x.type().is_floating() else x.notnull()
+    # a GROUP BY, not DISTINCT: DuckDB drops the unused actuals join from the former only
+    # (1M rows: 0.07 s against 1.5 s)
+    query = (
+        t.filter(present)
+        .group_by(value_=x)
+        .aggregate(rows_=ibis._.count())
+        .order_by("value_")
+        .limit(limit + 1)
+    )
+    values = [row["value_"] for row in dataset.execute(query).to_pylist()]
+    return None if len(values) > limit else values
