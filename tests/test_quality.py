@@ -20,9 +20,9 @@ from typing import Any
 
 import ibis
 import numpy as np
-import scipy.stats
 import pandas as pd
 import pytest
+import scipy.stats
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
