@@ -463,9 +463,11 @@ def test_conformance(store: es.Store, key: str, case: str) -> None:
         assert value is None or (isinstance(value, float) and math.isfinite(value))
         if metric.structured:
             assert value is None and isinstance(row["detail"], dict)
-        if row["ci_low"] is not None:
+        assert (row["ci_low"] is None) == (row["ci_high"] is None)
+        if row["ci_low"] is not None:  # never NaN: None or (perhaps degenerate) bounds
             assert metric.interval is not None and value is not None
-            assert row["ci_low"] - 1e-12 <= value <= row["ci_high"] + 1e-12
+            assert math.isfinite(row["ci_low"]) and math.isfinite(row["ci_high"])
+            assert row["ci_low"] <= value <= row["ci_high"]
         if with_actual == 0 and not metric.structured:
             assert value is None and row["n"] == 0
         assert_metric(key, row, expected_metrics(task, frame)[key])
@@ -490,7 +492,7 @@ def test_registry_entries_describe_themselves() -> None:
         assert set(info["tasks"]) <= set(TASKS) and info["tasks"]
         assert set(info["needs"]) <= {"label", "score"}
         assert info["higher_is_better"] in (True, False, None)
-        assert info["interval"] in ("wilson", "delong", "normal", None)
+        assert info["interval"] in ("wilson", "delong", "normal", "bootstrap", None)
     assert get_metric("roc_auc").describe()["bins"] == 2**16
     assert get_metric("log_loss").higher_is_better is False
     assert get_metric("roc_auc").needs == frozenset({"score"})

@@ -82,7 +82,8 @@ class MetricValue:
 
     ``value`` is None when the metric is undefined for the group (no rows with an
     actual, one class only, a zero denominator). ``ci_low``/``ci_high`` bound it at
-    the requested confidence when the metric has an analytic interval. ``n`` is how
+    the requested confidence when the metric has an interval (``Metric.interval``),
+    None when it has none or the group too few rows for one. ``n`` is how
     many rows the metric used. ``detail`` holds structured results (a confusion
     matrix, a calibration curve) and notes such as an approximation's error bound.
     """
@@ -224,8 +225,9 @@ class Metric:
     - ``needs``: ``"label"`` (predicted labels) and/or ``"score"`` (scores, or for
       regression the predicted value); the actuals are always needed.
     - ``aggregates``/``queries``/``finalize``: how it is computed (see the module doc).
-    - ``interval``: what ``ci_low``/``ci_high`` are (``"wilson"``, ``"delong"``,
-      ``"normal"``), None when it has none.
+    - ``interval``: what ``ci_low``/``ci_high`` are: ``"wilson"``, ``"delong"``,
+      ``"normal"`` (central limit or delta method) or ``"bootstrap"`` (percentile, of
+      aggregated counts); None when it has none (see ``_intervals``).
     - ``structured``: the result is in ``MetricValue.detail`` (confusion matrix,
       calibration curve) and ``value`` is None.
     - ``default``: computed when ``performance`` is not given a list of metrics: True

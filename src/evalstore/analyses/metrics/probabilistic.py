@@ -13,6 +13,18 @@
   class is the actual" (top-label calibration).
 - ``calibration_curve``: the same 10 bins as structured data (detail: edges, count,
   mean_predicted, fraction_positive; None for an empty bin).
+
+Intervals: ``log_loss`` and ``brier`` are means of per-row values and carry a normal
+interval, mean +- z * sd / sqrt(n) (the engine's sample sd), clipped to the metric's
+range ([0, inf), [0, 1] binary, [0, 2] multiclass). ``ece`` carries a percentile
+bootstrap interval (``_intervals.bootstrap``) over its (bin, hit) cells, 10 x 2
+multinomial counts: exact for the hits of each bin, approximate for its mean score,
+which a replica holds at each cell's observed mean (a row bootstrap would also vary
+it). Within a bin 0.1 wide a score's variance is at most 0.1² / 4 = 0.0025, so what
+is left out is small beside the variance p (1 - p) of a hit, except where p is near 0
+or 1. The ECE is biased upwards (an |.| of noise), and so are its replicas: where the
+point value falls below the replicas' lower percentile (a well-calibrated model,
+few rows), the interval is extended down to it.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ from evalstore.analyses.metrics._base import (
     MetricValue,
     register_metric,
 )
+from evalstore.analyses.metrics._intervals import Floats, bootstrap, normal
 from evalstore.schema import Task
 
 __all__ = ["CALIBRATION_BINS", "EDGES"]
@@ -61,8 +74,7 @@ def _log_loss(m: MetricInput) -> dict[str, ir.Scalar]:
     else:
         p_true = ibis.cases(*[(m.actual == c, m.class_score(c)) for c in m.classes], else_=0.0)
         loss = -_clip(p_true).ln()
-    used = _usable(m)
-    return {"loss": loss.mean(where=used), "n": m.table.count(where=used)}
+    return _moments("loss", loss, m)
 
 
 def _brier(m: MetricInput) -> dict[str, ir.Scalar]:
@@ -73,15 +85,30 @@ def _brier(m: MetricInput) -> dict[str, ir.Scalar]:
         sq = terms[0]
         for term in terms[1:]:
             sq = sq + term
+    return _moments("brier", sq, m)
+
+
+def _moments(name: str, value: ir.FloatingValue, m: MetricInput) -> dict[str, ir.Scalar]:
     used = _usable(m)
-    return {"brier": sq.mean(where=used), "n": m.table.count(where=used)}
+    return {
+        name: value.mean(where=used),
+        f"{name}_sd": value.std(where=used),
+        "n": m.table.count(where=used),
+    }
 
 
 def _mean(name: str) -> Callable[[GroupData], MetricValue]:
     def finalize(group: GroupData) -> MetricValue:
         n = int(group["n"] or 0)
         value = group[name]
-        return MetricValue(float(value) if n and value is not None else None, n=n)
+        if not n or value is None:
+            return MetricValue(None, n=n)
+        upper = None
+        if name == "brier":  # the squared distance between two points of the simplex
+            upper = 1.0 if group.input.task is BINARY else 2.0
+        sd = group[f"{name}_sd"]
+        low, high = normal(float(value), sd, n, group.input.confidence, lower=0.0, upper=upper)
+        return MetricValue(float(value), low, high, n)
 
     return finalize
 
@@ -100,20 +127,22 @@ def _calibration_table(m: MetricInput) -> ir.Table:
     c = rows["__es_c"]
     bin_ = sum(((c > e).cast("int64") for e in EDGES[1:-1]), start=ibis.literal(0))
     grouped = rows.group_by([*m.keys, bin_.name("bin")])
+    hit = rows["__es_hit"]
     return grouped.aggregate(
-        count=rows.count(), score_sum=c.sum(), hits=rows.count(where=rows["__es_hit"])
+        count=rows.count(), score_sum=c.sum(), hits=rows.count(where=hit), hit_sum=c.sum(where=hit)
     )
 
 
 def _curve(group: GroupData) -> tuple[int, list[dict[str, Any]]]:
     bins: list[dict[str, Any]] = [
-        {"count": 0, "score_sum": 0.0, "hits": 0} for _ in range(CALIBRATION_BINS)
+        {"count": 0, "score_sum": 0.0, "hits": 0, "hit_sum": 0.0} for _ in range(CALIBRATION_BINS)
     ]
     for r in group.rows("calibration"):
         bins[int(r["bin"])] = {
             "count": int(r["count"]),
             "score_sum": float(r["score_sum"]),
             "hits": int(r["hits"]),
+            "hit_sum": float(r["hit_sum"] or 0.0),
         }
     return sum(b["count"] for b in bins), bins
 
@@ -122,8 +151,20 @@ def _ece(group: GroupData) -> MetricValue:
     n, bins = _curve(group)
     if n == 0:
         return MetricValue(None, n=0)
-    gap = sum(abs(b["hits"] - b["score_sum"]) for b in bins if b["count"])
-    return MetricValue(gap / n, n=n, detail={"bins": CALIBRATION_BINS})
+    ece = sum(abs(b["hits"] - b["score_sum"]) for b in bins if b["count"]) / n
+    # cells (bin, missed | hit): their counts, resampled, and their mean scores, held
+    counts = np.array([[b["count"] - b["hits"], b["hits"]] for b in bins], dtype=np.int64)
+    sums = np.array([[b["score_sum"] - b["hit_sum"], b["hit_sum"]] for b in bins])
+    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+
+    def statistic(x: Floats) -> Floats:
+        gaps = np.abs(x[:, :, 1] - (x * means).sum(axis=2))
+        return np.asarray(gaps.sum(axis=1) / n, dtype=np.float64)
+
+    low, high = bootstrap(counts, statistic, group.input.confidence)
+    if low is not None and high is not None:
+        low, high = min(low, ece), min(max(high, ece), 1.0)
+    return MetricValue(ece, low, high, n, detail={"bins": CALIBRATION_BINS})
 
 
 def _calibration_curve(group: GroupData) -> MetricValue:
@@ -147,6 +188,7 @@ for _metric in (
         aggregates=_log_loss,
         finalize=_mean("loss"),
         description="mean negative log-likelihood of the actual class (cross-entropy)",
+        interval="normal",
         default=True,
     ),
     Metric(
@@ -158,6 +200,7 @@ for _metric in (
         aggregates=_brier,
         finalize=_mean("brier"),
         description="mean squared difference between scores and the one-hot actual",
+        interval="normal",
         default=True,
     ),
     Metric(
@@ -170,6 +213,7 @@ for _metric in (
         finalize=_ece,
         description=f"count-weighted mean |fraction positive - mean score| over "
         f"{CALIBRATION_BINS} equal-width score bins",
+        interval="bootstrap",
         default=True,
     ),
     Metric(
