@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SRC = ROOT / "src" / "evalstore"
 #: the docs that must teach by runnable examples
-EXAMPLE_DOCS = ("concepts.md", "errors.md", "schema.md")
+EXAMPLE_DOCS = ("analyses.md", "concepts.md", "errors.md", "schema.md")
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 

@@ -52,9 +52,13 @@ def test_docs_name_every_cli_command_and_flag() -> None:
     from evalstore.cli import app
 
     doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    group = get_command(app)
-    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+    todo = list(get_command(app).commands.items())  # type: ignore[attr-defined]
+    assert todo
+    while todo:
+        name, cmd = todo.pop()
         assert f"evalstore {name}" in doc, name
+        # a command group: its subcommands are documented as "evalstore group sub"
+        todo += [(f"{name} {sub}", c) for sub, c in getattr(cmd, "commands", {}).items()]
         for param in cmd.params:
             for opt in param.opts:
                 if opt.startswith("--") and opt != "--help":

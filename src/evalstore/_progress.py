@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["progress_bar"]
+__all__ = ["progress_bar", "progress_steps"]
 
 #: below this many rows a bar would only flicker
 MIN_ROWS = 100_000
@@ -46,3 +46,37 @@ def progress_bar(
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def progress_steps(
+    description: str, steps: int, enabled: bool | None
+) -> Iterator[Callable[[str], None]]:
+    """Yield a callback ``step(label)`` that names the work starting now and advances a bar
+    of ``steps`` steps; silent (a no-op callback) unless enabled, or on a terminal for None.
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        yield lambda label: None
+        return
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[label]}"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task(description, total=steps, label="")
+        started = False
+
+        def step(label: str) -> None:
+            nonlocal started
+            if started:
+                bar.advance(task)
+            started = True
+            bar.update(task, label=label)
+
+        yield step
+        bar.update(task, completed=steps, label="done")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import copy as _copy
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -113,6 +115,11 @@ class Dataset:
                     did_you_mean(env, ENVIRONMENTS).strip(),
                 )
         self.versions = _as_list(version, "version")
+        self.where = where
+        """the filter as given (a baseline stores it when it is a dict)"""
+        self.is_materialized = False
+        """whether ``table`` is a temporary copy (see :meth:`materialized`)"""
+        self.model_id = model_id
         self.start = as_timestamp(start, "start") if start is not None else None
         self.end = as_timestamp(end, "end") if end is not None else None
         if self.start and self.end and self.start >= self.end:
@@ -163,6 +170,24 @@ class Dataset:
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression built on ``self.table`` in the store's engine."""
         return self._store.execute(expr)
+
+    @contextmanager
+    def materialized(self) -> Iterator[Dataset]:
+        """The same selection, computed once into a temporary table (actuals joined), for
+        many analyses in a row: each then scans that table instead of redoing the join.
+        Stores without temporary tables give the dataset itself. Use it in one thread::
+
+            with ds.materialized() as fast:
+                performance(fast); slices(fast)
+        """
+        temporary = getattr(self._store, "temporary", None)
+        if temporary is None or self.is_materialized:
+            yield self
+            return
+        with temporary(self.table) as table:
+            copy = _copy.copy(self)
+            copy.table, copy._inferences, copy.is_materialized = table, None, True
+            yield copy
 
     def count(self) -> int:
         """The number of inferences selected."""

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
-from evalstore.analyses.drift import drift
 from evalstore.analyses.performance import performance
 from evalstore.errors import ParameterError
 from evalstore.schema import Schema
@@ -25,12 +24,15 @@ from evalstore.schema import Schema
 if TYPE_CHECKING:
     import pandas as pd
 
+    from evalstore.analyses.report import Report
     from evalstore.dataset import Dataset
     from evalstore.sdk import Store
 
 __all__ = ["MODEL_NAME", "DemoResult", "load_bikeshare", "run_demo"]
 
 MODEL_NAME = "bikeshare-demo"
+BASELINE = "jan-mar"
+REPORT_FILE = "demo-report.html"
 VERSION = "hgb-v1"
 START = datetime(2011, 1, 1)
 FEATURES = [
@@ -59,6 +61,8 @@ class DemoResult:
     mae_by_month: dict[str, float]
     drift: list[tuple[str, float, bool]]
     """(feature, PSI training -> production, drifted), most drifted first"""
+    report: Report
+    """production against the training baseline"""
 
 
 def load_bikeshare() -> pd.DataFrame:
@@ -135,11 +139,15 @@ def run_demo(store: Store, say: Any = print) -> DemoResult:
     report = model.log_actuals(late, prediction_id="prediction_id", actual="bikers")
     say(f"Delivered {report.rows:,} late actuals for production (batch {report.batch_id}).")
     info = model.info()
-    shift = drift(model.dataset(environment="training"), model.dataset(environment="production"))
+    base = model.create_baseline(BASELINE, environment="training")
+    say(f"Fitted baseline {base.name!r} (version {base.version}) on the training months.")
+    checked = model.report(reference=BASELINE, current="production", window="month")
+    shift = checked.drift
     return DemoResult(
         rows=info.rows,
         with_actuals=info.with_actuals,
         mae=_mae(model.dataset(), "environment"),
         mae_by_month=_mae(model.dataset(environment="production"), "month"),
         drift=[(c.column, c.value, c.drifted) for c in shift.columns],
+        report=checked,
     )

@@ -1,9 +1,11 @@
-"""Metadata through SQLAlchemy (SQLite by default, PostgreSQL by URL): models, versions."""
+"""Metadata through SQLAlchemy (SQLite by default, or PostgreSQL): models, versions, baselines."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -37,6 +39,21 @@ versions_table = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("store_id", "model_id", "name"),
+)
+
+# A baseline's every fit is kept (version 1, 2, ...): a stored result names the version it
+# was computed against, so it can be reproduced after the baseline is refitted.
+baselines_table = sa.Table(
+    "baselines",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("store_id", sa.String(36), nullable=False),
+    sa.Column("model_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.UniqueConstraint("store_id", "model_id", "name", "version"),
 )
 
 
@@ -100,3 +117,53 @@ class Metadata:
                 .order_by(t.c.created_at, t.c.id)
             ).all()
         return [r[0] for r in rows]
+
+    def add_baseline(
+        self, model_id: int, name: str, body: Mapping[str, Any]
+    ) -> tuple[int, datetime]:
+        """Store ``body`` (plain JSON data) as the next version of baseline ``name``."""
+        t = baselines_table
+        where = (t.c.store_id == self.store_id, t.c.model_id == model_id, t.c.name == name)
+        created = _now()
+        with self.engine.begin() as conn:
+            last = conn.execute(sa.select(sa.func.max(t.c.version)).where(*where)).scalar()
+            version = int(last or 0) + 1
+            conn.execute(
+                sa.insert(t).values(
+                    store_id=self.store_id,
+                    model_id=model_id,
+                    name=name,
+                    version=version,
+                    created_at=created,
+                    body=json.dumps(dict(body), sort_keys=True),
+                )
+            )
+        return version, created
+
+    def baseline(
+        self, model_id: int, name: str, version: int | None = None
+    ) -> tuple[int, datetime, dict[str, Any]] | None:
+        """(version, created_at, body) of baseline ``name`` (the latest version by default)."""
+        t = baselines_table
+        query = sa.select(t.c.version, t.c.created_at, t.c.body).where(
+            t.c.store_id == self.store_id, t.c.model_id == model_id, t.c.name == name
+        )
+        if version is not None:
+            query = query.where(t.c.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(t.c.version.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return int(row[0]), row[1], json.loads(row[2])
+
+    def baselines(self, model_id: int) -> list[dict[str, Any]]:
+        """Every baseline of a model: name, latest version, when it was fitted, by name."""
+        t = baselines_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.name, sa.func.max(t.c.version), sa.func.max(t.c.created_at))
+                .where(t.c.store_id == self.store_id, t.c.model_id == model_id)
+                .group_by(t.c.name)
+                .order_by(t.c.name)
+            ).all()
+        return [{"name": r[0], "version": int(r[1]), "created_at": r[2]} for r in rows]

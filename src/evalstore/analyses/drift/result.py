@@ -156,6 +156,12 @@ class DriftWindow:
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start.isoformat(), **self.result.to_dict()}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriftWindow:
+        start = data["start"]
+        start = start if isinstance(start, datetime) else datetime.fromisoformat(str(start))
+        return cls(start, DriftResult.from_dict(data))
+
 
 @dataclass(frozen=True)
 class DriftOverTime:
@@ -172,3 +178,8 @@ class DriftOverTime:
 
     def to_dict(self) -> dict[str, Any]:
         return {"by": self.by, "windows": [w.to_dict() for w in self.windows]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriftOverTime:
+        """A result from :meth:`to_dict`'s output."""
+        return cls(str(data["by"]), [DriftWindow.from_dict(w) for w in data["windows"]])

@@ -124,6 +124,8 @@ class MetricInput:
     """predicted labels are available (logged, or derived from scores)"""
     has_score: bool = False
     """scores are available (binary, multiclass) or predicted values (regression)"""
+    score_bins: int = 2**16
+    """score bins of the binned AUC and AP (their error bound grows as bins get fewer)"""
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def shared(self, name: str, build: Callable[[], T]) -> T:

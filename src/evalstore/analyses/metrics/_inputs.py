@@ -129,8 +129,12 @@ def prepare(
     positive_class: Any = None,
     threshold: float = 0.5,
     confidence: float = 0.95,
+    score_bins: int = 2**16,
 ) -> MetricInput:
-    """The prepared table for ``task`` over ``table``, grouped by ``keys`` (name -> expr)."""
+    """The prepared table for ``task`` over ``table``, grouped by ``keys`` (name -> expr).
+
+    ``score_bins``: bins of the binned AUC and AP; fewer for many small groups (slices),
+    where each group's histogram is sorted for its cumulative sums."""
     cols = table.columns
     derived: dict[str, ir.Value] = {}
     has_label = "prediction_label" in cols
@@ -197,4 +201,5 @@ def prepare(
         confidence=confidence,
         has_label=has_label,
         has_score=has_score,
+        score_bins=score_bins,
     )

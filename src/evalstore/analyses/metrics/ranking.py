@@ -113,7 +113,8 @@ def _part(
     rows = m.table.select(*keys, __es_s=score, __es_y=positive, __es_has=m.has_actual)
     rows = rows.filter(rows["__es_has"], rows["__es_s"].notnull())
     s, y = rows["__es_s"], rows["__es_y"]
-    bin_ = s if exact else ibis.least(ibis.greatest((s * BINS).floor(), 0), BINS - 1)
+    bins = m.score_bins
+    bin_ = s if exact else ibis.least(ibis.greatest((s * bins).floor(), 0), bins - 1)
     h = rows.group_by([*keys, bin_.name(_BIN)]).aggregate(
         pos=rows.count(where=y).cast("float64"), neg=rows.count(where=~y).cast("float64")
     )
@@ -156,17 +157,21 @@ def _part(
     return h.group_by(keys).aggregate(**aggs) if keys else h.aggregate(**aggs)
 
 
-def histogram_query(m: MetricInput, exact: bool) -> ir.Table:
+def histogram_query(m: MetricInput, exact: bool, ap_variance: bool = True) -> ir.Table:
     """One row per group (and class, for multiclass) with the sums of :func:`auc_summary`.
 
-    Built once per input: the AUC and AP metrics of a call share it.
+    Built once per input and kind: the AUC metrics of a call share one, the AP metrics
+    another, with the two more window passes of the AP's variance (a third of the time of
+    a grouped AUC, where the AUC alone does not need them).
     """
-    return m.shared(f"ranking.histogram:exact={exact}", lambda: _histogram_query(m, exact))
+    ap_variance = ap_variance and m.task is BINARY  # multiclass AP carries no interval
+    key = f"ranking.histogram:exact={exact}:ap={ap_variance}"
+    return m.shared(key, lambda: _histogram_query(m, exact, ap_variance))
 
 
-def _histogram_query(m: MetricInput, exact: bool) -> ir.Table:
+def _histogram_query(m: MetricInput, exact: bool, ap_variance: bool) -> ir.Table:
     if m.task is BINARY:
-        return _part(m, m.score, m.is_positive, exact, ap_variance=True)
+        return _part(m, m.score, m.is_positive, exact, ap_variance=ap_variance)
     parts = [
         _part(m, m.class_score(c), m.actual == c, exact).mutate(**{_CLASS: ibis.literal(c)})
         for c in m.classes
@@ -225,9 +230,9 @@ def _expit(x: float) -> float:
     return e / (1 + e)
 
 
-def _queries(exact: bool) -> Callable[[MetricInput], dict[str, ir.Table]]:
+def _queries(exact: bool, kind: str) -> Callable[[MetricInput], dict[str, ir.Table]]:
     def queries(m: MetricInput) -> dict[str, ir.Table]:
-        return {"hist": histogram_query(m, exact)}
+        return {"hist": histogram_query(m, exact, ap_variance=kind == "ap")}
 
     return queries
 
@@ -242,7 +247,7 @@ def _finalize(kind: str, average: str, exact: bool) -> Callable[[GroupData], Met
                 return MetricValue(None, n=n)
             detail: dict[str, Any] = {"positives": s["P"], "negatives": s["N"]}
             if not exact:
-                detail.update(bins=BINS, error_bound=s[f"{kind}_bound"])
+                detail.update(bins=group.input.score_bins, error_bound=s[f"{kind}_bound"])
             if kind == "ap":
                 low, high = _logit_interval(s["ap"], s["ap_variance"], group.input.confidence)
                 return MetricValue(s["ap"], low, high, n, detail)
@@ -266,7 +271,7 @@ def _finalize(kind: str, average: str, exact: bool) -> Callable[[GroupData], Met
         detail = {"per_class": per_class, "average": average}
         if not exact:
             bound = sum(w * b for w, b in zip(weights, bounds, strict=True)) / total
-            detail.update(bins=BINS, error_bound=bound)
+            detail.update(bins=group.input.score_bins, error_bound=bound)
         return MetricValue(value, n=n, detail=detail)
 
     return finalize
@@ -290,7 +295,7 @@ def _register(kind: str, average: str, exact: bool) -> None:
             tasks=tasks,
             higher_is_better=True,
             needs=["score"],
-            queries=_queries(exact),
+            queries=_queries(exact, kind),
             finalize=_finalize(kind, average, exact),
             description=f"{name}, {how}{multi}"
             + ("" if average == "weighted" else f"; interval: {how_interval} (binary only)"),

@@ -1,0 +1,361 @@
+"""Baselines: a named reference selection and the artifacts fitted on it once, stored, versioned.
+
+::
+
+    base = model.create_baseline("training", environment="training", version="v1")
+    base.binnings["age"].labels          # the frozen bins drift, slices and charts use
+    model.report(reference="training", current=model.dataset(environment="production"))
+    model.baseline("training", version=1)   # exactly the bins an earlier result used
+
+A **fixed** baseline (training, validation, a production window) is fitted once when it is
+created: bins of every feature, tag and prediction column (:mod:`.binning`), the
+data-quality expectations (:mod:`.quality`), the reference performance and row count.
+Comparing a new current window against it reads only that window: the reference is never
+scanned again, so each window costs time in proportion to its own size.
+
+A **moving** baseline (``moving_days=7``: the 7 days before the current data's first
+timestamp, with the same environment, version and filter) cannot be fitted in advance; its
+artifacts are fitted when it is used and kept for the life of the object, per window.
+
+Every ``create_baseline`` with an existing name stores a new version (1, 2, ...); older
+versions stay readable, and a report names the version it was computed against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from evalstore.analyses.binning import Binning, feature_columns, fit_binnings
+from evalstore.errors import ParameterError
+from evalstore.schema import Task
+
+if TYPE_CHECKING:
+    from evalstore.analyses.quality import Expectations
+    from evalstore.dataset import Dataset
+    from evalstore.sdk import Model
+
+__all__ = [
+    "PREDICTION_COLUMNS",
+    "Baseline",
+    "Selector",
+    "fit_baseline",
+    "prediction_columns",
+    "primary_metric",
+]
+
+#: the prediction and actual columns that are binned (for prediction and actual drift)
+PREDICTION_COLUMNS = ("prediction_score", "prediction_label", "actual_label", "actual_score")
+#: a selection of at most this many rows is joined with its actuals once, into a temporary
+#: table that every analysis of a fit or a report then scans (about 120 bytes a row in
+#: memory at 30 columns); a larger one is joined by each query instead, to bound memory
+MATERIALIZE_MAX_ROWS = 5_000_000
+#: format of ``Baseline.to_dict``
+FORMAT = 1
+#: the longest moving window: a hundred years (longer ones reach before year 1)
+MAX_MOVING_DAYS = 36_525
+
+
+def prediction_columns(dataset: Dataset) -> list[str]:
+    """The prediction and actual columns the dataset has (class scores included)."""
+    names = dataset.table.columns
+    return [c for c in names if c in PREDICTION_COLUMNS or c.startswith("prediction_score:")]
+
+
+def primary_metric(task: Task, has_score: bool) -> str:
+    """The metric a report follows over time and across slices: ROC AUC for a scored
+    binary model, else accuracy; MAE for regression."""
+    if task is Task.REGRESSION:
+        return "mae"
+    if task is Task.BINARY_CLASSIFICATION and has_score:
+        return "roc_auc"
+    return "accuracy"
+
+
+def has_scores(dataset: Dataset) -> bool:
+    """Whether the dataset has prediction scores (class scores included)."""
+    names = dataset.table.columns
+    return any(c == "prediction_score" or c.startswith("prediction_score:") for c in names)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which rows of a model: environments, versions, time range (start inclusive, end
+    exclusive, UTC) and a filter ``{column: value or values}``. Plain data, so that a
+    baseline or a report can name exactly what it compared."""
+
+    environment: tuple[str, ...] | None = None
+    version: tuple[str, ...] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    where: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> Selector:
+        """The selector of ``dataset``; its filter must be a dict to be stored."""
+        where = dataset.where
+        if where is not None and not isinstance(where, Mapping):
+            raise ParameterError(
+                "where",
+                "a dict of column -> value(s) for a stored baseline or report",
+                where,
+                "Functions and ibis expressions cannot be stored; "
+                'filter with a dict such as {"region": "EU"}.',
+            )
+        return cls(
+            environment=tuple(dataset.environments) if dataset.environments else None,
+            version=tuple(dataset.versions) if dataset.versions else None,
+            start=dataset.start,
+            end=dataset.end,
+            where=dict(where) if where is not None else None,
+        )
+
+    def dataset(self, model: Model, **changes: Any) -> Dataset:
+        """The rows this selector picks from ``model`` (``changes`` override fields)."""
+        args: dict[str, Any] = {
+            "environment": list(self.environment) if self.environment else None,
+            "version": list(self.version) if self.version else None,
+            "start": self.start,
+            "end": self.end,
+            "where": dict(self.where) if self.where is not None else None,
+        }
+        args.update(changes)
+        return model.dataset(**args)
+
+    def describe(self) -> str:
+        """``environment=training, version=v1, 2024-01-01 00:00 .. 2024-02-01 00:00``."""
+        parts = []
+        if self.environment:
+            parts.append(f"environment={','.join(self.environment)}")
+        if self.version:
+            parts.append(f"version={','.join(self.version)}")
+        if self.start or self.end:
+            fmt = "%Y-%m-%d %H:%M"
+            lo = self.start.strftime(fmt) if self.start else "..."
+            hi = self.end.strftime(fmt) if self.end else "..."
+            parts.append(f"{lo} .. {hi}")
+        for column, value in (self.where or {}).items():
+            parts.append(f"{column}={value}")
+        return ", ".join(parts) or "all rows"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "environment": list(self.environment) if self.environment else None,
+            "version": list(self.version) if self.version else None,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "where": _plain_where(self.where),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Selector:
+        env, version = data.get("environment"), data.get("version")
+        return cls(
+            environment=tuple(env) if env else None,
+            version=tuple(version) if version else None,
+            start=_time(data.get("start")),
+            end=_time(data.get("end")),
+            where=data.get("where"),
+        )
+
+
+def _plain_where(where: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if where is None:
+        return None
+    out: dict[str, Any] = {}
+    for column, value in where.items():
+        if hasattr(value, "tolist"):
+            value = value.tolist()
+        elif isinstance(value, (set, frozenset, tuple)):
+            value = sorted(value, key=str)
+        out[str(column)] = value
+    return out
+
+
+@dataclass
+class Baseline:
+    """A named reference selection and what was fitted on it (see the module doc).
+
+    Fitted state ends in ``_``: ``binnings_`` (column -> fitted :class:`~.binning.Binning`),
+    ``expectations_`` (data quality), ``performance_`` (the reference's performance, plain
+    data) and ``n_rows_``. A moving baseline has none stored: see :meth:`reference_for`.
+    """
+
+    name: str
+    selector: Selector = field(default_factory=Selector)
+    moving_days: int | None = None
+    columns: tuple[str, ...] | None = None
+    version: int | None = None
+    """set once stored: 1 for the first fit of this name, then 2, ..."""
+    created_at: datetime | None = None
+    binnings_: dict[str, Binning] = field(default_factory=dict)
+    expectations_: Expectations | None = None
+    performance_: dict[str, Any] | None = None
+    slices_: dict[str, Any] | None = None
+    """the reference's slices of its primary metric (plain data of a SliceResult)"""
+    n_rows_: int | None = None
+    _moving_cache: dict[datetime, Baseline] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        md = self.moving_days
+        if md is not None and (
+            isinstance(md, bool) or not isinstance(md, int) or not 1 <= md <= MAX_MOVING_DAYS
+        ):
+            raise ParameterError(
+                "moving_days", f"None or a whole number of days from 1 to {MAX_MOVING_DAYS}", md
+            )
+
+    @property
+    def is_moving(self) -> bool:
+        return self.moving_days is not None
+
+    @property
+    def is_fitted(self) -> bool:
+        return bool(self.binnings_) or self.n_rows_ is not None
+
+    @property
+    def label(self) -> str:
+        """``training v2`` or ``last-week (moving, 7 days)``."""
+        if self.is_moving:
+            return f"{self.name} (moving, {self.moving_days} days)"
+        return f"{self.name} v{self.version}" if self.version else self.name
+
+    def reference_for(self, model: Model, current: Dataset) -> tuple[Dataset, Baseline]:
+        """The reference rows to compare ``current`` with, and the fitted baseline to use.
+
+        Fixed: the selector's rows and this baseline. Moving: the ``moving_days`` before
+        the first timestamp of ``current`` (its ``start``, else its earliest row), fitted
+        on first use and cached per window start.
+        """
+        if not self.is_moving:
+            return self.selector.dataset(model), self
+        first = current.start
+        if first is None:
+            t = current.table
+            first = current.execute(t.timestamp.min().name("first")).column(0)[0].as_py()
+        if first is None:
+            raise ParameterError("current", "a dataset with rows for a moving baseline", "no rows")
+        try:
+            start = first - timedelta(days=self.moving_days or 0)
+        except OverflowError:
+            raise ParameterError(
+                "moving_days",
+                f"a window that starts after year 1 (the current data start on {first})",
+                self.moving_days,
+            ) from None
+        reference = self.selector.dataset(model, start=start, end=first)
+        fitted = self._moving_cache.get(start)
+        if fitted is None:
+            window = Selector.of(reference)
+            fitted = fit_baseline(reference, self.name, window, columns=self.columns)
+            self._moving_cache[start] = fitted
+        return reference, fitted
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data: what was selected, when it was fitted, and every artifact."""
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "version": self.version,
+            "created_at": _iso(self.created_at),
+            "selector": self.selector.to_dict(),
+            "moving_days": self.moving_days,
+            "columns": list(self.columns) if self.columns is not None else None,
+            "n_rows": self.n_rows_,
+            "binnings": {name: b.to_dict() for name, b in self.binnings_.items()},
+            "expectations": self.expectations_.to_dict() if self.expectations_ else None,
+            "performance": self.performance_,
+            "slices": self.slices_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Baseline:
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            got = data.get("format") if isinstance(data, Mapping) else data
+            raise ParameterError("Baseline data", f"a dict with format {FORMAT}", got)
+        columns = data.get("columns")
+        base = cls(
+            name=str(data["name"]),
+            selector=Selector.from_dict(data.get("selector") or {}),
+            moving_days=data.get("moving_days"),
+            columns=tuple(columns) if columns is not None else None,
+            version=data.get("version"),
+            created_at=_time(data.get("created_at")),
+        )
+        base.binnings_ = {n: Binning.from_dict(b) for n, b in data.get("binnings", {}).items()}
+        if data.get("expectations") is not None:
+            from evalstore.analyses.quality import Expectations
+
+            base.expectations_ = Expectations.from_dict(data["expectations"])
+        base.performance_ = data.get("performance")
+        base.slices_ = data.get("slices")
+        base.n_rows_ = data.get("n_rows")
+        return base
+
+
+def fit_baseline(
+    reference: Dataset,
+    name: str,
+    selector: Selector | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    moving_days: int | None = None,
+    slice_columns: Sequence[str] | None = None,
+) -> Baseline:
+    """Fit a baseline on ``reference``: bins of ``columns`` (default every feature and tag,
+    plus the prediction and actual columns), data-quality expectations, and when it has
+    actuals the reference performance and the slices of its primary metric on
+    ``slice_columns`` (default the binned features). A moving baseline is returned
+    unfitted."""
+    from evalstore.analyses.performance import performance
+    from evalstore.analyses.quality import learn_expectations
+
+    base = Baseline(
+        name=name,
+        selector=selector if selector is not None else Selector.of(reference),
+        moving_days=moving_days,
+        columns=tuple(columns) if columns is not None else None,
+    )
+    if base.is_moving:
+        return base
+    n = reference.count()
+    if n == 0:
+        raise ParameterError(
+            "reference",
+            "a selection with rows",
+            f"no rows for {base.selector.describe()}",
+            "Check the environment, version, dates and filter of the baseline.",
+        )
+    with ExitStack() as stack:
+        if n <= MATERIALIZE_MAX_ROWS:  # every fit below then scans the joined rows once
+            reference = stack.enter_context(reference.materialized())
+        names = list(columns) if columns is not None else feature_columns(reference)
+        names += [c for c in prediction_columns(reference) if c not in names]
+        base.binnings_ = fit_binnings(reference, names)
+        base.expectations_ = learn_expectations(reference, columns=names)
+        result = performance(reference)
+        if any(row["n"] for row in result.rows):
+            base.performance_ = result.to_dict()
+            from evalstore.analyses.slices import slices
+
+            task = reference.task or Task.parse(result.task)
+            sliced = [
+                c for c in (slice_columns or feature_columns(reference)) if c in base.binnings_
+            ]
+            if sliced:
+                metric = primary_metric(task, has_scores(reference))
+                bins = {c: base.binnings_[c] for c in sliced}
+                base.slices_ = slices(reference, metric, columns=sliced, binnings=bins).to_dict()
+    base.n_rows_ = n
+    return base

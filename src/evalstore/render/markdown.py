@@ -1,0 +1,139 @@
+"""A report as Markdown: the summary and the tables, for pull requests, chat and terminals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evalstore.analyses.report import Report
+
+__all__ = ["report_markdown", "table"]
+
+_MARK = {"alert": "**ALERT**", "ok": "ok", "info": "info"}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report_markdown(report: Report, max_rows: int = 15) -> str:
+    """Summary, performance, drift, data quality and worst slices as Markdown."""
+    from evalstore.render.html import _performance_rows
+
+    ref, cur = report.reference, report.current
+    out = [
+        f"# {report.model}: {cur['label']} against {ref['label']}",
+        "",
+        f"Reference: {ref['label']} ({_cell(ref.get('rows'))} rows). "
+        f"Current: {cur['label']} ({_cell(cur.get('rows'))} rows).",
+        "",
+        "## Summary",
+        "",
+    ]
+    out += [f"- {_MARK[i['status']]} ({i['topic']}) {i['text']}" for i in report.summary]
+    perf = _performance_rows(report)
+    if perf:
+        out += ["", "## Performance", ""]
+        rows = [
+            [
+                r["metric"],
+                r["reference"],
+                r["current"],
+                f"{_cell(r['ci_low'])} to {_cell(r['ci_high'])}"
+                if r["ci_low"] is not None
+                else None,
+                r["change"],
+                r["n"],
+                r["n_without_actual"],
+            ]
+            for r in perf
+        ]
+        out.append(
+            table(
+                ["metric", "reference", "current", "interval", "change", "rows", "without actual"],
+                rows,
+            )
+        )
+    d = report.drift
+    out += [
+        "",
+        "## Drift",
+        "",
+        f"{d.n_drifted} of {d.n_columns} columns drifted (false discovery rate {d.alpha:g}).",
+        "",
+    ]
+    out.append(
+        table(
+            ["column", "method", "value", "threshold", "p (adjusted)", "drifted"],
+            [
+                [c.column, c.method, c.value, c.threshold, c.p_adjusted, c.drifted]
+                for c in d.columns[:max_rows]
+            ],
+        )
+    )
+    if len(d.columns) > max_rows:
+        out.append(f"\n… and {len(d.columns) - max_rows} more columns, none ranked higher.")
+    if report.prediction_drift is not None and report.prediction_drift.columns:
+        out += ["", "### Predictions and actuals", ""]
+        out.append(
+            table(
+                ["column", "method", "value", "p (adjusted)", "drifted"],
+                [
+                    [c.column, c.method, c.value, c.p_adjusted, c.drifted]
+                    for c in report.prediction_drift.columns
+                ],
+            )
+        )
+    out += ["", "## Data quality", ""]
+    issues = report.quality.issues
+    if issues:
+        out.append(
+            table(
+                ["severity", "column", "check", "what"],
+                [[i.severity, i.column, i.check, i.message] for i in issues[:max_rows]],
+            )
+        )
+    else:
+        out.append("No issue found.")
+    if report.slices_current is not None:
+        s = report.slices_current
+        worst = report.worst_slices(10)
+        out += ["", "## Worst slices", ""]
+        rows = []
+        for w in worst:
+            found = (
+                report.slices_reference.find(w.column, w.bin) if report.slices_reference else None
+            )
+            interval = f"{_cell(w.ci_low)} to {_cell(w.ci_high)}" if w.ci_low is not None else None
+            rows.append(
+                [
+                    w.column,
+                    w.bin,
+                    w.value,
+                    interval,
+                    w.n,
+                    found.value if found is not None else None,
+                ]
+            )
+        out.append(
+            table(["column", "slice", s.metric, "interval", "rows", "reference"], rows)
+            if rows
+            else f"No slice has {s.min_support} rows or more."
+        )
+    return "\n".join(out) + "\n"

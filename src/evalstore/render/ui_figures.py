@@ -1,0 +1,422 @@
+"""The web UI's figures: Plotly figure specs (plain dicts) drawn from Results.
+
+Each function takes a Result and returns ``{"data": [...], "layout": {...}}``, the JSON
+plotly.js draws; ``plotly.graph_objects.Figure(spec)`` draws the same in a notebook. ::
+
+    from evalstore.render import ui_figures
+    spec = ui_figures.drift_over_time(over_time, "temp")
+    ui_figures.to_json(spec)      # for a <script type="application/json"> element
+
+Why dicts rather than :mod:`.figures`' ``go.Figure`` objects: a Figure validates every
+property it is given, which cost 150-250 ms per figure here (a page has up to 30 of them,
+sparklines included); building the spec and dumping it as JSON takes well under 1 ms.
+The colours, titles and traces follow :mod:`.figures`, so the UI and the HTML report look
+alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from evalstore.render.figures import ALERT, CURRENT, NEUTRAL, REFERENCE
+
+if TYPE_CHECKING:
+    from evalstore.analyses.drift import ColumnDrift, DriftOverTime, DriftResult
+    from evalstore.analyses.performance import PerformanceResult
+    from evalstore.analyses.quality import QualityResult
+    from evalstore.analyses.slices import SliceResult
+
+__all__ = [
+    "distribution",
+    "drift_over_time",
+    "drift_ranking",
+    "performance_over_time",
+    "quality_heatmap",
+    "slice_heatmap",
+    "sparkline",
+    "to_json",
+]
+
+Spec = dict[str, Any]
+
+#: ColorBrewer's RdYlGn, low to high (plotly.js knows no such name: Python's plotly
+#: expands it when it validates a figure, which these specs skip)
+_RED_TO_GREEN = ["#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850"]
+_AXIS = {"showline": True, "linecolor": "#57606a", "ticks": "outside", "zeroline": False}
+_FONT = {"family": "system-ui, -apple-system, 'Segoe UI', sans-serif", "size": 12}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: datetimes as ISO text, NaN and infinities as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_json(spec: Spec) -> str:
+    """The spec as JSON that is safe inside a ``<script>`` element."""
+    return json.dumps(_plain(spec), allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _layout(title: str, height: int, **extra: Any) -> Spec:
+    layout: Spec = {
+        "title": {"text": title, "x": 0, "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "legend": {"orientation": "h", "y": -0.2},
+        "hovermode": "x unified",
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "font": _FONT,
+        "xaxis": dict(_AXIS),
+        "yaxis": dict(_AXIS),
+    }
+    layout.update(extra)
+    return layout
+
+
+def performance_over_time(
+    result: PerformanceResult,
+    metric: str,
+    window: str,
+    reference_value: float | None = None,
+    reference_label: str = "reference",
+) -> Spec:
+    """The metric per window with its interval as a band, the reference as a dashed line,
+    and the volume beneath as bars (rows with and without an actual), on one time axis."""
+    rows = [r for r in result.rows if r["metric"] == metric and r.get(window) is not None]
+    x = [r[window] for r in rows]
+    data: list[Spec] = []
+    low = [r["ci_low"] for r in rows]
+    if any(v is not None for v in low):
+        band = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "type": "scatter"}
+        data.append({**band, "x": x, "y": [r["ci_high"] for r in rows], "showlegend": False})
+        data.append(
+            {
+                **band,
+                "x": x,
+                "y": low,
+                "fill": "tonexty",
+                "fillcolor": "rgba(31,111,235,0.15)",
+                "name": "confidence interval",
+            }
+        )
+    data.append(
+        {
+            "type": "scatter",
+            "x": x,
+            "y": [r["value"] for r in rows],
+            "mode": "lines+markers",
+            "name": metric,
+            "line": {"color": CURRENT},
+        }
+    )
+    if reference_value is not None and x:
+        data.append(
+            {
+                "type": "scatter",
+                "x": [x[0], x[-1]],
+                "y": [reference_value, reference_value],
+                "mode": "lines",
+                "name": reference_label,
+                "line": {"dash": "dash", "color": REFERENCE},
+            }
+        )
+    bars = {"type": "bar", "x": x, "xaxis": "x", "yaxis": "y2"}
+    data.append(
+        {
+            **bars,
+            "y": [r["n"] for r in rows],
+            "name": "with actual",
+            "marker": {"color": CURRENT},
+            "opacity": 0.5,
+        }
+    )
+    data.append(
+        {
+            **bars,
+            "y": [r["n_without_actual"] for r in rows],
+            "name": "without actual",
+            "marker": {"color": NEUTRAL},
+        }
+    )
+    layout = _layout(
+        f"{metric} per {window}",
+        440,
+        barmode="stack",
+        xaxis={**_AXIS, "anchor": "y2"},
+        yaxis={**_AXIS, "domain": [0.34, 1], "title": {"text": metric}},
+        yaxis2={**_AXIS, "domain": [0, 0.26], "title": {"text": "rows"}},
+    )
+    return {"data": data, "layout": layout}
+
+
+def sparkline(points: Sequence[tuple[Any, float | None]], threshold: float | None = None) -> Spec:
+    """A tiny line of values over time (no axes), its points past ``threshold`` in red."""
+    x = [p[0] for p in points]
+    y = [p[1] for p in points]
+    colours = [
+        ALERT if threshold is not None and v is not None and v >= threshold else CURRENT for v in y
+    ]
+    data: list[Spec] = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": y,
+            "mode": "lines+markers",
+            "line": {"color": CURRENT, "width": 1.5},
+            "marker": {"size": 3, "color": colours},
+            "hoverinfo": "skip",
+        }
+    ]
+    if threshold is not None and x:
+        data.append(
+            {
+                "type": "scatter",
+                "x": [x[0], x[-1]],
+                "y": [threshold, threshold],
+                "mode": "lines",
+                "line": {"color": ALERT, "width": 1, "dash": "dot"},
+                "hoverinfo": "skip",
+            }
+        )
+    hidden = {"visible": False, "fixedrange": True}
+    layout = {
+        "height": 36,
+        "width": 150,
+        "margin": {"l": 2, "r": 2, "t": 2, "b": 2},
+        "showlegend": False,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "xaxis": hidden,
+        "yaxis": {**hidden, "rangemode": "tozero"},
+    }
+    return {"data": data, "layout": layout}
+
+
+def drift_over_time(over_time: DriftOverTime, column: str) -> Spec:
+    """One column's drift per window against its threshold; drifted windows in red."""
+    points = []
+    for w in over_time.windows:
+        found = next((c for c in w.result.columns if c.column == column), None)
+        if found is not None:
+            points.append((w.start, found))
+    x = [p[0] for p in points]
+    values = [c.value for _, c in points]
+    method = points[0][1].method if points else "drift"
+    data: list[Spec] = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": values,
+            "mode": "lines+markers",
+            "name": method,
+            "line": {"color": CURRENT},
+            "marker": {"color": [ALERT if c.drifted else CURRENT for _, c in points], "size": 7},
+            "customdata": [[c.p_adjusted, c.n_current] for _, c in points],
+            "hovertemplate": method + " %{y:.4g}, adjusted p %{customdata[0]:.2g}, "
+            "%{customdata[1]:,} rows<extra></extra>",
+        }
+    ]
+    if points:
+        threshold = points[0][1].threshold
+        data.append(
+            {
+                "type": "scatter",
+                "x": [x[0], x[-1]],
+                "y": [threshold, threshold],
+                "mode": "lines",
+                "name": "threshold",
+                "line": {"dash": "dash", "color": ALERT},
+            }
+        )
+    layout = _layout(
+        f"{column}: {method} per {over_time.by}",
+        300,
+        yaxis={**_AXIS, "title": {"text": method}, "rangemode": "tozero"},
+    )
+    return {"data": data, "layout": layout}
+
+
+def distribution(
+    column: ColumnDrift, reference_label: str = "reference", current_label: str = "current"
+) -> Spec:
+    """Reference and current shares per frozen bin of one column, side by side."""
+    labels = [b["label"] for b in column.bins]
+
+    def bars(side: str, name: str, colour: str) -> Spec:
+        return {
+            "type": "bar",
+            "x": labels,
+            "y": [b[side] for b in column.bins],
+            "name": name,
+            "marker": {"color": colour},
+            "customdata": [b[f"{side}_count"] for b in column.bins],
+            "hovertemplate": name + ": %{y:.1%} (%{customdata:,} rows)<extra></extra>",
+        }
+
+    title = f"{column.column}: {column.method} {column.value:.3g}"
+    layout = _layout(
+        title + (" (drifted)" if column.drifted else ""),
+        320,
+        barmode="group",
+        yaxis={**_AXIS, "title": {"text": "share of rows"}, "tickformat": ".0%"},
+        xaxis={**_AXIS, "type": "category"},
+    )
+    return {
+        "data": [
+            bars("reference", reference_label, REFERENCE),
+            bars("current", current_label, CURRENT),
+        ],
+        "layout": layout,
+    }
+
+
+def drift_ranking(result: DriftResult, limit: int = 30) -> Spec:
+    """Columns ranked by drift (effect / threshold), drifted ones in red; a click on a bar
+    names its column (``customdata[0]``)."""
+    columns = list(result.columns)[:limit][::-1]  # plotly draws the first bar at the bottom
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "x": [c.value / c.threshold if c.threshold else c.value for c in columns],
+            "y": [c.column for c in columns],
+            "marker": {"color": [ALERT if c.drifted else NEUTRAL for c in columns]},
+            "customdata": [[c.column, c.method, c.value, c.p_adjusted] for c in columns],
+            "hovertemplate": "%{y}: %{customdata[1]} %{customdata[2]:.4g}, adjusted p "
+            "%{customdata[3]:.2g}<extra></extra>",
+        }
+    ]
+    height = max(240, 22 * len(columns) + 90)
+    layout = _layout(
+        "Drift by column",
+        height,
+        hovermode="closest",
+        xaxis={**_AXIS, "title": {"text": "drift / threshold (1 = threshold)"}},
+        yaxis={**_AXIS, "automargin": True},
+        shapes=[
+            {
+                "type": "line",
+                "x0": 1,
+                "x1": 1,
+                "yref": "paper",
+                "y0": 0,
+                "y1": 1,
+                "line": {"dash": "dash", "color": ALERT},
+            }
+        ],
+    )
+    return {"data": data, "layout": layout}
+
+
+def slice_heatmap(result: SliceResult, columns: Sequence[str] | None = None) -> Spec:
+    """The metric per column (rows) x bin (in bin order); hover shows the bin, its support
+    and interval; ``customdata`` of a cell is ``[column, bin label]`` (for a click)."""
+    matrix = result.matrix()
+    names = [c for c in (columns or list(matrix)) if c in matrix]
+    width = max((len(matrix[c]) for c in names), default=0)
+    found = {(s.column, s.bin): s for s in result.rows}
+    z: list[list[float | None]] = []
+    custom: list[list[list[Any]]] = []
+    for name in names:
+        cells = matrix[name]
+        pad = width - len(cells)
+        z.append([v for _, v, _ in cells] + [None] * pad)
+        row = []
+        for label, _, n in cells:
+            s = found.get((name, label))
+            ci = (
+                f"{s.ci_low:.3g}-{s.ci_high:.3g}"
+                if s is not None and s.ci_low is not None and s.ci_high is not None
+                else "n/a"
+            )
+            row.append([name, label, n, ci])
+        custom.append(row + [[name, "", 0, ""]] * pad)
+    higher = result.higher_is_better
+    # the colour range of the slices with support: a 3-row slice at 1.0 would wash out the rest
+    supported = [r.value for r in result.rows if r.value is not None and r.n >= result.min_support]
+    scale = _RED_TO_GREEN[::-1] if higher is False else _RED_TO_GREEN
+    ranged: Spec = {"zmin": min(supported), "zmax": max(supported)} if supported else {}
+    data = [
+        {
+            **ranged,
+            "type": "heatmap",
+            "z": z,
+            "y": names,
+            "x": [f"bin {i + 1}" for i in range(width)],
+            "customdata": custom,
+            "hovertemplate": "%{customdata[0]} = %{customdata[1]}<br>"
+            + result.metric
+            + " %{z:.3g} (CI %{customdata[3]})<br>%{customdata[2]:,} rows<extra></extra>",
+            "colorscale": [[i / 4, c] for i, c in enumerate(scale)],
+            "colorbar": {"title": {"text": result.metric}},
+            "hoverongaps": False,
+        }
+    ]
+    layout = _layout(
+        f"{result.metric} by slice (click a cell to filter every view to it)",
+        max(260, 26 * len(names) + 110),
+        hovermode="closest",
+        yaxis={**_AXIS, "automargin": True, "autorange": "reversed"},
+    )
+    return {"data": data, "layout": layout}
+
+
+def quality_heatmap(result: QualityResult) -> Spec:
+    """Issues per column (rows) x window (columns): their count as the colour, the checks
+    and the missing share in the hover."""
+    windows = sorted({c.window for c in result.columns if c.window is not None})
+    names = list(dict.fromkeys(c.column for c in result.columns))
+    cells = {(c.column, c.window): c for c in result.columns}
+    issues: dict[tuple[str | None, Any], list[str]] = {}
+    for issue in result.issues:
+        issues.setdefault((issue.column, issue.window), []).append(issue.check)
+    z: list[list[int | None]] = []
+    text: list[list[str]] = []
+    for name in names:
+        row_z: list[int | None] = []
+        row_t: list[str] = []
+        for w in windows:
+            c = cells.get((name, w))
+            found = sorted(set(issues.get((name, w), []) + issues.get((name, None), [])))
+            row_z.append(len(found) if c is not None else None)
+            share = c.missing_share if c is not None else None
+            missing = f"missing {share:.1%}" if share is not None else "no rows"
+            row_t.append(f"{', '.join(found) or 'no issue'}<br>{missing}")
+        z.append(row_z)
+        text.append(row_t)
+    data = [
+        {
+            "type": "heatmap",
+            "z": z,
+            "x": windows,
+            "y": names,
+            "text": text,
+            "zmin": 0,
+            "zmax": max(1, max((v for r in z for v in r if v is not None), default=0)),
+            "colorscale": [[0, "#f6f8fa"], [1, ALERT]],
+            "colorbar": {"title": {"text": "issues"}},
+            "hovertemplate": "%{y}, %{x}<br>%{text}<extra></extra>",
+            "hoverongaps": False,
+            "xgap": 1,
+            "ygap": 1,
+        }
+    ]
+    layout = _layout(
+        f"Data-quality issues per {result.by or 'window'}",
+        max(260, 22 * len(names) + 110),
+        hovermode="closest",
+        yaxis={**_AXIS, "automargin": True, "autorange": "reversed"},
+    )
+    return {"data": data, "layout": layout}

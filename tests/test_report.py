@@ -1,0 +1,306 @@
+"""Reports and baselines: every number is the standalone analysis's (and scikit-learn's), the
+HTML is self-contained and holds no row, baselines are stored, versioned and reused."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, roc_auc_score
+from typer.testing import CliRunner
+
+import evalstore as es
+from evalstore.analyses.baseline import Baseline
+from evalstore.analyses.drift import drift
+from evalstore.analyses.performance import PerformanceResult, performance
+from evalstore.analyses.report import Report, auto_window
+from evalstore.cli import app
+
+SCHEMA = es.Schema(
+    prediction_id="id",
+    timestamp="ts",
+    prediction_score="score",
+    prediction_label="pred",
+    actual_label="y",
+)
+N = 4000
+
+
+def frame(seed: int, start: str, shift: float, bad_segment: bool, prefix: str) -> pd.DataFrame:
+    """A binary model's rows over 10 days: ``x_shift`` moves by ``shift``; in segment
+    ``seg = bad`` the labels are noise when ``bad_segment``."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=N)
+    seg = rng.choice(["a", "b", "c", "bad"], size=N, p=[0.3, 0.3, 0.25, 0.15])
+    score = 1 / (1 + np.exp(-2 * x))
+    y = rng.random(N) < score
+    noisy = (seg == "bad") & bad_segment
+    y[noisy] = rng.random(noisy.sum()) < 0.5
+    return pd.DataFrame(
+        {
+            "id": [f"{prefix}-{i:06d}" for i in range(N)],
+            "ts": pd.Timestamp(start, tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 10 * 86400, N), "s"),
+            "x": x,
+            "x_shift": rng.normal(loc=shift, size=N),
+            "seg": seg,
+            "score": score,
+            "pred": score >= 0.5,
+            "y": y,
+        }
+    )
+
+
+def values(result: PerformanceResult, approx: bool = False) -> dict[str, object]:
+    """Each metric's value and interval; ``approx``: to compare up to the order of the
+    engine's parallel float sums."""
+    out: dict[str, object] = {}
+    for r in result.rows:
+        triple = (r["value"], r["ci_low"], r["ci_high"])
+        scalar = isinstance(r["value"], float)
+        out[r["metric"]] = pytest.approx(triple, rel=1e-12) if approx and scalar else triple
+    return out
+
+
+@pytest.fixture(scope="module")
+def setup(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[es.Store, es.Model, pd.DataFrame, pd.DataFrame]]:
+    path = tmp_path_factory.mktemp("report") / "store"
+    train = frame(1, "2024-01-01", 0.0, False, "t")
+    prod = frame(2, "2024-03-01", 1.0, True, "p")
+    with es.connect(path) as store:
+        model = store.model("clf", task="binary_classification")
+        model.log(train, schema=SCHEMA, version="v1", environment="training")
+        # the last 500 production rows have no actual yet
+        model.log(
+            prod.drop(columns="y"),
+            schema=dataclasses.replace(SCHEMA, actual_label=None),
+            version="v1",
+            environment="production",
+        )
+        model.log_actuals(prod.iloc[:-500][["id", "y"]], prediction_id="id", actual="y")
+        yield store, model, train, prod
+
+
+@pytest.fixture(scope="module")
+def report(setup: tuple[es.Store, es.Model, pd.DataFrame, pd.DataFrame]) -> Report:
+    _, model, _, _ = setup
+    return model.report(reference="training", current="production")
+
+
+def test_performance_is_scikit_learns(setup, report: Report) -> None:
+    _, model, train, prod = setup
+    known = prod.iloc[:-500]
+    cur = {r["metric"]: r for r in report.performance_current.rows}
+    ref = {r["metric"]: r for r in report.performance_reference.rows}
+    assert cur["accuracy"]["value"] == pytest.approx(accuracy_score(known.y, known.pred))
+    assert ref["accuracy"]["value"] == pytest.approx(accuracy_score(train.y, train.pred))
+    # binned AUC: within its documented bound of the exact value
+    assert cur["roc_auc"]["value"] == pytest.approx(roc_auc_score(known.y, known.score), abs=1e-4)
+    assert cur["accuracy"]["n"] == N - 500 and cur["accuracy"]["n_without_actual"] == 500
+    standalone = performance(model.dataset(environment="production"))
+    assert values(standalone) == values(report.performance_current, approx=True)
+
+
+def test_performance_over_time_counts_every_row(setup, report: Report) -> None:
+    _, _, _, prod = setup
+    assert report.window == "day" and report.primary_metric == "roc_auc"
+    rows = report.performance_over_time.rows
+    assert sum(r["n"] + r["n_without_actual"] for r in rows) == N
+    days = prod.ts.dt.tz_convert(None).dt.floor("D")
+    first = rows[0]
+    in_day = prod[days == pd.Timestamp(first["day"])]
+    known = in_day[in_day.id.isin(prod.id.iloc[:-500])]
+    assert first["n"] == len(known)
+    assert first["value"] == pytest.approx(roc_auc_score(known.y, known.score), abs=1e-3)
+
+
+def test_drift_is_the_standalone_drift(setup, report: Report) -> None:
+    _, model, _, _ = setup
+    assert report.drift.drifted_columns == ["x_shift"]
+    alone = drift(model.dataset(environment="training"), model.dataset(environment="production"))
+    assert {c.column: c.value for c in alone} == {c.column: c.value for c in report.drift}
+    predicted = {c.column for c in report.prediction_drift}
+    assert {"prediction_score", "prediction_label", "actual_label"} <= predicted
+
+
+def test_worst_slice_is_the_planted_one(setup, report: Report) -> None:
+    _, _, _, prod = setup
+    worst = report.slices_current.worst(1)[0]
+    assert (worst.column, worst.bin) == ("seg", "bad")
+    known = prod.iloc[:-500]
+    bad = known[known.seg == "bad"]
+    assert worst.n == len(bad)
+    assert worst.value == pytest.approx(roc_auc_score(bad.y, bad.score), abs=1e-3)
+    assert report.slices_reference.find("seg", "bad").value > worst.value + 0.1
+
+
+def test_summary_names_what_went_wrong(report: Report) -> None:
+    topics = {item["topic"]: item for item in report.summary}
+    assert topics["drift"]["status"] == "alert" and "x_shift" in topics["drift"]["text"]
+    assert topics["performance"]["status"] == "alert"
+    assert "500 of 4,000" in topics["performance"]["text"]
+    assert "seg = bad" in topics["slices"]["text"]
+    assert report.summary[0]["status"] == "alert"
+
+
+def test_report_round_trips_through_json(report: Report) -> None:
+    data = json.loads(report.to_json())
+    again = Report.from_dict(data)
+    assert again.to_dict() == report.to_dict()
+    assert again.summary == report.summary
+
+
+def test_html_is_self_contained_and_holds_no_row(setup, report: Report, tmp_path: Path) -> None:
+    _, _, _, prod = setup
+    path = report.save_html(tmp_path / "r.html")
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    from evalstore.render.html import plotly_js
+
+    assert plotly_js() in page  # inlined, not fetched
+    ours = page.replace(plotly_js(), "")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", ours)
+    assert "Plotly.newPlot" in page and page.count("<script>") == 2  # plotly.js, then ours
+    for name in ("fig-performance", "fig-drift", "fig-slices"):
+        assert f'id="{name}"' in page
+    # charts come from aggregates: no prediction id, and the size is plotly.js plus a little
+    assert not any(i in page for i in prod.id.iloc[::97])
+    assert len(page) - len(plotly_js()) < 400_000
+    inline = report._repr_html_()
+    assert inline.startswith("<iframe") and "srcdoc=" in inline
+
+
+def test_markdown_has_the_summary_and_tables(report: Report, tmp_path: Path) -> None:
+    text = report.to_markdown()
+    assert text.startswith("# clf:")
+    assert "## Summary" in text and "**ALERT**" in text
+    assert "| x_shift |" in text and "| seg | bad |" in text
+    assert report.save_markdown(tmp_path / "r.md").read_text(encoding="utf-8") == text
+
+
+def test_baselines_are_stored_versioned_and_reused(setup, report: Report) -> None:
+    _, model, train, _ = setup
+    first = model.create_baseline("train", environment="training")
+    second = model.create_baseline("train", environment="training", version="v1")
+    assert (first.version, second.version) == (1, 2)
+    assert [b["name"] for b in model.baselines()] == ["train"]
+    loaded = model.baseline("train", version=1)
+    assert loaded.n_rows_ == len(train)
+    assert loaded.selector.environment == ("training",)
+    assert {n: b.fingerprint for n, b in loaded.binnings_.items()} == {
+        n: b.fingerprint for n, b in first.binnings_.items()
+    }
+    assert (
+        Baseline.from_dict(json.loads(json.dumps(loaded.to_dict()))).to_dict() == loaded.to_dict()
+    )
+    again = model.report(reference="train", current="production")
+    assert again.reference["baseline"] == {"name": "train", "version": 2, "moving_days": None}
+    assert {c.column: c.value for c in again.drift} == {c.column: c.value for c in report.drift}
+    assert values(again.performance_reference) == values(report.performance_reference, True)
+
+
+def test_moving_baseline_is_the_days_before_the_current(setup) -> None:
+    _, model, _, prod = setup
+    moving = model.create_baseline("prev", environment="production", moving_days=3)
+    assert moving.is_moving and not moving.binnings_
+    start = pd.Timestamp("2024-03-07")
+    result = model.report(
+        reference="prev", current={"environment": "production", "start": "2024-03-07"}
+    )
+    ts = prod.ts.dt.tz_convert(None)
+    expected = ((ts >= start - pd.Timedelta(days=3)) & (ts < start)).sum()
+    assert result.reference["rows"] == expected
+    assert result.current["rows"] == (ts >= start).sum()
+
+
+def test_report_refusals_say_what_to_do(setup) -> None:
+    _, model, _, _ = setup
+    with pytest.raises(
+        es.ParameterError, match=r"baseline name or an environment.*Did you mean 'training'"
+    ):
+        model.report(reference="trainign", current="production")
+    with pytest.raises(es.ParameterError, match="no rows"):
+        model.report(
+            reference="training", current={"environment": "production", "start": "2030-01-01"}
+        )
+    with pytest.raises(es.ParameterError, match="keys among"):
+        model.report(reference="training", current={"env": "production"})
+    with pytest.raises(es.ParameterError, match="create_baseline"):
+        model.baseline("nope")
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "window"),
+    [
+        ("2024-01-01", "2024-01-02", "hour"),
+        ("2024-01-01", "2024-03-01", "day"),
+        ("2024-01-01", "2025-01-01", "week"),
+        ("2024-01-01", "2027-01-01", "month"),
+    ],
+)
+def test_auto_window(first: str, last: str, window: str) -> None:
+    assert auto_window(pd.Timestamp(first), pd.Timestamp(last)) == window
+
+
+def test_cli_report_and_baseline(tmp_path: Path) -> None:
+    path = str(tmp_path / "store")
+    with es.connect(path) as store:
+        model = store.model("clf", task="binary_classification")
+        model.log(
+            frame(1, "2024-01-01", 0.0, False, "t"),
+            schema=SCHEMA,
+            version="v1",
+            environment="training",
+        )
+        model.log(
+            frame(2, "2024-03-01", 1.0, True, "p"),
+            schema=SCHEMA,
+            version="v1",
+            environment="production",
+        )
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*args, "--store", path])
+        return result.exit_code, result.output
+
+    out = tmp_path / "r.html"
+    code, text = run(
+        "report", "-m", "clf", "-r", "training", "-c", "environment=production", "--out", str(out)
+    )
+    assert code == 0, text
+    assert out.exists() and "[alert]" in text and "wrote" in text
+    code, text = run("report", "-m", "clf", "-r", "training", "-c", "production")
+    assert code == 0 and "## Summary" in text
+    code, text = run(
+        "report",
+        "-m",
+        "clf",
+        "-r",
+        "training",
+        "-c",
+        "production",
+        "--out",
+        str(tmp_path / "r.txt"),
+    )
+    assert code == 1 and ".html, .md or .json" in text
+    code, text = run("report", "-m", "clf", "-r", "env=training", "-c", "production")
+    assert code == 1 and "key=value" in text
+    code, text = run("baseline", "create", "cli-base", "-m", "clf", "-e", "training")
+    assert code == 0 and "version 1" in text, text
+    code, text = run("baseline", "list", "-m", "clf", "--json")
+    assert code == 0 and json.loads(text)[0]["name"] == "cli-base"
+    out = tmp_path / "r.json"
+    code, text = run(
+        "report", "-m", "clf", "-r", "baseline=cli-base@1", "-c", "production", "--out", str(out)
+    )
+    assert code == 0, text
+    assert json.loads(out.read_text())["reference"]["baseline"]["name"] == "cli-base"
