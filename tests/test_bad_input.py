@@ -462,9 +462,10 @@ def test_pandas_column_names_must_be_unique_strings(binary: es.Model) -> None:
         )
 
 
-def test_connect_refuses_urls(tmp_path: Path) -> None:
-    with pytest.raises(es.ParameterError, match="opens embedded stores only"):
-        es.connect("http://localhost:8000")
+def test_connect_to_a_url_without_a_server_says_how_to_start_one() -> None:
+    # port 9 (discard) has no listener on a test machine: the refusal comes at once
+    with pytest.raises(es.ServerError, match=r"cannot reach the evalstore server.*evalstore serve"):
+        es.connect("http://127.0.0.1:9")
 
 
 # -- the model's earlier batches -------------------------------------------------------------------

@@ -46,3 +46,20 @@ def test_demo_is_idempotent(tmp_path) -> None:
         again = run_demo(store, say=lambda _: None)
         assert store.model(MODEL_NAME).dataset().count() == 8645
     assert again.rows["production"] == 5859
+
+
+def test_demo_command_without_serving(tmp_path) -> None:
+    """``evalstore demo --no-serve`` loads and returns (``evalstore demo`` then serves the web
+    UI: test_ui_browser.py drives it)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "evalstore", "demo", "--no-serve", "--store", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Delivered 5,859 late actuals for production" in r.stdout
+    assert "web UI" not in r.stdout and "Serving" not in r.stdout

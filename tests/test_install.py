@@ -32,7 +32,7 @@ def test_fresh_install_runs_the_demo(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EVALSTORE_HOME")}
     env["HOME"] = str(tmp_path / "home")
     demo = subprocess.run(
-        [str(venv / "bin" / "evalstore"), "demo"],
+        [str(venv / "bin" / "evalstore"), "demo", "--no-serve"],
         capture_output=True,
         text=True,
         env=env,

@@ -10,8 +10,10 @@ from evalstore.errors import (
     EvalstoreError,
     ModelNotFound,
     NotFittedError,
+    NotSupported,
     ParameterError,
     SchemaError,
+    ServerError,
     StoreLocked,
 )
 from evalstore.schema import FeatureType, Schema, Task
@@ -30,9 +32,11 @@ __all__ = [
     "ModelInfo",
     "ModelNotFound",
     "NotFittedError",
+    "NotSupported",
     "ParameterError",
     "Schema",
     "SchemaError",
+    "ServerError",
     "Store",
     "StoreInfo",
     "StoreLocked",

@@ -8,11 +8,15 @@
     ├── BatchRejected (ValueError)       a batch failed validation; nothing of it was written
     ├── ModelNotFound (KeyError)         no model of that name in the store
     ├── NotFittedError (RuntimeError)    an analysis was computed before it was fitted
+    ├── NotSupported (NotImplementedError)  this kind of store cannot do that (yet)
+    ├── ServerError (RuntimeError)       the evalstore server was unreachable, refused or failed
     └── StoreLocked (RuntimeError)       another process holds the store file
 
 Every message says what went wrong and what to do next. ``BatchRejected``
 carries the details as attributes (``column``, ``rows``, ``example``) so that
-the CLI and the server can show them without parsing text.
+the CLI and the server can show them without parsing text. Through the server
+(``es.connect("http://...")``) the same classes are raised with the same
+messages and attributes; what only HTTP can go wrong with is a ``ServerError``.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ __all__ = [
     "EvalstoreError",
     "ModelNotFound",
     "NotFittedError",
+    "NotSupported",
     "ParameterError",
     "SchemaError",
+    "ServerError",
     "StoreLocked",
 ]
 
@@ -117,6 +123,36 @@ class NotFittedError(EvalstoreError, RuntimeError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} is not fitted yet; call .fit(reference) first.")
+
+
+class NotSupported(EvalstoreError, NotImplementedError):
+    """The operation exists, but not on this kind of store (for now); the message says what
+    to do instead."""
+
+
+class ServerError(EvalstoreError, RuntimeError):
+    """The evalstore server could not be reached, refused a request, or failed on it.
+
+    Errors the server raises on evalstore's own terms (``BatchRejected``,
+    ``ModelNotFound``, ...) come back as those classes; this one covers the rest:
+    no server at the URL, a missing or wrong API key, a request body over the
+    server's limit, an internal error. Attributes: ``status`` (the HTTP status, or
+    None when no answer came), ``error_type`` (the ``type`` of the server's error
+    body) and ``details`` (a dict).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        self.status = status
+        self.error_type = error_type
+        self.details = details or {}
+        super().__init__(message)
 
 
 class StoreLocked(EvalstoreError, RuntimeError):

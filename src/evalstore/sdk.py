@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import ibis
 from sqlalchemy.exc import SQLAlchemyError
 
 from evalstore._progress import progress_bar
 from evalstore._settings import resolve
+from evalstore.analyses.baseline import Baseline, Selector, fit_baseline
 from evalstore.dataset import Dataset, TimeLike, Where
 from evalstore.errors import ModelNotFound, ParameterError, did_you_mean
 from evalstore.ingest.plan import ENVIRONMENTS, plan_actuals, plan_inferences
@@ -34,6 +35,10 @@ from evalstore.schema import Schema, Task
 from evalstore.store.base import BatchReport, ModelRecord
 from evalstore.store.duckdb import DuckDBStore
 from evalstore.store.metadata import Metadata
+
+if TYPE_CHECKING:
+    from evalstore.analyses.report import Report
+    from evalstore.remote import RemoteStore
 
 __all__ = ["Model", "ModelInfo", "Store", "StoreInfo", "connect"]
 
@@ -201,6 +206,131 @@ class Model:
             task=self.task,
         )
 
+    def create_baseline(
+        self,
+        name: str,
+        *,
+        environment: str | Sequence[str] | None = None,
+        version: str | Sequence[str] | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        where: Mapping[str, Any] | None = None,
+        moving_days: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> Baseline:
+        """Fit a baseline on the selected rows and store it as the next version of ``name``.
+
+        A fixed baseline keeps its bins, data-quality expectations and performance, so
+        that later comparisons never read the reference again. ``moving_days=N`` makes a
+        moving one: the N days before each current dataset (same environment, version and
+        filter), fitted when used. See :mod:`evalstore.analyses.baseline`.
+        """
+        check_name(name, "baseline name")
+        ds = self.dataset(environment, version, start, end, where)
+        fitted = fit_baseline(ds, name, Selector.of(ds), columns=columns, moving_days=moving_days)
+        body = fitted.to_dict()
+        fitted.version, fitted.created_at = self._store._meta.add_baseline(
+            self._record.id, name, body
+        )
+        return fitted
+
+    def baseline(self, name: str, version: int | None = None) -> Baseline:
+        """A stored baseline: the latest version of ``name``, or the one given."""
+        found = self._store._meta.baseline(self._record.id, name, version)
+        if found is None:
+            names = [b["name"] for b in self.baselines()]
+            hint = did_you_mean(name, names) if names else ""
+            raise ParameterError(
+                "baseline",
+                f"a baseline of model {self.name!r}" + (f" ({', '.join(names)})" if names else ""),
+                name if version is None else f"{name} version {version}",
+                (hint + " " if hint.strip() else "")
+                + "Create one with model.create_baseline(name, environment=...).",
+            )
+        number, created, body = found
+        base = Baseline.from_dict(body)
+        base.version, base.created_at = number, created
+        return base
+
+    def baselines(self) -> list[dict[str, Any]]:
+        """Every stored baseline: ``name``, latest ``version``, ``created_at``."""
+        return self._store._meta.baselines(self._record.id)
+
+    def report(
+        self,
+        reference: Dataset | Baseline | str | Mapping[str, Any],
+        current: Dataset | str | Mapping[str, Any],
+        *,
+        metrics: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+        window: str | None = None,
+        slice_columns: Sequence[str] | None = None,
+        min_support: int = 30,
+        progress: bool | None = None,
+    ) -> Report:
+        """Performance, drift, data quality and the worst slices of ``current`` against
+        ``reference`` (see :mod:`evalstore.analyses.report`).
+
+        Each side is a Dataset, a dict of ``dataset()`` arguments
+        (``{"environment": "production", "start": "2024-06-01"}``) or a name: a stored
+        baseline's, else an environment's. The reference may be a Baseline. ``window``:
+        the performance-over-time window (default by the span of the data).
+        """
+        from evalstore.analyses.report import build_report
+
+        ref = self._selection(reference, "reference", baselines=True)
+        cur = self._selection(current, "current", baselines=False)
+        assert not isinstance(cur, Baseline)
+        return build_report(
+            self,
+            ref,
+            cur,
+            metrics=metrics,
+            columns=columns,
+            window=window,
+            slice_columns=slice_columns,
+            min_support=min_support,
+            progress=progress,
+        )
+
+    def _selection(self, value: Any, what: str, baselines: bool) -> Dataset | Baseline:
+        if isinstance(value, Dataset):
+            if value.model_id != self._record.id:
+                raise ParameterError(what, f"a dataset of model {self.name!r}", value)
+            return value
+        if isinstance(value, Baseline):
+            if baselines:
+                return value
+            raise ParameterError(what, "a Dataset, a dict or an environment name", "a Baseline")
+        if isinstance(value, str):
+            known = {b["name"] for b in self.baselines()} if baselines else set()
+            if value in known:
+                return self.baseline(value)
+            if value in ENVIRONMENTS:
+                return self.dataset(environment=value)
+            choices = sorted(known) + list(ENVIRONMENTS)
+            raise ParameterError(
+                what,
+                ("a baseline name or " if baselines else "")
+                + f"an environment ({', '.join(choices)})",
+                value,
+                did_you_mean(value, choices).strip(),
+            )
+        if isinstance(value, Mapping):
+            allowed = ("environment", "version", "start", "end", "where")
+            unknown = [k for k in value if k not in allowed]
+            if unknown:
+                raise ParameterError(
+                    what,
+                    f"a dict with keys among {list(allowed)}",
+                    unknown[0],
+                    did_you_mean(str(unknown[0]), allowed).strip(),
+                )
+            return self.dataset(**value)
+        raise ParameterError(
+            what, "a Dataset, a Baseline, a baseline or environment name, or a dict", value
+        )
+
     def versions(self) -> list[str]:
         """Versions with at least one committed batch, oldest first."""
         seen: list[str] = []
@@ -322,25 +452,56 @@ class Store:
         )
 
 
+@overload
+def connect(
+    path: os.PathLike[str] | None = None,
+    *,
+    metadata_url: str | None = None,
+    write_memory: str | None = None,
+) -> Store: ...
+
+
+@overload
+def connect(
+    path: str,
+    *,
+    metadata_url: str | None = None,
+    write_memory: str | None = None,
+    api_key: str | None = None,
+) -> Store | RemoteStore: ...
+
+
 def connect(
     path: str | os.PathLike[str] | None = None,
     *,
     metadata_url: str | None = None,
     write_memory: str | None = None,
-) -> Store:
-    """Open the embedded store at ``path`` (a folder or a ``.duckdb`` file).
+    api_key: str | None = None,
+) -> Store | RemoteStore:
+    """Open the embedded store at ``path`` (a folder or a ``.duckdb`` file), or connect to the
+    evalstore server at ``path`` when it is an ``http(s)://`` URL.
 
     Without a path: ``$EVALSTORE_HOME``, else ``~/.evalstore``. The metadata
     database defaults to SQLite beside the data; pass a SQLAlchemy URL (or set
     ``EVALSTORE_METADATA_URL``) to use PostgreSQL. ``write_memory`` (or
     ``EVALSTORE_WRITE_MEMORY``, default ``2GB``) bounds the memory the engine uses
     while writing a batch.
+
+    A server (``evalstore serve``) owns its store; ``es.connect("http://127.0.0.1:8080",
+    api_key=...)`` returns a :class:`evalstore.remote.RemoteStore` with the same API for
+    models and logging (``api_key`` defaults to ``$EVALSTORE_API_KEY``).
     """
     if isinstance(path, str) and path.startswith(("http://", "https://")):
-        raise ParameterError(
-            "path",
-            "a folder or a .duckdb file",
-            path,
-            "This version of evalstore opens embedded stores only.",
-        )
+        from evalstore.remote import RemoteStore
+
+        if metadata_url is not None or write_memory is not None:
+            raise ParameterError(
+                "metadata_url and write_memory",
+                "None with a server URL",
+                metadata_url or write_memory,
+                "The server's own settings apply: pass them to `evalstore serve`.",
+            )
+        return RemoteStore(path, api_key=api_key)
+    if api_key is not None:
+        raise ParameterError("api_key", "given only with a server URL", "***")
     return Store(path, metadata_url, write_memory)

@@ -278,14 +278,29 @@ def info_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command("demo")
-def demo_cmd(store: StoreOption = None) -> None:
-    """Train a real model on real data (2011 Capital Bikeshare) and log it, offline.
+def demo_cmd(
+    store: StoreOption = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="After loading, serve the store and its web UI until Ctrl+C "
+            "(--no-serve: only load, for scripts and CI).",
+        ),
+    ] = True,
+    port: Annotated[
+        int, typer.Option("--port", help="Port the web UI listens on (0: any free one).")
+    ] = 8080,
+) -> None:
+    """Train a real model on real data (2011 Capital Bikeshare) and log it, offline; then
+    serve the web UI on it.
 
     Logs training and validation with their outcomes, production month by month
     without them, then delivers the production outcomes late; prints what the
-    store holds and how the model's error moved.
+    store holds and how the model's error moved; then starts the server (the web UI
+    and the REST API, on 127.0.0.1) and prints the URL to open.
     """
-    from evalstore.demo import MODEL_NAME, run_demo
+    from evalstore.demo import MODEL_NAME, REPORT_FILE, run_demo
 
     def body() -> None:
         with _store(store) as s:
@@ -323,9 +338,77 @@ def demo_cmd(store: StoreOption = None) -> None:
             "model learned January-March and serves the rest of the year; "
             f"{len(moved)} of {len(result.drift)} features drifted ({', '.join(moved[:4])}...)."
         )
+        out.print("Report, production against the training baseline:")
+        for item in result.report.summary:
+            out.print(f"  [{item['status']}] {item['text']}", markup=False)
+        path = result.report.save_html(s.location.home / REPORT_FILE)
+        out.print(f"Full report (one offline HTML file): {path}", markup=False)
         out.print(
             f"Versions: {', '.join(info.versions)}. Try: evalstore models"
             + (f" --store {store}" if store else "")
+        )
+        if serve:  # the store is closed: the server owns it now
+            from evalstore.server import serve as serve_store
+
+            out.print("Serving the web UI (Ctrl+C to stop):")
+            serve_store(
+                store,
+                port=port,
+                page=f"/models/{MODEL_NAME}",
+                say=lambda m: out.print(f"  {m}", markup=False),
+            )
+
+    _run(body)
+
+
+# Command groups in their own modules register themselves on ``app`` when imported.
+from evalstore.cli import report as _report  # noqa: E402
+
+del _report
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on; any but loopback needs an API key."),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on (0: any free one).")
+    ] = 8080,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="EVALSTORE_API_KEY",
+            help="Key every request must carry (Authorization: Bearer KEY); prefer the "
+            "environment variable, which other users cannot see in the process list.",
+            show_default=False,
+        ),
+    ] = None,
+    max_body_size: Annotated[
+        str,
+        typer.Option("--max-body-size", help="Largest request body accepted, e.g. 256MB, 1GiB."),
+    ] = "256MB",
+    store: StoreOption = None,
+) -> None:
+    """Serve the store over HTTP: the REST API (docs at /docs) and es.connect("http://...").
+
+    The server owns the store file; any number of processes then log to it through
+    es.connect("http://127.0.0.1:8080"). Stops on Ctrl+C or SIGTERM once the batch being
+    written is committed.
+    """
+
+    def body() -> None:
+        from evalstore.server import serve
+
+        serve(
+            store,
+            host=host,
+            port=port,
+            api_key=api_key,
+            max_body_size=max_body_size,
+            say=lambda m: out.print(m, markup=False),
         )
 
     _run(body)

@@ -1,0 +1,165 @@
+"""The compare page's analysis: any two selections of a model side by side.
+
+A side is an environment, a version (None: all) and a time range. The comparison holds
+both sides' rows and metrics (their default metrics, with intervals) and the drift from A
+to B on bins fitted on A. When a stored fixed baseline was fitted on exactly side A, its
+bins, performance and row count stand for A, whose rows are then not read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from evalstore.analyses.baseline import Baseline
+from evalstore.analyses.binning import fit_binnings
+from evalstore.analyses.drift import DriftResult, drift
+from evalstore.analyses.performance import PerformanceResult, performance
+from evalstore.dataset import as_timestamp
+from evalstore.errors import ParameterError, did_you_mean
+from evalstore.ui.views import Facts, View, Views, day_text
+
+if TYPE_CHECKING:
+    from evalstore.dataset import Dataset
+
+__all__ = ["Comparison", "Side", "compare", "compare_sides"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: an environment, a version (None: all), a time range."""
+
+    environment: str
+    version: str | None
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def label(self) -> str:
+        parts = [self.environment]
+        if self.version:
+            parts.append(self.version)
+        if self.start or self.end:
+            lo = day_text(self.start) if self.start else "..."
+            hi = day_text(self.end) if self.end else "..."
+            parts.append(f"{lo} .. {hi}")
+        return " ".join(parts)
+
+    def params(self, prefix: str) -> dict[str, str]:
+        out = {f"{prefix}_environment": self.environment}
+        if self.version:
+            out[f"{prefix}_version"] = self.version
+        if self.start:
+            out[f"{prefix}_start"] = day_text(self.start)
+        if self.end:
+            out[f"{prefix}_end"] = day_text(self.end)
+        return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two datasets side by side: their rows, metrics, and the drift from A to B."""
+
+    a: Side
+    b: Side
+    rows_a: int
+    rows_b: int
+    performance_a: PerformanceResult | None
+    performance_b: PerformanceResult | None
+    drift: DriftResult | None
+    prediction_drift: DriftResult | None
+
+
+def _side_of(facts: Facts, query: Mapping[str, str], prefix: str, default: Side) -> Side:
+    def get(name: str) -> str | None:
+        value = query.get(f"{prefix}_{name}")
+        return value if value else None
+
+    if not any(get(k) for k in ("environment", "version", "start", "end")):
+        return default
+    env = get("environment") or default.environment
+    if env not in facts.environments:
+        raise ParameterError(
+            f"{prefix}_environment",
+            f"an environment with rows: {', '.join(facts.environments)}",
+            env,
+            did_you_mean(env, facts.environments).strip(),
+        )
+    version = get("version")
+    if version is not None and version not in facts.versions:
+        raise ParameterError(f"{prefix}_version", f"one of {', '.join(facts.versions)}", version)
+    start, end = get("start"), get("end")
+    return Side(
+        env,
+        version,
+        as_timestamp(start, f"{prefix}_start") if start else None,
+        as_timestamp(end, f"{prefix}_end") if end else None,
+    )
+
+
+def compare_sides(facts: Facts, view: View, query: Mapping[str, str]) -> tuple[Side, Side]:
+    """The two sides a compare page's query asks for; by default the training rows (else
+    the first environment's) against the page's current view."""
+    envs = facts.environments
+    default_b = Side(view.environment, view.version, view.start, view.end)
+    ref_env = "training" if "training" in envs and view.environment != "training" else envs[0]
+    default_a = Side(ref_env, None, None, None)
+    return _side_of(facts, query, "a", default_a), _side_of(facts, query, "b", default_b)
+
+
+def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
+    model = views.store.model(facts.name)
+
+    def dataset(side: Side) -> Dataset:
+        return model.dataset(
+            environment=side.environment, version=side.version, start=side.start, end=side.end
+        )
+
+    def stored(side: Side) -> Baseline | None:
+        """A fixed baseline fitted on exactly this selection: its artifacts stand for A."""
+        for name in facts.baseline_names:
+            base = views.cache.get(
+                (facts.name, facts.generation, "baseline", name),
+                lambda name=name: model.baseline(name),  # type: ignore[misc]
+            )
+            sel = base.selector
+            if (
+                not base.is_moving
+                and sel.where is None
+                and sel.environment == (side.environment,)
+                and sel.version == ((side.version,) if side.version else None)
+                and (sel.start, sel.end) == (side.start, side.end)
+            ):
+                return base
+        return None
+
+    def compute() -> Comparison:
+        ds_a, ds_b = dataset(a), dataset(b)
+        base = stored(a)
+        names = facts.features + facts.predictions
+        rows_a = base.n_rows_ if base is not None and base.n_rows_ else ds_a.count()
+        rows_b = ds_b.count()
+        for side, rows in ((a, rows_a), (b, rows_b)):
+            if not rows:
+                raise ParameterError(
+                    "compare", "two selections with rows", f"no rows for {side.label}"
+                )
+        perf_b = performance(ds_b) if facts.has_actuals else None
+        perf_a = None
+        if base is not None and base.performance_ is not None and perf_b is not None:
+            perf_a = PerformanceResult.from_dict(base.performance_)
+            if perf_a.metrics != perf_b.metrics:
+                perf_a = None
+        if perf_a is None and facts.has_actuals:
+            perf_a = performance(ds_a)
+        if base is not None and all(n in base.binnings_ for n in names):
+            bins = base.binnings_
+        else:
+            bins = fit_binnings(ds_a, names)
+        found = drift(ds_a, ds_b, facts.features, binnings=bins) if facts.features else None
+        preds = drift(ds_a, ds_b, facts.predictions, binnings=bins) if facts.predictions else None
+        return Comparison(a, b, rows_a, rows_b, perf_a, perf_b, found, preds)
+
+    return views.cache.get((facts.name, facts.generation, "compare", a, b), compute)

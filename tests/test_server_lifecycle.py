@@ -1,0 +1,199 @@
+"""The server process: SIGTERM keeps every batch whole, uploads survive a restart, an API key
+guards anything beyond loopback, and the store's lock points to the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import evalstore as es
+from evalstore.remote import _ipc
+from evalstore.server.app import check_bind, is_loopback, parse_size, serve
+from server_harness import Server
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGTERM")
+
+#: listening on every address of this machine (the tests talk to it on loopback only)
+LOOSE = ("--host", "0.0.0.0", "--port", "0")
+ROWS = 1_200_000
+PARTS = 4
+ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
+START = {
+    "kind": "inferences",
+    "schema": {"prediction_id": "id", "prediction_score": "score", "actual_label": "label"},
+    "version": "v1",
+    "environment": "production",
+}
+
+
+def _big() -> pa.Table:
+    rng = np.random.default_rng(7)
+    return pa.table(
+        {
+            "id": np.arange(ROWS),
+            "score": rng.random(ROWS),
+            "label": rng.integers(0, 2, ROWS),
+            "x": rng.normal(size=ROWS),
+        }
+    )
+
+
+def _stored(store: Path) -> tuple[list[tuple[str, int]], int]:
+    """(kind, rows) of every batch, and the rows of model m, read with the server stopped."""
+    with es.connect(store) as s:
+        batches = [(b["kind"], b["rows"]) for b in s._engine.batches()]
+        rows = s.model("m").dataset().count() if s.models() else 0
+    return batches, rows
+
+
+def test_sigterm_keeps_batches_whole_and_uploads_survive_restarts(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    table = _big()
+    step = ROWS // PARTS
+    bodies = [_ipc(table.slice(i * step, step)) for i in range(PARTS)]
+
+    # 1. stopped mid-upload: nothing is written, the chunks sent are kept
+    server = Server(store).start()
+    with httpx.Client(base_url=server.api(""), timeout=120) as http:
+        http.post("/models", json={"name": "m", "task": "binary_classification"})
+        uid = http.post("/models/m/uploads", json=START).json()["upload_id"]
+        for n in (0, 1):
+            assert http.put(
+                f"/uploads/{uid}/chunks/{n}", content=bodies[n], headers=ARROW
+            ).is_success
+        # the store file is the server's: an embedded connect says where to send the data
+        with pytest.raises(es.StoreLocked) as locked:
+            es.connect(store)
+        assert "evalstore serve" in str(locked.value)
+        assert 'es.connect("http://127.0.0.1:8080")' in str(locked.value)
+    assert server.stop() in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in server.output()
+    assert _stored(store) == ([], 0)
+
+    # 2. restarted: the upload goes on where it was; SIGTERM lands during the commit
+    server = Server(store).start()
+    result: dict[str, Any] = {}
+    with httpx.Client(base_url=server.api(""), timeout=120) as http:
+        assert http.get(f"/uploads/{uid}").json()["chunks"] == [0, 1]
+        for n in (2, 3):
+            assert http.put(
+                f"/uploads/{uid}/chunks/{n}", content=bodies[n], headers=ARROW
+            ).is_success
+
+        def commit() -> None:
+            try:
+                result["response"] = http.post(f"/uploads/{uid}/commit", json={"chunks": PARTS})
+            except httpx.HTTPError as exc:
+                result["error"] = exc
+
+        committing = threading.Thread(target=commit)
+        committing.start()
+        time.sleep(0.15)
+        # the event loop answers while the batch is written in a worker thread
+        started = time.perf_counter()
+        assert httpx.get(server.api("/health"), timeout=5).status_code == 200
+        assert time.perf_counter() - started < 1.0
+        assert committing.is_alive(), "the commit ended before SIGTERM could land during it"
+        server.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        committing.join(120)
+    assert server.stop() in (0, -signal.SIGTERM)
+    # the server finished the request in flight before it stopped: the batch is in, whole, and
+    # its report reached the client (a SIGKILL instead would leave no trace of it: test_crash.py)
+    assert "error" not in result, result
+    assert result["response"].status_code == 200, result["response"].text
+    report = result["response"].json()
+    assert report["rows"] == ROWS
+    assert _stored(store) == ([("inferences", ROWS)], ROWS)
+
+    # 3. restarted again: committing again writes nothing more, and answers the same report
+    with Server(store) as server, httpx.Client(base_url=server.api(""), timeout=120) as http:
+        again = http.post(f"/uploads/{uid}/commit", json={"chunks": PARTS})
+        assert again.status_code == 200, again.text
+        assert again.json() == report
+        assert server.stop() in (0, -signal.SIGTERM)
+    assert _stored(store) == ([("inferences", ROWS)], ROWS)
+
+
+def test_api_key_guards_a_server_beyond_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "test-key-0123456789"
+    # every address of this machine; the test talks to it on loopback only
+    with Server(tmp_path / "store", api_key=key, host="0.0.0.0") as server:
+        assert "API key required" in server.output()
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {key}"}):
+            for path in ("/api/v1/health", "/api/v1/models", "/no/such/route"):
+                r = httpx.get(server.url + path, headers=headers)
+                assert r.status_code == 401, (path, headers)
+                assert r.headers["www-authenticate"] == "Bearer"
+                assert set(r.json()["error"]) == {"type", "message", "details"}
+                assert r.json()["error"]["type"] == "Unauthorized"
+        good = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(server.api("/health"), headers=good).status_code == 200
+        assert httpx.get(server.url + "/no/such/route", headers=good).status_code == 404
+        assert httpx.get(server.url + "/docs").status_code == 200  # describes, holds no data
+        assert httpx.get(server.url + "/openapi.json").status_code == 200
+
+        with pytest.raises(es.ServerError) as refused:
+            es.connect(server.url)
+        assert refused.value.status == 401 and refused.value.error_type == "Unauthorized"
+        assert "api_key" in str(refused.value)
+        with es.connect(server.url, api_key=key) as remote:
+            remote.model("m", task="regression")
+        monkeypatch.setenv("EVALSTORE_API_KEY", key)
+        with es.connect(server.url) as remote:
+            assert [m.name for m in remote.models()] == ["m"]
+
+
+def test_bind_checks() -> None:
+    for host in ("127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost", "LOCALHOST"):
+        assert is_loopback(host), host
+        check_bind(host, None)
+    for host in ("0.0.0.0", "::", "10.1.2.3", "192.168.0.1", "example.org", ""):
+        assert not is_loopback(host), host
+        with pytest.raises(es.ParameterError, match="EVALSTORE_API_KEY"):
+            check_bind(host, None)
+        check_bind(host, "key")
+    assert parse_size("256MB") == 256_000_000
+    assert parse_size("1GiB") == 1 << 30
+    assert parse_size("512 kb") == 512_000
+    assert parse_size("1000") == 1000
+    for bad in ("", "0MB", "lots", "-1MB", "1 parsec"):
+        with pytest.raises(es.ParameterError, match="max_body_size"):
+            parse_size(bad)
+
+
+def test_serve_refuses_to_start_unsafe_or_broken(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "EVALSTORE_API_KEY"}
+    r = subprocess.run(
+        [sys.executable, "-m", "evalstore", "serve", "--store", str(tmp_path / "store"), *LOOSE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.startswith(
+        "error: api_key must be set when the server listens on an address other than loopback"
+    )
+    assert not (tmp_path / "store").exists(), "refused before the store was opened"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(es.ParameterError, match="Choose another --port"):
+            serve(tmp_path / "store", port=taken.getsockname()[1])
+    with pytest.raises(es.ParameterError, match="max_body_size must be a size"):
+        serve(tmp_path / "store", max_body_size="lots")
+    assert not (tmp_path / "store").exists()

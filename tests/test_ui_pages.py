@@ -1,0 +1,302 @@
+"""The web UI over HTTP, on a real server: every state is a URL, empty states say what to
+log, errors are readable pages, the cache follows new batches, nothing comes from a CDN.
+
+(The browser tests, on the demo's data, are in test_ui_browser.py.)
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+import evalstore as es
+from evalstore.analyses.binning import Binning, fit_binnings
+from evalstore.analyses.performance import bin_index
+from evalstore.analyses.slices import slice_predicate
+from server_harness import Server
+
+START = datetime(2024, 3, 1)
+
+
+def _frame(n: int, seed: int, start: datetime, days: int, prefix: str) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    score = rng.random(n)
+    age = rng.normal(40, 12, n)
+    age[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            "id": [f"{prefix}{i}" for i in range(n)],
+            "ts": [start + timedelta(hours=int(h)) for h in rng.integers(0, 24 * days, n)],
+            "age": age,
+            "plan": rng.choice(["basic", "pro", "team"], n, p=[0.6, 0.3, 0.1]),
+            "score": score,
+            "label": (score > 0.5).astype(int),
+            "churned": (rng.random(n) < score).astype(int),
+        }
+    )
+
+
+SCHEMA = es.Schema(
+    prediction_id="id",
+    timestamp="ts",
+    features=["age", "plan"],
+    prediction_score="score",
+    prediction_label="label",
+    actual_label="churned",
+)
+SERVING = es.Schema(
+    prediction_id="id",
+    timestamp="ts",
+    features=["age", "plan"],
+    prediction_score="score",
+    prediction_label="label",
+)
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, pd.DataFrame]:
+    return {
+        "training": _frame(600, 1, START - timedelta(days=20), 10, "t"),
+        "v1": _frame(800, 2, START, 10, "p"),
+        "v2": _frame(300, 3, START + timedelta(days=5), 5, "q"),
+    }
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, data: dict[str, pd.DataFrame]
+) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("ui") / "store"
+    with es.connect(folder) as store:
+        churn = store.model("churn", task="binary_classification")
+        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
+        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
+        churn.log(
+            data["v2"].drop(columns="churned"),
+            schema=SERVING,
+            version="v2",
+            environment="production",
+        )
+        churn.create_baseline("training", environment="training")
+        store.model("empty-model", task="regression")
+        blind = store.model("blind", task="binary_classification")  # no actuals, no training
+        blind.log(
+            data["v1"].drop(columns="churned"),
+            schema=SERVING,
+            version="v1",
+            environment="production",
+        )
+    with Server(folder) as srv:
+        yield srv
+
+
+def get(server: Server, path: str, status: int = 200) -> str:
+    r = httpx.get(server.url + path, timeout=120)
+    assert r.status_code == status, (path, r.status_code, r.text[:2000])
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Server-Timing" in r.headers and "Content-Security-Policy" in r.headers
+    return r.text
+
+
+def text(html: str) -> str:
+    """The visible text, tags dropped and whitespace collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
+
+
+def test_models_page_lists_every_model_with_its_volume(server: Server) -> None:
+    page = text(get(server, "/"))
+    for name in ("churn", "empty-model", "blind"):
+        assert name in page
+    assert "training 600" in page and "production 1,100" in page
+    health = text(get(server, "/models/churn/health"))
+    assert "roc_auc" in health and "features drifted" in health and "data-quality" in health
+    assert "no inferences yet" in text(get(server, "/models/empty-model/health"))
+
+
+def test_every_page_answers_and_keeps_its_state_in_the_url(server: Server) -> None:
+    query = "?environment=production&version=v1&window=day&metric=accuracy&reference=training"
+    for page in ("", "/drift", "/drift/age", "/slices", "/quality", "/compare"):
+        html = get(server, f"/models/churn{page}{query}")
+        assert '<option value="v1" selected>' in html, page
+        if page != "/compare":  # its own form: two selections
+            assert '<option value="day" selected>' in html, page
+        # the tabs link to the other pages with the same state
+        assert "/models/churn/drift?environment=production&amp;version=v1&amp;window=day" in html
+    overview = get(server, f"/models/churn{query}")
+    assert '<option value="accuracy" selected>' in overview
+    link = re.search(r'href="([^"]+)" class="share"', overview)
+    assert link is not None
+    shared = link.group(1).replace("&amp;", "&")
+    for part in ("start=2024-03-01", "end=2024-03-11", "window=day", "metric=accuracy"):
+        assert part in shared
+    assert text(get(server, shared)).count("800") >= 1  # v1's 800 rows
+
+
+def test_default_range_and_reference(server: Server) -> None:
+    page = text(get(server, "/models/churn"))
+    assert "all 1,100 production rows" in page
+    assert "baseline training v1" in page
+    drift = text(get(server, "/models/churn/drift"))
+    assert "Against the baseline training v1 (600 rows" in drift
+    assert "Prediction and actual drift" in drift and "prediction_score" in drift
+
+
+def test_a_slice_filters_every_page(server: Server, data: dict[str, pd.DataFrame]) -> None:
+    expected = int((data["v1"]["plan"] == "pro").sum() + (data["v2"]["plan"] == "pro").sum())
+    overview = get(server, "/models/churn?slice=plan:pro")
+    assert f'data-rows="{expected}"' in overview
+    assert "Filtered to the slice" in text(overview)
+    drift = text(get(server, "/models/churn/drift?slice=plan:pro"))
+    assert f"({expected:,} current rows)" in drift
+    slices = get(server, "/models/churn/slices")
+    assert "/models/churn?slice=plan%3Apro" in slices or "slice=plan%3Apro" in slices
+
+
+def test_empty_states_say_what_to_log(server: Server) -> None:
+    empty = text(get(server, "/models/empty-model"))
+    assert "No inferences for empty-model yet" in empty and "model.log(" in empty
+    blind = text(get(server, "/models/blind"))
+    assert "No actuals yet" in blind and "model.log_actuals(" in blind
+    nothing = text(get(server, "/models/blind/drift"))
+    assert "Nothing to compare with" in nothing and "create_baseline" in nothing
+    assert "No actuals yet" in text(get(server, "/models/blind/slices"))
+    # data quality needs neither actuals nor a reference
+    assert "errors" in text(get(server, "/models/blind/quality"))
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/models/nope", 404, "no model named 'nope'"),
+        ("/models/churn?metric=nope", 400, "metric must be a metric of this binary_classification"),
+        ("/models/churn?start=yesterday", 400, "start must be an ISO 8601 date"),
+        ("/models/churn?environment=validation", 400, "environment must be an environment with"),
+        ("/models/churn?version=v3", 400, "version must be a version of 'churn'"),
+        ("/models/churn?slice=plan", 400, "COLUMN:BIN"),
+        ("/models/churn?slice=plan:premium", 400, "slice must be a bin of 'plan'"),
+        ("/models/churn/drift/nope", 400, "column must be a feature, prediction or actual"),
+        ("/models/churn?start=2024-03-05&end=2024-03-01", 400, "end must be later than start"),
+    ],
+)
+def test_errors_are_readable_pages(server: Server, path: str, status: int, says: str) -> None:
+    page = text(get(server, path, status))
+    assert says in page, page
+    assert "All models" in page
+
+
+def test_new_batches_reach_the_pages(server: Server, data: dict[str, pd.DataFrame]) -> None:
+    before = get(server, "/models/churn?environment=training")
+    assert 'data-rows="600"' in before
+    extra = _frame(50, 9, START - timedelta(days=20), 10, "x")
+    with es.connect(server.url) as remote:
+        remote.model("churn").log(extra, schema=SCHEMA, version="v1", environment="training")
+    # viewed before: answered at once from the previous data, with a notice, while the
+    # page is computed again in the background
+    stale = get(server, "/models/churn?environment=training")
+    assert 'data-rows="600"' in stale and 'id="stale-banner"' in stale
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        after = get(server, "/models/churn?environment=training")
+        if 'id="stale-banner"' not in after:
+            break
+        time.sleep(0.2)
+    assert 'data-rows="650"' in after and 'id="stale-banner"' not in after
+    # a page not viewed before is computed for the request: never stale
+    fresh = get(server, "/models/churn/quality?environment=training")
+    assert 'id="stale-banner"' not in fresh
+
+
+def test_assets_come_from_this_server(server: Server) -> None:
+    for path in ("/", "/models/churn", "/models/churn/drift", "/models/churn/slices"):
+        html = get(server, path)
+        for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+            assert url.startswith(("/", "#", "?")), (path, url)
+    js = httpx.get(server.url + "/static/vendor/plotly.min.js", timeout=60)
+    assert js.status_code == 200 and "plotly" in js.text[:2000].lower()
+    for asset in ("/static/ui.js", "/static/ui.css", "/favicon.ico"):
+        assert httpx.get(server.url + asset, timeout=60).status_code == 200, asset
+
+
+def test_slice_predicate_is_bin_index(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    n = 2000
+    x = rng.normal(0, 1, n)
+    x[rng.random(n) < 0.05] = np.nan
+    frame = pd.DataFrame(
+        {
+            "id": [f"i{i}" for i in range(n)],
+            "ts": [START] * n,
+            "x": x,
+            "c": rng.choice(["a", "b", "c", "d", None], n, p=[0.4, 0.3, 0.2, 0.05, 0.05]),
+            "y": rng.random(n),
+        }
+    )
+    schema = es.Schema(
+        prediction_id="id", timestamp="ts", features=["x", "c"], prediction_score="y"
+    )
+    with es.connect(tmp_path / "store") as store:
+        model = store.model("m", task="regression")
+        model.log(frame.iloc[:1000], schema=schema, version="v1", environment="training")
+        model.log(frame.iloc[1000:], schema=schema, version="v1", environment="production")
+        reference = model.dataset(environment="training")
+        bins = fit_binnings(reference, ["x", "c"])
+        (small,) = fit_binnings(reference, ["c"], {"c": Binning(top_k=2)}).values()
+        current = model.dataset(environment="production")
+        t = current.table
+        for column, b in (("x", bins["x"]), ("c", bins["c"]), ("c", small)):
+            index = bin_index(t, column, b)
+            for i, label in enumerate(b.labels):
+                expected = current.execute((index == i).sum().name("n")).column(0)[0].as_py()
+                got = (
+                    current.execute(slice_predicate(t, b, label).sum().name("n"))
+                    .column(0)[0]
+                    .as_py()
+                )
+                assert (got or 0) == (expected or 0), (column, label)
+
+
+def test_cache_computes_a_key_once_and_forgets_old_generations() -> None:
+    import threading
+
+    from evalstore.ui.cache import ResultCache
+
+    cache = ResultCache(max_entries=8)
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def slow() -> int:
+        calls.append(1)
+        gate.wait(5)
+        return 42
+
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get(("m", 1, "x"), slow)))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert results == [42] * 4 and len(calls) == 1  # single flight
+
+    def fail() -> int:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        cache.get(("m", 1, "y"), fail)
+    assert cache.get(("m", 1, "y"), lambda: 7) == 7  # a failure is not kept
+    assert cache.generation_seen("m", 1) is False
+    assert cache.generation_seen("m", 1) is True
+    assert cache.generation_seen("m", 2) is False  # new data: generation 1 is dropped
+    assert cache.peek(("m", 1, "x")) is None and len(cache) == 0
