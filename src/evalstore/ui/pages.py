@@ -192,24 +192,40 @@ def health_fragment(request: Request, ui: UiDep, name: str) -> HTMLResponse:
     return answer(request, render)
 
 
+def _begin(
+    ui: UiState,
+    request: Request,
+    name: str,
+    started: float,
+    again: Callable[[], Any],
+    title: str,
+    tab: str,
+) -> HTMLResponse | tuple[tuple[Any, ...], Any]:
+    """The start every model page shares: the kept page when it is current, the empty
+    state for a model without rows, else the page's cache key and the model's facts."""
+    generation = ui.views.generation_of(name)
+    key = html_key(name, generation, request)
+    kept = ui.kept(key, again)
+    if kept is not None:
+        return respond(kept, started)
+    facts = ui.views.facts(name, generation)
+    if not facts.environments:
+        context = model_context(facts, None, title, tab)
+        return render_page("empty_model.html.j2", started, keep=ui.keeper(key), **context)
+    return key, facts
+
+
 @router.get("/models/{name}", response_class=HTMLResponse)
 def overview_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
     """The metric over time with the volume beneath and the reference for comparison."""
 
     def render(started: float) -> HTMLResponse:
-        generation = ui.views.generation_of(name)
-        key = html_key(name, generation, request)
-        kept = ui.kept(key, lambda: render(time.perf_counter()))
-        if kept is not None:
-            return respond(kept, started)
-        facts = ui.views.facts(name, generation)
-        if not facts.environments:
-            return render_page(
-                "empty_model.html.j2",
-                started,
-                keep=ui.keeper(key),
-                **model_context(facts, None, "Overview", ""),
-            )
+        begun = _begin(
+            ui, request, name, started, lambda: render(time.perf_counter()), "Overview", ""
+        )
+        if isinstance(begun, HTMLResponse):
+            return begun
+        key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, "Overview", "")
         over_time = overall = None
@@ -262,16 +278,12 @@ def drift_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
     """Features ranked by drift with sparklines; prediction and actual drift below."""
 
     def render(started: float) -> HTMLResponse:
-        generation = ui.views.generation_of(name)
-        key = html_key(name, generation, request)
-        kept = ui.kept(key, lambda: render(time.perf_counter()))
-        if kept is not None:
-            return respond(kept, started)
-        facts = ui.views.facts(name, generation)
-        if not facts.environments:
-            return render_page(
-                "empty_model.html.j2", started, **model_context(facts, None, "Drift", "drift")
-            )
+        begun = _begin(
+            ui, request, name, started, lambda: render(time.perf_counter()), "Drift", "drift"
+        )
+        if isinstance(begun, HTMLResponse):
+            return begun
+        key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, "Drift", "drift")
         ref = ui.views.reference(facts, view)
@@ -310,19 +322,12 @@ def column_page(request: Request, ui: UiDep, name: str, column: str) -> HTMLResp
     """One column: reference and current distributions overlaid, its drift over time."""
 
     def render(started: float) -> HTMLResponse:
-        generation = ui.views.generation_of(name)
-        key = html_key(name, generation, request)
-        kept = ui.kept(key, lambda: render(time.perf_counter()))
-        if kept is not None:
-            return respond(kept, started)
-        facts = ui.views.facts(name, generation)
-        if not facts.environments:
-            return render_page(
-                "empty_model.html.j2",
-                started,
-                keep=ui.keeper(key),
-                **model_context(facts, None, column, "drift"),
-            )
+        begun = _begin(
+            ui, request, name, started, lambda: render(time.perf_counter()), column, "drift"
+        )
+        if isinstance(begun, HTMLResponse):
+            return begun
+        key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, column, f"drift/{quote(column, safe='')}")
         ref = ui.views.reference(facts, view)
@@ -367,16 +372,12 @@ def slices_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
     """The metric by feature x bin, the worst slices with support and interval."""
 
     def render(started: float) -> HTMLResponse:
-        generation = ui.views.generation_of(name)
-        key = html_key(name, generation, request)
-        kept = ui.kept(key, lambda: render(time.perf_counter()))
-        if kept is not None:
-            return respond(kept, started)
-        facts = ui.views.facts(name, generation)
-        if not facts.environments:
-            return render_page(
-                "empty_model.html.j2", started, **model_context(facts, None, "Slices", "slices")
-            )
+        begun = _begin(
+            ui, request, name, started, lambda: render(time.perf_counter()), "Slices", "slices"
+        )
+        if isinstance(begun, HTMLResponse):
+            return begun
+        key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, "Slices", "slices")
         found = ui.views.slices(facts, view)
@@ -405,18 +406,18 @@ def quality_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
     """Data quality per feature and per window, against the reference's expectations."""
 
     def render(started: float) -> HTMLResponse:
-        generation = ui.views.generation_of(name)
-        key = html_key(name, generation, request)
-        kept = ui.kept(key, lambda: render(time.perf_counter()))
-        if kept is not None:
-            return respond(kept, started)
-        facts = ui.views.facts(name, generation)
-        if not facts.environments:
-            return render_page(
-                "empty_model.html.j2",
-                started,
-                **model_context(facts, None, "Data quality", "quality"),
-            )
+        begun = _begin(
+            ui,
+            request,
+            name,
+            started,
+            lambda: render(time.perf_counter()),
+            "Data quality",
+            "quality",
+        )
+        if isinstance(begun, HTMLResponse):
+            return begun
+        key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, "Data quality", "quality")
         result = ui.views.quality(facts, view)
@@ -443,16 +444,12 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
     """Any two datasets side by side: metrics, and the drift from A to B."""
 
     def render(started: float) -> HTMLResponse:
-        generation = ui.views.generation_of(name)
-        key = html_key(name, generation, request)
-        kept = ui.kept(key, lambda: render(time.perf_counter()))
-        if kept is not None:
-            return respond(kept, started)
-        facts = ui.views.facts(name, generation)
-        if not facts.environments:
-            return render_page(
-                "empty_model.html.j2", started, **model_context(facts, None, "Compare", "compare")
-            )
+        begun = _begin(
+            ui, request, name, started, lambda: render(time.perf_counter()), "Compare", "compare"
+        )
+        if isinstance(begun, HTMLResponse):
+            return begun
+        key, facts = begun
         query = query_of(request)
         view = ui.views.resolve(
             facts, {k: v for k, v in query.items() if not k.startswith(("a_", "b_"))}
