@@ -217,16 +217,16 @@ def test_the_duckdb_histogram_path_equals_the_portable_sums(
     )
     fitted = fit_binnings(ref_ds, config=Binning(bins=200)) | fit_binnings(ref_ds, ["c"])
     fast = histograms(cur_ds, fitted)
-    monkeypatch.setattr(binning_module, "_uses_duckdb", lambda dataset: False)
+    monkeypatch.setattr(binning_module._columns, "_uses_duckdb", lambda dataset: False)
     portable = histograms(cur_ds, fitted)
     for name in fitted:
         np.testing.assert_array_equal(portable[name], fast[name])
     np.testing.assert_array_equal(fast["x"], numpy_counts(c, fitted["x"].edges_ or ()))
     for by in ("day", "week"):
         windows = histograms_by_window(cur_ds, fitted, by=by)
-        monkeypatch.setattr(binning_module, "_uses_duckdb", lambda dataset: True)
+        monkeypatch.setattr(binning_module._columns, "_uses_duckdb", lambda dataset: True)
         again = histograms_by_window(cur_ds, fitted, by=by)
-        monkeypatch.setattr(binning_module, "_uses_duckdb", lambda dataset: False)
+        monkeypatch.setattr(binning_module._columns, "_uses_duckdb", lambda dataset: False)
         assert list(windows) == list(again)
         for w in windows:
             for name in fitted:

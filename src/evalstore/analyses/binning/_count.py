@@ -1,0 +1,168 @@
+"""Counting: histograms on frozen bins in one scan, overall or per time window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+
+from evalstore.errors import ParameterError, did_you_mean
+
+if TYPE_CHECKING:
+    from evalstore.dataset import Dataset
+
+from evalstore.analyses.binning import _columns as shared
+from evalstore.analyses.binning._binning import WINDOWS, Binning
+from evalstore.analyses.binning._columns import (
+    _array_literal,
+    _clean,
+    _duckdb_histogram,
+    _int,
+    _valid_count,
+    column_kinds,
+)
+
+# -- counting --------------------------------------------------------------------------------
+
+
+Decoder: TypeAlias = Callable[[Mapping[str, Any]], np.ndarray]
+
+
+def _sums(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any], Decoder]:
+    """Portable aggregates for one column's histogram: cumulative sums of comparisons."""
+    x = t[b.column_ or ""]
+    aggs: dict[str, Any] = {}
+    if b.kind_ == "categorical":
+        cats = b.categories_ or ()
+        aggs[f"{key}v"] = _valid_count(x)
+        for j, value in enumerate(cats):
+            aggs[f"{key}e{j}"] = (x == ibis.literal(value)).sum()
+
+        def categorical(row: Mapping[str, Any]) -> np.ndarray:
+            n, valid = _int(row["n"]), _int(row[f"{key}v"])
+            counts = [_int(row[f"{key}e{j}"]) for j in range(len(cats))]
+            return np.array([*counts, valid - sum(counts), n - valid], dtype=np.int64)
+
+        return aggs, categorical
+
+    edges = b.edges_ or ()
+    clean = _clean(x)
+    aggs[f"{key}v"] = clean.count()
+    if edges:
+        aggs[f"{key}lt"] = (x < edges[0]).sum()
+        uppers = edges[1:] if len(edges) > 1 else edges
+        for j, e in enumerate(uppers):
+            aggs[f"{key}le{j}"] = (x <= e).sum()
+
+    def numeric(row: Mapping[str, Any]) -> np.ndarray:
+        n, valid = _int(row["n"]), _int(row[f"{key}v"])
+        if not edges:
+            return np.array([0, valid, n - valid], dtype=np.int64)
+        below = _int(row[f"{key}lt"])
+        cum = [below] + [_int(row[f"{key}le{j}"]) for j in range(len(uppers))]
+        return np.array([below, *np.diff(cum), valid - cum[-1], n - valid], dtype=np.int64)
+
+    return aggs, numeric
+
+
+def _engine_histogram(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any], Decoder]:
+    """DuckDB's ``histogram(x, bounds)``: a binary search per row, for fine numeric bins."""
+    edges = b.edges_ or ()
+    clean = _clean(t[b.column_ or ""])
+    # bounds[0] = the float just below e0: '<= bounds[0]' is 'below'; bounds[j] closes bin j
+    bounds = [float(np.nextafter(edges[0], -np.inf)), *(edges[1:] if len(edges) > 1 else edges)]
+    position = {bound: j for j, bound in enumerate(bounds)}
+    above = len(bounds)
+    literal = _array_literal(bounds, "float64")
+    aggs = {f"{key}v": clean.count(), f"{key}h": _duckdb_histogram(clean, literal)}
+
+    def decode(row: Mapping[str, Any]) -> np.ndarray:
+        n, valid = _int(row["n"]), _int(row[f"{key}v"])
+        counts = np.zeros(len(bounds) + 2, dtype=np.int64)
+        for bound, count in row[f"{key}h"] or ():
+            counts[position.get(float(bound), above)] += int(count)
+        counts[-1] = n - valid
+        return counts
+
+    return aggs, decode
+
+
+def _plan(
+    dataset: Dataset, binnings: Mapping[str, Binning], extra: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Decoder]]:
+    """The aggregates of one scan (and how to read each column's counts from its row):
+    DuckDB's ``histogram(x, bounds)`` for numeric columns on DuckDB, the portable sums
+    otherwise; ``extra`` aggregates ride along."""
+    t = dataset.table
+    kinds = column_kinds(dataset, [b.column_ or name for name, b in binnings.items()])
+    fast = shared._uses_duckdb(dataset)
+    aggs: dict[str, Any] = dict(extra)
+    decoders: dict[str, Decoder] = {}
+    for i, (name, b) in enumerate(binnings.items()):
+        if not isinstance(b, Binning):
+            raise ParameterError(f"binnings[{name!r}]", "a fitted Binning", type(b).__name__)
+        b.check_fitted()
+        if b.kind_ == "numeric" and kinds[b.column_ or name] != "numeric":
+            raise ParameterError(
+                f"binnings[{name!r}]", "a categorical binning for a non-float column", b
+            )
+        engine = fast and b.kind_ == "numeric" and bool(b.edges_)
+        column_aggs, decoders[name] = (_engine_histogram if engine else _sums)(t, f"b{i}_", b)
+        aggs.update(column_aggs)
+    if aggs:
+        aggs["n"] = t.count()
+    return aggs, decoders
+
+
+Counted: TypeAlias = tuple[dict[str, np.ndarray], dict[str, Any]]
+
+
+def collect(
+    dataset: Dataset,
+    binnings: Mapping[str, Binning],
+    extra: Mapping[str, Any] | None = None,
+    by: str | None = None,
+) -> dict[datetime | None, Counted]:
+    """Histograms on ``binnings`` plus the ``extra`` aggregates (Ibis scalars on
+    ``dataset.table``), overall (key None) or per window of ``by``, in one scan. For
+    analyses that want a few more numbers from the same scan."""
+    t = dataset.table
+    group: list[Any] = []
+    if by is not None:
+        if by not in WINDOWS:
+            raise ParameterError(
+                "by", f"one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
+            )
+        group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
+    aggs, decoders = _plan(dataset, binnings, extra or {})
+    if not aggs:
+        return {}
+    query = t.group_by(group).aggregate(**aggs) if group else t.aggregate(**aggs)
+    out: dict[datetime | None, Counted] = {}
+    for row in dataset.execute(query).to_pylist():
+        counts = {name: decode(row) for name, decode in decoders.items()}
+        out[row.get("window_")] = (counts, {k: row[k] for k in extra or {}})
+    return {w: out[w] for w in sorted(out, key=lambda w: (w is not None, w))}
+
+
+def histograms(dataset: Dataset, binnings: Mapping[str, Binning]) -> dict[str, np.ndarray]:
+    """Counts per bin of every column of ``binnings`` (fitted, frozen) in ``dataset``.
+
+    One scan for all columns. Returns ``{name: int64 array}`` in the order of
+    ``Binning.labels``.
+    """
+    counts = collect(dataset, binnings).get(None, ({}, {}))[0]
+    return {name: counts[name] for name in binnings}
+
+
+def histograms_by_window(
+    dataset: Dataset, binnings: Mapping[str, Binning], by: str = "day"
+) -> dict[datetime, dict[str, np.ndarray]]:
+    """:func:`histograms` per time window (``hour``, ``day``, ``week``, ``month``; UTC), in
+    one grouped scan: ``{window start: {name: counts}}``, windows with rows only, in order."""
+    out = collect(dataset, binnings, by=by)
+    return {w: {name: c[name] for name in binnings} for w, (c, _) in out.items() if w is not None}

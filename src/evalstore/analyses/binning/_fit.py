@@ -1,0 +1,158 @@
+"""fit_binnings: every column's bins fitted on a reference in as few queries as can be."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from evalstore.errors import ParameterError
+
+if TYPE_CHECKING:
+    from evalstore.dataset import Dataset
+
+from evalstore.analyses.binning import _columns as shared
+from evalstore.analyses.binning._binning import Binning
+from evalstore.analyses.binning._columns import (
+    _array_literal,
+    _category,
+    _clean,
+    _columns,
+    _duckdb_approx_quantiles,
+    _float,
+    _valid_count,
+    column_kinds,
+)
+from evalstore.analyses.binning._count import histograms
+
+
+def _probabilities(b: Binning) -> list[float]:
+    probs = [i / b.bins for i in range(1, b.bins)]
+    if b.approximate and b.bins >= 100:
+        # finer tails: the outermost quantile bins of a long tail are the widest
+        tails = [f * 10.0**-k for k in (3, 4, 5) for f in (1, 2, 5)]
+        probs = sorted({*probs, *tails, *(1 - p for p in tails)})
+    return probs
+
+
+def fit_binnings(
+    reference: Dataset,
+    columns: Sequence[str] | None = None,
+    config: Binning | Mapping[str, Binning] | None = None,
+) -> dict[str, Binning]:
+    """Fit one :class:`Binning` per column on ``reference``, in as few engine queries as can be.
+
+    ``columns`` defaults to :func:`feature_columns`. ``config`` is the unfitted Binning to
+    copy for every column, or a mapping column -> Binning (others get ``Binning()``).
+    Queries: one for every numeric column's statistics and quantiles, one top-k GROUP BY per
+    categorical column (the optimizer drops the actuals join from these; a UNION of them
+    keeps it, and costs 8x), one scan for the numeric columns' reference counts.
+    """
+    names = _columns(reference, columns)
+    kinds = column_kinds(reference, names)
+    templates: dict[str, Binning] = {}
+    for name in names:
+        template = config.get(name) if isinstance(config, Mapping) else config
+        if template is None:
+            template = Binning()
+        elif not isinstance(template, Binning):
+            raise ParameterError("config", "a Binning or a mapping of column -> Binning", template)
+        fresh = replace(template)  # a copy, unfitted: artifacts are not init fields
+        fresh.column_, fresh.kind_ = name, template.kind or kinds[name]
+        if fresh.kind_ == "numeric" and kinds[name] != "numeric":
+            raise ParameterError(
+                f"config[{name!r}].kind", "'categorical' for a non-float column", "numeric"
+            )
+        templates[name] = fresh
+    t = reference.table
+    fast = shared._uses_duckdb(reference)
+    numeric = [n for n in names if templates[n].kind_ == "numeric"]
+    categorical = [n for n in names if templates[n].kind_ == "categorical"]
+
+    aggs: dict[str, Any] = {"n": t.count()}
+    for i, name in enumerate(numeric):
+        b, x = templates[name], _clean(t[name])
+        aggs[f"v{i}"] = x.count()
+        aggs[f"lo{i}"], aggs[f"hi{i}"] = x.min(), x.max()
+        if b.strategy == "quantile" and b.bins > 1:
+            probs = _probabilities(b)
+            if b.approximate and fast:
+                positions = _array_literal(probs, "float32")
+                aggs[f"q{i}"] = _duckdb_approx_quantiles(x, positions)
+            elif b.approximate:
+                aggs[f"q{i}"] = x.approx_quantile(probs)
+            else:
+                aggs[f"q{i}"] = x.quantile(probs)
+        if b.strategy == "median_centered":
+            aggs[f"med{i}"] = x.quantile(0.5)
+        if b.strategy == "median_centered" or b.approximate:
+            aggs[f"mean{i}"], aggs[f"std{i}"] = x.mean(), x.std(how="pop")
+    for i, name in enumerate(categorical):
+        aggs[f"c{i}"] = _valid_count(t[name])
+    row = reference.execute(t.aggregate(**aggs)).to_pylist()[0]
+    n = int(row["n"] or 0)
+    if n == 0:
+        raise ParameterError(
+            "reference",
+            "a dataset with rows",
+            "no rows",
+            "Check its environment, version or dates.",
+        )
+
+    for i, name in enumerate(numeric):
+        b = templates[name]
+        b.n_reference_ = n
+        lo, hi = row[f"lo{i}"], row[f"hi{i}"]
+        b.min_, b.max_ = _float(lo), _float(hi)
+        if f"std{i}" in row:
+            b.mean_, b.std_ = _float(row[f"mean{i}"]), _float(row[f"std{i}"])
+        b.edges_ = _numeric_edges(b, lo, hi, row.get(f"q{i}"), row.get(f"med{i}"))
+    for i, name in enumerate(categorical):
+        b = templates[name]
+        x = t[name]
+        present = x.notnull() & ~x.isnan() if x.type().is_floating() else x.notnull()
+        top = (
+            t.filter(present)
+            .group_by(value=x)
+            .aggregate(count=ibis._.count())
+            .order_by([ibis.desc("count"), "value"])
+            .limit(b.top_k)
+        )
+        found = reference.execute(top).to_pylist()
+        b.categories_ = tuple(_category(r["value"]) for r in found)
+        valid = int(row[f"c{i}"] or 0)
+        counts = [int(r["count"]) for r in found]
+        b.reference_counts_ = (*counts, valid - sum(counts), n - valid)
+        b.n_reference_ = n
+    if numeric:
+        counted = histograms(reference, {name: templates[name] for name in numeric})
+        for name in numeric:
+            templates[name].reference_counts_ = tuple(int(c) for c in counted[name])
+    return templates
+
+
+def _numeric_edges(
+    b: Binning, lo: float | None, hi: float | None, quantiles: Any, median: float | None
+) -> tuple[float, ...]:
+    if b.strategy == "edges":
+        return tuple(b.edges or ())
+    if lo is None or hi is None:  # no values in the reference
+        return ()
+    inner: list[float] = []
+    if b.strategy == "quantile":
+        inner = [float(q) for q in quantiles or () if q is not None]
+    elif b.strategy == "equal_width":
+        # a convex combination, so that -1e308..1e308 does not overflow
+        inner = [lo * (1 - k / b.bins) + hi * (k / b.bins) for k in range(1, b.bins)]
+    elif b.strategy == "median_centered" and median is not None:
+        width = (b.std_ or 0.0) * b.sd_width
+        half = b.bins // 2
+        if width > 0 and math.isfinite(width):
+            inner = [median + k * width for k in range(-(half - 1), half)]
+        else:
+            inner = [median]
+    edges = {float(lo), float(hi), *(e for e in inner if lo < e < hi)}
+    return tuple(sorted(e for e in edges if math.isfinite(e)))
