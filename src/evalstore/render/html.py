@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 import evalstore
+from evalstore.render._common import fmt, performance_rows
 from evalstore.render.figures import report_figures
 
 if TYPE_CHECKING:
@@ -49,47 +50,6 @@ def figure_json(figure: Any) -> str:
     return text.replace("</", "<\\/")
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _performance_rows(report: Report) -> list[dict[str, Any]]:
-    """One row per metric: reference and current value, interval and change."""
-    ref = {r["metric"]: r for r in (report.performance_reference or _empty()).rows}
-    out = []
-    for row in (report.performance_current or _empty()).rows:
-        if not isinstance(row["value"], (int, float)) or isinstance(row["value"], bool):
-            continue  # structured metrics (confusion matrix, curves) have no single value
-        r = ref.get(row["metric"])
-        ref_value = r["value"] if r is not None else None
-        change = row["value"] - ref_value if isinstance(ref_value, (int, float)) else None
-        out.append(
-            {
-                "metric": row["metric"],
-                "reference": ref_value,
-                "current": row["value"],
-                "ci_low": row["ci_low"],
-                "ci_high": row["ci_high"],
-                "change": change,
-                "n": row["n"],
-                "n_without_actual": row["n_without_actual"],
-            }
-        )
-    return out
-
-
-class _empty:
-    rows: list[dict[str, Any]] = []  # noqa: RUF012 -- a read-only stand-in for a missing result
-
-
 def report_html(report: Report, full_page: bool = True) -> str:
     """The report as HTML: a whole page, or (``full_page=False``, for Jupyter) an iframe
     holding that page, so that its styles and scripts stay apart from the notebook's."""
@@ -100,12 +60,12 @@ def report_html(report: Report, full_page: bool = True) -> str:
         .render(
             report=report,
             summary=report.summary,
-            performance_rows=_performance_rows(report),
+            performance_rows=performance_rows(report),
             worst=report.worst_slices(10),
             reference_slices=report.slices_reference,
             figures={name: figure_json(fig) for name, fig in figures.items()},
             plotly_js=plotly_js(),
-            fmt=_fmt,
+            fmt=fmt,
             version=evalstore.__version__,
             js=lambda value: json.dumps(value).replace("</", "<\\/"),
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from evalstore.render._common import fmt, performance_rows
+
 if TYPE_CHECKING:
     from evalstore.analyses.report import Report
 
@@ -14,15 +16,7 @@ _MARK = {"alert": "**ALERT**", "ok": "ok", "info": "info"}
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return fmt(value).replace("|", "\\|").replace("\n", " ")
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -34,8 +28,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def report_markdown(report: Report, max_rows: int = 15) -> str:
     """Summary, performance, drift, data quality and worst slices as Markdown."""
-    from evalstore.render.html import _performance_rows
-
     ref, cur = report.reference, report.current
     out = [
         f"# {report.model}: {cur['label']} against {ref['label']}",
@@ -47,7 +39,7 @@ def report_markdown(report: Report, max_rows: int = 15) -> str:
         "",
     ]
     out += [f"- {_MARK[i['status']]} ({i['topic']}) {i['text']}" for i in report.summary]
-    perf = _performance_rows(report)
+    perf = performance_rows(report)
     if perf:
         out += ["", "## Performance", ""]
         rows = [
