@@ -1,0 +1,82 @@
+"""The HTTP under the remote SDK: sending a request again when it fails on the way, and
+turning the server's error answers back into the exceptions they describe."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from evalstore import errors
+from evalstore.errors import ServerError
+
+__all__ = ["API", "RETRY_STATUSES", "send"]
+
+API = "/api/v1"
+#: HTTP statuses worth another try: the server is restarting, or a proxy lost it
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: evalstore's own errors, rebuilt client-side with their attributes
+_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "ParameterError": ("name", "expected", "got"),
+    "SchemaError": ("column",),
+    "BatchRejected": ("column", "rows", "total", "example", "fix"),
+    "ModelNotFound": ("model",),
+    "NotFittedError": (),
+    "NotSupported": (),
+    "StoreLocked": (),
+}
+
+
+def _rebuild(status: int, body: Any, url: str) -> errors.EvalstoreError:
+    """The exception the server described, as its own class when it is one of evalstore's."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or "message" not in error:
+        text = str(body)[:300]
+        return ServerError(
+            f"the server at {url} answered HTTP {status} without an evalstore error: {text}",
+            status=status,
+        )
+    type_ = str(error.get("type", ""))
+    message = str(error["message"])
+    found = error.get("details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
+    if type_ in _ATTRIBUTES:
+        cls: type[errors.EvalstoreError] = getattr(errors, type_)
+        exc = cls.__new__(cls)
+        Exception.__init__(exc, message)  # the server's message, as it was written
+        for name in _ATTRIBUTES[type_]:
+            setattr(exc, name, details.get(name, "" if name == "fix" else None))
+        return exc
+    return ServerError(message, status=status, error_type=type_ or None, details=details)
+
+
+def send(
+    http: httpx.Client, url: str, method: str, path: str, *, retries: int, **kwargs: Any
+) -> httpx.Response:
+    """Send a request, again on a failure on the way; raise what the server refused. ``url``
+    is the server's, as errors name it."""
+    for attempt in range(retries + 1):
+        wait = min(0.25 * 2**attempt, 8.0)
+        try:
+            response = http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            if attempt < retries:
+                time.sleep(wait)
+                continue
+            raise ServerError(
+                f"cannot reach the evalstore server at {url} ({type(exc).__name__}: "
+                f"{exc}). Is it running? Start it with `evalstore serve`; check the URL.",
+                error_type=type(exc).__name__,
+            ) from None
+        if response.status_code in RETRY_STATUSES and attempt < retries:
+            time.sleep(wait)
+            continue
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = response.text
+            raise _rebuild(response.status_code, body, url) from None
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover
