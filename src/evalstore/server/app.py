@@ -43,6 +43,7 @@ from evalstore.server.routes import (
     baselines,
     drift,
     ingest,
+    login,
     models,
     performance,
     quality,
@@ -142,6 +143,7 @@ def create_app(
     for module in (system, models, ingest, uploads, *analyses):
         app.include_router(module.router)
     _docs(app)
+    app.include_router(login.router)  # signs a browser in when the server has an API key
     install_ui(app)  # the web UI's pages and /static
     # the last added runs first: the key is checked before any body is read
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)

@@ -6,19 +6,34 @@ answer in the one error shape (``server/errors.py``).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evalstore.server.errors import error_body
 
-__all__ = ["PUBLIC_PATHS", "ApiKeyMiddleware", "BodyLimitMiddleware"]
+__all__ = [
+    "API_PREFIX",
+    "PUBLIC_PATHS",
+    "SESSION_COOKIE",
+    "ApiKeyMiddleware",
+    "BodyLimitMiddleware",
+    "safe_next",
+    "session_token",
+]
 
-#: The API's own description needs no key: it holds no data, and a browser cannot send one.
-PUBLIC_PATHS = ("/docs", "/docs/", "/openapi.json")
-PUBLIC_PREFIXES = ("/docs/assets/",)
+#: What needs no key: the API's own description, the login page and what it loads (the UI's
+#: stylesheet, script and icon, plotly.js). None of it holds data.
+PUBLIC_PATHS = ("/docs", "/docs/", "/openapi.json", "/login", "/logout", "/favicon.ico")
+PUBLIC_PREFIXES = ("/docs/assets/", "/static/")
+#: the REST API: its clients get 401 in the error shape, never a redirect to the login page
+API_PREFIX = "/api/"
+#: the cookie ``POST /login`` sets, holding :func:`session_token`
+SESSION_COOKIE = "evalstore_session"
 
 #: A body announced over the limit is read and dropped up to this many bytes before the 413
 #: goes out, so that the client, which sends the whole body before it reads the answer, gets
@@ -34,6 +49,81 @@ async def _send_error(send: Send, status: int, type_: str, message: str, **heade
     await send({"type": "http.response.body", "body": body})
 
 
+async def _send_redirect(send: Send, location: str, status: int = 303) -> None:
+    raw = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
+    raw.append((b"cache-control", b"no-store"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": b""})
+
+
+#: what the session cookie signs; changing it signs every browser out
+_SESSION_MESSAGE = b"evalstore web UI session v1"
+
+
+def session_token(api_key: str) -> str:
+    """The session cookie's value: an HMAC-SHA256 of a fixed message under the API key.
+
+    It is valid exactly as long as the key is (a new key signs every browser out), and it
+    never holds the key::
+
+        >>> session_token("k") == session_token("k") != session_token("other")
+        True
+    """
+    return hmac.new(api_key.encode(), _SESSION_MESSAGE, hashlib.sha256).hexdigest()
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a path on this server (one leading ``/``), else ``"/"``: the
+    login page never sends a browser to another site.
+
+    >>> safe_next("/models/churn?window=day"), safe_next("//evil.example"), safe_next("http://x")
+    ('/models/churn?window=day', '/', '/')
+    """
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    # browsers drop tabs and newlines from URLs ('/\t/evil' is '//evil') and read '\' as '/'
+    if any(ch < " " or ch in "\\\x7f" for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+def _page_request(scope: Scope) -> bool:
+    """A browser asking for a page (not the REST API, not a script's fetch of JSON)."""
+    accept = _header(scope, b"accept") or ""
+    path: str = scope["path"]
+    return (
+        scope.get("method") == "GET"
+        and "text/html" in accept.lower()
+        and not (path + "/").startswith(API_PREFIX)
+    )
+
+
+def _login_url(scope: Scope) -> str:
+    # the path as the browser sent it, still percent-encoded
+    raw = scope.get("raw_path")
+    target = bytes(raw).decode("latin-1") if raw else quote(scope["path"])
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    if query:
+        target += "?" + query
+    return "/login?" + urlencode({"next": safe_next(target)})
+
+
+def _cookies(scope: Scope, name: str) -> list[str]:
+    """Every value the request's ``Cookie`` headers give ``name``."""
+    found = []
+    for key, value in scope.get("headers", ()):
+        if key.lower() != b"cookie":
+            continue
+        for pair in bytes(value).decode("latin-1").split(";"):
+            key_, sep, val = pair.strip().partition("=")
+            if sep and key_ == name:
+                found.append(val.strip().strip('"'))
+    return found
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
@@ -42,22 +132,43 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class ApiKeyMiddleware:
-    """Every request (but the API docs) must carry ``Authorization: Bearer <key>``."""
+    """Every request (but the API docs, the login page and the UI's static files) must carry
+    ``Authorization: Bearer <key>`` or the session cookie that ``POST /login`` sets.
+
+    A browser asking for a page without either is sent to ``/login?next=<page>``; any other
+    request gets 401 in the one error shape.
+    """
 
     def __init__(self, app: ASGIApp, api_key: str) -> None:
         self.app = app
         self.key = api_key.encode()
+        self.session = session_token(api_key).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self._public(scope["path"]):
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"authorization") or ""
-        scheme, _, token = given.partition(" ")
+        given = _header(scope, b"authorization")
         how = (
             "Send the header 'Authorization: Bearer <key>'; from Python, "
-            "es.connect(url, api_key=...) or the environment variable EVALSTORE_API_KEY."
+            "es.connect(url, api_key=...) or the environment variable EVALSTORE_API_KEY; "
+            "in a browser, sign in at /login."
         )
+        if given is None:
+            if self._signed_in(scope):
+                await self.app(scope, receive, send)
+            elif _page_request(scope):
+                await _send_redirect(send, _login_url(scope))
+            else:
+                await _send_error(
+                    send,
+                    401,
+                    "Unauthorized",
+                    f"this server needs an API key. {how}",
+                    www_authenticate="Bearer",
+                )
+            return
+        scheme, _, token = given.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             await _send_error(
                 send,
@@ -78,6 +189,13 @@ class ApiKeyMiddleware:
             )
             return
         await self.app(scope, receive, send)
+
+    def _signed_in(self, scope: Scope) -> bool:
+        # every candidate is compared, in constant time: a browser may send the name twice
+        ok = False
+        for value in _cookies(scope, SESSION_COOKIE):
+            ok |= hmac.compare_digest(value.encode("latin-1"), self.session)
+        return ok
 
     @staticmethod
     def _public(path: str) -> bool:
