@@ -20,6 +20,7 @@ from evalstore.errors import BatchRejected
 from evalstore.ingest.plan import Check, Column, Plan
 from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
+from evalstore.store._fold import fold_batch
 from evalstore.store.base import Progress
 
 __all__ = ["BatchWriter"]
@@ -100,6 +101,14 @@ class BatchWriter:
         self._check_duplicates(rows)
         self._check_vectors()
         replaced = self._replace_earlier() if self.kind == "inferences" else 0
+        fold_batch(
+            self.con,
+            self.kind,
+            self.batch_id,
+            self.environment,
+            self.inference_table,
+            self.actual_table,
+        )
         actuals = self._count_actuals()
         return rows, replaced, actuals
 
@@ -124,6 +133,11 @@ class BatchWriter:
             self.con.execute(
                 f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col.target)} {col.stored}"
             )
+            if table == self.actual_table:  # and its copy beside the inferences (_fold.py)
+                self.con.execute(
+                    f"ALTER TABLE {quote(self.inference_table)} ADD COLUMN IF NOT EXISTS "
+                    f"{quote(col.target)} {col.stored}"
+                )
             self.con.execute(
                 "INSERT INTO model_columns VALUES (?, ?, ?, ?, ?)",
                 [self.model_id, col.target, col.role, col.kind, col.stored],
@@ -168,8 +182,9 @@ class BatchWriter:
                 names.append("timestamp")
                 exprs.append("?")
                 params.append("logged_at")
-            names += [c.target for c in cols]
-            exprs += [c.expr for c in cols]
+            # the batch's own actuals go into its rows too (the folded copy, _fold.py)
+            names += [c.target for c in [*cols, *self.plan.actuals]]
+            exprs += [c.expr for c in [*cols, *self.plan.actuals]]
             out.append((self._insert(self.inference_table, names, exprs), params))
         if self.plan.actuals:
             acts = self.plan.actuals

@@ -5,11 +5,14 @@ Layout (all in the one file):
 - ``inferences_<model id>``: one row per (version, environment, prediction_id),
   with ``batch_id``, ``version``, ``environment``, ``prediction_id``,
   ``timestamp`` and then one column per feature, tag, prediction, SHAP value
-  and embedding, added as batches bring them.
+  and embedding, added as batches bring them; and a copy of the row's latest
+  actual (``actual_label`` / ``actual_score``), kept up to date by every batch
+  (``_fold.py``), so that reads need no join.
 - ``actuals_<model id>``: append-only (``batch_id``, ``environment``,
-  ``prediction_id``, ``actual_label`` / ``actual_score``). Reads join the
-  latest actual per (environment, prediction_id), so an actual may arrive
-  before or after its prediction, and a later one replaces an earlier one.
+  ``prediction_id``, ``actual_label`` / ``actual_score``), the record. The
+  latest actual per (environment, prediction_id) is the row's actual, so an
+  actual may arrive before or after its prediction, and a later one replaces
+  an earlier one.
 - ``batches``: one row per committed batch, with the layout of its columns.
 - ``model_columns``: every stored column's role and type, per model.
 
@@ -50,6 +53,7 @@ from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
 from evalstore.schema import Task
 from evalstore.store._batch import BatchWriter
+from evalstore.store._fold import ACTUALS, fold_missing
 from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
 
 __all__ = ["DuckDBStore"]
@@ -148,6 +152,10 @@ class DuckDBStore(EvaluationStore):
         self._store_id = str(found[0][0])
         for record in self._records(self.con):
             self._ensure_tables(record.id)  # so that reads never need to create them
+            # a store written before actuals were folded into the inferences: fold them once
+            self.con.execute("BEGIN TRANSACTION")
+            fold_missing(self.con, inference_table(record.id), actual_table(record.id))
+            self.con.execute("COMMIT")
 
     # -- reads: one cursor per thread ----------------------------------------------------------
 
@@ -413,13 +421,28 @@ class DuckDBStore(EvaluationStore):
         return self._table(inference_table(model_id))
 
     def with_actuals(self, model_id: int, table: ir.Table, selective: bool = False) -> ir.Table:
-        """Join the latest actual per (environment, prediction_id) onto a table of inferences.
+        """``table`` with the latest actual per (environment, prediction_id), last.
+
+        Every write keeps a copy of it in the inference rows (``_fold.py``), so this only
+        moves those columns to the end; :meth:`joined_actuals` computes the same by a join.
+        """
+        act = self._table(actual_table(model_id))
+        names = [c for c in ACTUALS if c in act.columns]
+        if all(c in table.columns for c in names):
+            rest = [c for c in table.columns if c not in names]
+            return table.select(*rest, *names) if names else table
+        return self.joined_actuals(model_id, table, selective)
+
+    def joined_actuals(self, model_id: int, table: ir.Table, selective: bool = False) -> ir.Table:
+        """Join the latest actual per (environment, prediction_id) onto a table of inferences
+        read without the folded copy (the definition that copy must match).
 
         ``selective``: ``table`` is a small part of the model's rows, so first keep only
         the actuals of its ids rather than aggregate every actual the model has.
         """
         act = self._table(actual_table(model_id))
-        names = [c for c in ("actual_label", "actual_score") if c in act.columns]
+        names = [c for c in ACTUALS if c in act.columns]
+        table = table.drop(*[c for c in names if c in table.columns])
         if not names:
             return table
         if selective:
@@ -457,22 +480,6 @@ class DuckDBStore(EvaluationStore):
             if p.exists():
                 total += p.stat().st_size
         return total
-
-    @contextmanager
-    def temporary(self, expr: ir.Table) -> Iterator[ir.Table]:
-        """``expr`` computed once into a temporary table of this thread's cursor, for a
-        series of queries that would each redo it (the actuals join, above all: 0.6-1 s per
-        query at 1M rows, against 0.05 s for a scan of the result). Dropped on exit; visible
-        to this thread's reads only."""
-        name = f"es_tmp_{uuid.uuid4().hex}"
-        sql = str(ibis.to_sql(expr, dialect="duckdb"))
-        with self._reading() as reader:
-            reader.cursor.execute(f"CREATE TEMP TABLE {quote(name)} AS {sql}")
-        try:
-            yield ibis.table(expr.schema(), name=name)
-        finally:
-            with self._reading() as reader:
-                reader.cursor.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
     def close(self, wait: float = 60.0) -> None:
         """Close the store once the batch being written (if any) committed and the reads in
