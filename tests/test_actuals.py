@@ -1,4 +1,4 @@
-"""Actuals: joined to predictions by (environment, prediction_id) when read, the latest one wins."""
+"""Actuals: attached to predictions by (environment, prediction_id), the latest one wins."""
 
 from __future__ import annotations
 
@@ -260,27 +260,3 @@ def test_store_info_counts_rows_and_batches(store: es.Store, model: es.Model) ->
     assert info.home == str(store.location.home)
     assert info.metadata_url.startswith("sqlite:///")
     assert [m.name for m in store.models()] == ["m"]
-
-
-def test_a_materialized_dataset_reads_what_the_join_reads(model: es.Model) -> None:
-    df = binary_frame(40)
-    model.log(df, schema=PREDICTIONS, version="v1", environment="production")
-    model.log_actuals(
-        pd.DataFrame({"pid": [3, 8, 21], "outcome": [1, 0, 1]}),
-        prediction_id="pid",
-        actual="outcome",
-    )
-    ds = model.dataset(environment="production", where={"region": "EU"})
-    want = ds.to_pandas().sort_values("prediction_id").reset_index(drop=True)
-    engine = model._store._engine
-    before = set(engine._fetch("SELECT table_name FROM duckdb_tables() WHERE temporary"))
-    with ds.materialized() as fast:
-        assert fast.is_materialized and not ds.is_materialized
-        during = set(engine._fetch("SELECT table_name FROM duckdb_tables() WHERE temporary"))
-        assert len(during - before) == 1  # one temporary table, holding the joined rows
-        got = fast.to_pandas().sort_values("prediction_id").reset_index(drop=True)
-        pd.testing.assert_frame_equal(got, want)
-        assert fast.count() == len(want) == 20
-        with fast.materialized() as again:  # nesting reuses it
-            assert again is fast
-    assert set(engine._fetch("SELECT table_name FROM duckdb_tables() WHERE temporary")) == before

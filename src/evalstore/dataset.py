@@ -1,10 +1,8 @@
-"""Dataset: a selection of a model's inferences, with their actuals joined, read lazily."""
+"""Dataset: a selection of a model's inferences, with their actuals, read lazily."""
 
 from __future__ import annotations
 
-import copy as _copy
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -84,7 +82,7 @@ def _equals(t: ir.Table, column: str, value: Any) -> Any:
 class Dataset:
     """A lazy selection of a model's inferences. Nothing is read until you ask for rows.
 
-    ``ds.table`` is the Ibis expression behind it (actuals joined), for
+    ``ds.table`` is the Ibis expression behind it (actuals included), for
     aggregates that run in the engine: ``ds.execute(ds.table.count())``.
     """
 
@@ -117,8 +115,6 @@ class Dataset:
         self.versions = _as_list(version, "version")
         self.where = where
         """the filter as given (a baseline stores it when it is a dict)"""
-        self.is_materialized = False
-        """whether ``table`` is a temporary copy (see :meth:`materialized`)"""
         self.model_id = model_id
         self.start = as_timestamp(start, "start") if start is not None else None
         self.end = as_timestamp(end, "end") if end is not None else None
@@ -170,24 +166,6 @@ class Dataset:
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression built on ``self.table`` in the store's engine."""
         return self._store.execute(expr)
-
-    @contextmanager
-    def materialized(self) -> Iterator[Dataset]:
-        """The same selection, computed once into a temporary table (actuals joined), for
-        many analyses in a row: each then scans that table instead of redoing the join.
-        Stores without temporary tables give the dataset itself. Use it in one thread::
-
-            with ds.materialized() as fast:
-                performance(fast); slices(fast)
-        """
-        temporary = getattr(self._store, "temporary", None)
-        if temporary is None or self.is_materialized:
-            yield self
-            return
-        with temporary(self.table) as table:
-            copy = _copy.copy(self)
-            copy.table, copy._inferences, copy.is_materialized = table, None, True
-            yield copy
 
     def count(self) -> int:
         """The number of inferences selected."""

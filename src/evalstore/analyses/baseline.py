@@ -24,7 +24,6 @@ versions stay readable, and a report names the version it was computed against.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -49,10 +48,6 @@ __all__ = [
 
 #: the prediction and actual columns that are binned (for prediction and actual drift)
 PREDICTION_COLUMNS = ("prediction_score", "prediction_label", "actual_label", "actual_score")
-#: a selection of at most this many rows is joined with its actuals once, into a temporary
-#: table that every analysis of a fit or a report then scans (about 120 bytes a row in
-#: memory at 30 columns); a larger one is joined by each query instead, to bound memory
-MATERIALIZE_MAX_ROWS = 5_000_000
 #: format of ``Baseline.to_dict``
 FORMAT = 1
 #: the longest moving window: a hundred years (longer ones reach before year 1)
@@ -337,25 +332,20 @@ def fit_baseline(
             f"no rows for {base.selector.describe()}",
             "Check the environment, version, dates and filter of the baseline.",
         )
-    with ExitStack() as stack:
-        if n <= MATERIALIZE_MAX_ROWS:  # every fit below then scans the joined rows once
-            reference = stack.enter_context(reference.materialized())
-        names = list(columns) if columns is not None else feature_columns(reference)
-        names += [c for c in prediction_columns(reference) if c not in names]
-        base.binnings_ = fit_binnings(reference, names)
-        base.expectations_ = learn_expectations(reference, columns=names)
-        result = performance(reference)
-        if any(row["n"] for row in result.rows):
-            base.performance_ = result.to_dict()
-            from evalstore.analyses.slices import slices
+    names = list(columns) if columns is not None else feature_columns(reference)
+    names += [c for c in prediction_columns(reference) if c not in names]
+    base.binnings_ = fit_binnings(reference, names)
+    base.expectations_ = learn_expectations(reference, columns=names)
+    result = performance(reference)
+    if any(row["n"] for row in result.rows):
+        base.performance_ = result.to_dict()
+        from evalstore.analyses.slices import slices
 
-            task = reference.task or Task.parse(result.task)
-            sliced = [
-                c for c in (slice_columns or feature_columns(reference)) if c in base.binnings_
-            ]
-            if sliced:
-                metric = primary_metric(task, has_scores(reference))
-                bins = {c: base.binnings_[c] for c in sliced}
-                base.slices_ = slices(reference, metric, columns=sliced, binnings=bins).to_dict()
+        task = reference.task or Task.parse(result.task)
+        sliced = [c for c in (slice_columns or feature_columns(reference)) if c in base.binnings_]
+        if sliced:
+            metric = primary_metric(task, has_scores(reference))
+            bins = {c: base.binnings_[c] for c in sliced}
+            base.slices_ = slices(reference, metric, columns=sliced, binnings=bins).to_dict()
     base.n_rows_ = n
     return base

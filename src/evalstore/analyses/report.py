@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 from evalstore._progress import progress_steps
 from evalstore.analyses.baseline import (
-    MATERIALIZE_MAX_ROWS,
     Baseline,
     Selector,
     fit_baseline,
@@ -414,7 +413,7 @@ def build_report(
         clock = now
 
     with ExitStack() as stack:
-        step = stack.enter_context(progress_steps(f"report {model.name}", 8, progress))
+        step = stack.enter_context(progress_steps(f"report {model.name}", 7, progress))
         step("reading the current data")
         n_current, first, last = _span(current)
         if n_current == 0:
@@ -445,21 +444,9 @@ def build_report(
             primary = chosen[0]
         window = window or auto_window(first, last)
         wanted = list(slice_columns) if slice_columns is not None else None
-        # what of the reference a fitted baseline already holds: its rows are then not read
+        # whether the fitted baseline holds the reference's performance (then not recomputed)
         stored_perf = fitted is not None and fitted.performance_ is not None and chosen is None
-        stored_slices = fitted is not None and _stored_slices(fitted, primary, wanted) is not None
-        read_reference = fitted is None or not (stored_perf and stored_slices)
 
-        step("joining the actuals once")
-        if n_current <= MATERIALIZE_MAX_ROWS:
-            current = stack.enter_context(current.materialized())
-        if read_reference:
-            n_reference = fitted.n_rows_ if fitted is not None else None
-            if (n_reference if n_reference is not None else ref_ds.count()) <= (
-                MATERIALIZE_MAX_ROWS
-            ):
-                ref_ds = stack.enter_context(ref_ds.materialized())
-        lap("materialize")
         step("fitting the baseline")
         if fitted is None:
             fitted = fit_baseline(ref_ds, "reference", columns=columns, slice_columns=wanted)
