@@ -35,17 +35,24 @@ The analyses run in the server, next to the data, and come back as the embedded 
 
 A selection is a name (a stored baseline's, else an environment's), a dict of
 ``model.dataset()`` arguments (``where`` a dict of column -> value(s)), or a stored
-``Baseline``; a ``Dataset`` object cannot travel, give its selection as a dict. Reading
-rows back (``model.dataset()``) is not available through the server: it raises
-``NotSupported``.
+``Baseline``; a ``Dataset`` object cannot travel, give its selection as a dict.
+
+Rows come back lazily, as the embedded ``Dataset`` reads them, streamed as Arrow::
+
+    ds = model.dataset(environment="production", where={"region": "EU"})   # RemoteDataset
+    ds.count(); ds.columns; ds.to_pandas(); ds.to_arrow(columns=["score"], limit=1000)
+
+An Ibis expression cannot travel either: ``ds.table`` and ``ds.execute()`` raise
+``NotSupported``; the analyses above run in the server instead.
 """
 
 from __future__ import annotations
 
+from evalstore.remote._dataset import RemoteDataset
 from evalstore.remote._model import RemoteModel
 from evalstore.remote._store import RemoteStore
 
 # where it always was, for the tests that build upload chunks by hand
 from evalstore.remote._upload import _ipc as _ipc
 
-__all__ = ["RemoteModel", "RemoteStore"]
+__all__ = ["RemoteDataset", "RemoteModel", "RemoteStore"]

@@ -52,14 +52,25 @@ def _rebuild(status: int, body: Any, url: str) -> errors.EvalstoreError:
 
 
 def send(
-    http: httpx.Client, url: str, method: str, path: str, *, retries: int, **kwargs: Any
+    http: httpx.Client,
+    url: str,
+    method: str,
+    path: str,
+    *,
+    retries: int,
+    stream: bool = False,
+    **kwargs: Any,
 ) -> httpx.Response:
     """Send a request, again on a failure on the way; raise what the server refused. ``url``
-    is the server's, as errors name it."""
+    is the server's, as errors name it. ``stream``: answer before the body is read (read it
+    with ``iter_bytes()``, then close the response)."""
     for attempt in range(retries + 1):
         wait = min(0.25 * 2**attempt, 8.0)
         try:
-            response = http.request(method, path, **kwargs)
+            if stream:
+                response = http.send(http.build_request(method, path, **kwargs), stream=True)
+            else:
+                response = http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             if attempt < retries:
                 time.sleep(wait)
@@ -70,13 +81,18 @@ def send(
                 error_type=type(exc).__name__,
             ) from None
         if response.status_code in RETRY_STATUSES and attempt < retries:
+            response.close()
             time.sleep(wait)
             continue
         if response.status_code >= 400:
             try:
+                if stream:
+                    response.read()  # an error's body is small: its JSON
                 body = response.json()
             except ValueError:
                 body = response.text
+            finally:
+                response.close()
             raise _rebuild(response.status_code, body, url) from None
         return response
     raise AssertionError("unreachable")  # pragma: no cover

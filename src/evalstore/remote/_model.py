@@ -4,13 +4,14 @@ its analyses run in the server and come back as the embedded Result types."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
-from evalstore.errors import NotSupported, ParameterError
+from evalstore.errors import ParameterError
 from evalstore.ingest.sources import open_source
+from evalstore.remote._dataset import RemoteDataset
 from evalstore.remote._params import (
     Params,
     _dataset_args,
@@ -123,14 +124,20 @@ class RemoteModel:
         found = self._store._request("GET", f"/models/{self.name}/batches").json()
         return [{**b, "created_at": _parse_time(b["created_at"])} for b in found]
 
-    def dataset(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available through the server yet: raises ``NotSupported``."""
-        raise NotSupported(
-            "reading a model's rows through the server (model.dataset()) is not available in "
-            "this version of evalstore: logging, model info, baselines and the analyses are "
-            "(model.report(), model.performance(), model.drift(), ...; give the rows as a dict "
-            "of dataset() arguments). To read the rows, stop the server and open the store "
-            "directly with es.connect(path), or read them in the server's process."
+    def dataset(
+        self,
+        environment: str | Sequence[str] | None = None,
+        version: str | Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> RemoteDataset:
+        """Select inferences, as ``Model.dataset``: by environment(s), version(s), time
+        (``start`` inclusive, ``end`` exclusive, UTC) and a filter (a dict of column ->
+        value(s): functions and ibis expressions cannot travel). Lazy: the server is asked
+        for the rows, their count or columns only when you ask."""
+        return RemoteDataset(
+            self, environment=environment, version=version, start=start, end=end, where=where
         )
 
     # -- analyses: computed by the server, returned as the embedded types -------------------

@@ -65,11 +65,18 @@ class RemoteStore:
     # -- HTTP --------------------------------------------------------------------------------
 
     def _request(
-        self, method: str, path: str, *, retries: int | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        retries: int | None = None,
+        stream: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """Send a request, again on a failure on the way; raise what the server refused."""
+        """Send a request, again on a failure on the way; raise what the server refused.
+        ``stream``: answer before the body is read (the caller closes the response)."""
         retries = self.retries if retries is None else retries
-        return send(self._http, self.url, method, path, retries=retries, **kwargs)
+        return send(self._http, self.url, method, path, retries=retries, stream=stream, **kwargs)
 
     # -- the Store API -----------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ from evalstore.server.routes import (
     performance,
     quality,
     reports,
+    rows,
     slices,
     system,
     uploads,
@@ -140,7 +141,7 @@ def create_app(
     app.state.evalstore = state
     install_handlers(app)
     analyses = (performance, drift, quality, slices, reports, baselines)
-    for module in (system, models, ingest, uploads, *analyses):
+    for module in (system, models, ingest, uploads, rows, *analyses):
         app.include_router(module.router)
     _docs(app)
     app.include_router(login.router)  # signs a browser in when the server has an API key

@@ -1,0 +1,125 @@
+"""Rows: a model's selected inferences (actuals joined) as an Arrow IPC stream, and their count
+(``model.dataset(...).to_arrow()`` and ``.count()``).
+
+The rows are read in one snapshot of the store, then sent in record batches of
+:data:`BATCH_ROWS` rows each, so that the client decodes them as they arrive. A refused
+selection is refused before the first byte, in the server's one error shape.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Annotated
+
+import pyarrow as pa
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from evalstore.errors import ParameterError, did_you_mean
+from evalstore.sdk import Model
+from evalstore.server.deps import ModelDep, ServerState, StateDep
+from evalstore.server.routes._analyses import DatasetArgs, DatasetDep, reading
+from evalstore.server.schemas import error_responses
+
+__all__ = ["ARROW_STREAM", "BATCH_ROWS", "router"]
+
+router = APIRouter(prefix="/api/v1/models/{name}", tags=["rows"])
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: rows per record batch of the stream: big enough that framing costs nothing, small enough
+#: that a client holds little undecoded
+BATCH_ROWS = 65_536
+
+
+class RowsCountOut(BaseModel):
+    rows: int = Field(description="The number of selected rows.")
+
+
+def _check_limit(limit: int | None) -> int | None:
+    if limit is not None and limit < 0:
+        raise ParameterError("limit", "a whole number of rows, 0 or more", limit)
+    return limit
+
+
+def _check_columns(wanted: list[str] | None, have: list[str]) -> list[str] | None:
+    """The columns asked for, each once, in the order asked; an unknown one is refused."""
+    if wanted is None:
+        return None
+    for column in wanted:
+        if column not in have:
+            raise ParameterError(
+                "columns",
+                "columns of the model's rows",
+                column,
+                f"{did_you_mean(column, have).strip()} Columns: {', '.join(have)}.".lstrip(),
+            )
+    return list(dict.fromkeys(wanted))
+
+
+def _read(
+    state: ServerState,
+    model: Model,
+    selection: DatasetArgs,
+    columns: list[str] | None,
+    limit: int | None,
+) -> pa.Table:
+    """The selected rows, read in one snapshot of the store."""
+    with reading(state):
+        ds = selection.dataset(model)
+        columns = _check_columns(columns, ds.columns)
+        if columns is None and limit is None:
+            return ds.to_arrow()
+        expr = ds.table if columns is None else ds.table.select(*columns)
+        return ds.execute(expr if limit is None else expr.limit(limit))
+
+
+def _stream(table: pa.Table) -> Iterator[bytes]:
+    """``table`` as an Arrow IPC stream: the schema, then one message per record batch."""
+    buffer = io.BytesIO()
+    with pa.ipc.new_stream(buffer, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            writer.write_batch(batch)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()  # the schema, when there was no batch; the end-of-stream marker
+
+
+@router.get(
+    "/rows",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {ARROW_STREAM: {}},
+            "description": "The rows as an Arrow IPC stream, in record batches.",
+        },
+        **error_responses(400, 401, 404),
+    },
+)
+def get_rows(
+    state: StateDep,
+    model: ModelDep,
+    selection: DatasetDep,
+    columns: Annotated[
+        list[str] | None,
+        Query(description="A column to send; repeat for several (default: every column)."),
+    ] = None,
+    limit: Annotated[
+        int | None, Query(description="At most this many rows (default: every selected row).")
+    ] = None,
+) -> StreamingResponse:
+    """The selected rows, actuals joined (``model.dataset(...).to_arrow()``), as an Arrow IPC
+    stream (``application/vnd.apache.arrow.stream``) in record batches of up to 65,536 rows;
+    ``limit=0`` sends the columns and types without rows. Read it with
+    ``pyarrow.ipc.open_stream``."""
+    table = _read(state, model, selection, columns, _check_limit(limit))
+    return StreamingResponse(_stream(table), media_type=ARROW_STREAM)
+
+
+@router.get("/rows/count", response_model=RowsCountOut, responses=error_responses(400, 401, 404))
+def count_rows(state: StateDep, model: ModelDep, selection: DatasetDep) -> dict[str, int]:
+    """The number of selected rows (``model.dataset(...).count()``): ``{"rows": n}``."""
+    with reading(state):
+        return {"rows": selection.dataset(model).count()}
