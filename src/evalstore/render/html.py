@@ -2,23 +2,29 @@
 
 plotly.js is inlined from the installed ``plotly`` package (about 4.8 MB, the same for any
 data size), so the page works offline and behind firewalls: nothing is fetched, ever.
-Figures are drawn from the report's aggregates; no row of data is embedded.
+Figures are drawn from the report's aggregates; no row of data is embedded. They are dict
+specs (:mod:`.ui_figures`) dumped with :mod:`json`: neither ``plotly.graph_objects`` nor
+the ``plotly`` package is imported to write a page.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
+from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
 import evalstore
+from evalstore.render import ui_figures
 from evalstore.render._common import fmt, performance_rows
 from evalstore.render.figures import report_figures
 
 if TYPE_CHECKING:
+    import jinja2
+
     from evalstore.analyses.report import Report
 
 __all__ = ["figure_json", "plotly_js", "report_html"]
@@ -27,14 +33,21 @@ __all__ = ["figure_json", "plotly_js", "report_html"]
 @cache
 def plotly_js() -> str:
     """The plotly.js bundle shipped inside the installed plotly package."""
-    from plotly.offline import get_plotlyjs
-
-    source: str = get_plotlyjs()
-    return source
+    # read beside the package rather than through plotly.offline, whose import (plotly's
+    # own __init__ included) costs more than reading the 4.8 MB file
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "the HTML report inlines plotly.js from the plotly package: pip install plotly"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return (folder / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
 
 
 @cache
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("evalstore.render", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -45,7 +58,10 @@ def _environment() -> jinja2.Environment:
 
 
 def figure_json(figure: Any) -> str:
-    """A figure as JSON that is safe inside a <script> element."""
+    """A figure, a dict spec or a ``go.Figure``, as JSON that is safe inside a <script>
+    element (NaN and infinities as null)."""
+    if isinstance(figure, Mapping):
+        return ui_figures.to_json(dict(figure))
     text: str = figure.to_json()
     return text.replace("</", "<\\/")
 

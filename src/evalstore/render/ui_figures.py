@@ -1,17 +1,18 @@
-"""The web UI's figures: Plotly figure specs (plain dicts) drawn from Results.
+"""Plotly figure specs (plain dicts) drawn from Results: the web UI's and the HTML report's.
 
 Each function takes a Result and returns ``{"data": [...], "layout": {...}}``, the JSON
-plotly.js draws; ``plotly.graph_objects.Figure(spec)`` draws the same in a notebook. ::
+plotly.js draws; ``plotly.graph_objects.Figure(spec)`` draws the same in a notebook
+(:mod:`.figures` does that for you). ::
 
     from evalstore.render import ui_figures
     spec = ui_figures.drift_over_time(over_time, "temp")
     ui_figures.to_json(spec)      # for a <script type="application/json"> element
 
-Why dicts rather than :mod:`.figures`' ``go.Figure`` objects: a Figure validates every
-property it is given, which cost 150-250 ms per figure here (a page has up to 30 of them,
-sparklines included); building the spec and dumping it as JSON takes well under 1 ms.
-The colours, titles and traces follow :mod:`.figures`, so the UI and the HTML report look
-alike.
+Why dicts rather than ``go.Figure`` objects: a Figure validates every property it is
+given, which cost 150-250 ms per figure here (a page has up to 30 of them, sparklines
+included), and importing ``plotly.graph_objects`` costs more still in a fresh process;
+building the spec and dumping it as JSON takes well under 1 ms. The web UI and the HTML
+report draw the same specs, so they look alike.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-
-from evalstore.render.figures import ALERT, CURRENT, NEUTRAL, REFERENCE
 
 if TYPE_CHECKING:
     from evalstore.analyses.drift import ColumnDrift, DriftOverTime, DriftResult
@@ -42,6 +41,13 @@ __all__ = [
 ]
 
 Spec = dict[str, Any]
+
+#: colours: reference, current, alert, ok, neutral
+REFERENCE = "#8c8c8c"
+CURRENT = "#1f6feb"
+ALERT = "#d1242f"
+OK = "#2da44e"
+NEUTRAL = "#c9d1d9"
 
 #: ColorBrewer's RdYlGn, low to high (plotly.js knows no such name: Python's plotly
 #: expands it when it validates a figure, which these specs skip)
@@ -320,9 +326,12 @@ def drift_ranking(result: DriftResult, limit: int = 30) -> Spec:
     return {"data": data, "layout": layout}
 
 
-def slice_heatmap(result: SliceResult, columns: Sequence[str] | None = None) -> Spec:
+def slice_heatmap(
+    result: SliceResult, columns: Sequence[str] | None = None, clickable: bool = True
+) -> Spec:
     """The metric per column (rows) x bin (in bin order); hover shows the bin, its support
-    and interval; ``customdata`` of a cell is ``[column, bin label]`` (for a click)."""
+    and interval; ``customdata`` of a cell is ``[column, bin label]`` (for a click).
+    ``clickable=False`` leaves the click hint out of the title (a static page)."""
     matrix = result.matrix()
     names = [c for c in (columns or list(matrix)) if c in matrix]
     width = max((len(matrix[c]) for c in names), default=0)
@@ -365,7 +374,8 @@ def slice_heatmap(result: SliceResult, columns: Sequence[str] | None = None) -> 
         }
     ]
     layout = _layout(
-        f"{result.metric} by slice (click a cell to filter every view to it)",
+        f"{result.metric} by slice"
+        + (" (click a cell to filter every view to it)" if clickable else ""),
         max(260, 26 * len(names) + 110),
         hovermode="closest",
         yaxis={**_AXIS, "automargin": True, "autorange": "reversed"},
