@@ -4,7 +4,8 @@ Log every inference of every model version — features, predictions, scores,
 the actual outcomes that arrive later — and ask how the model is doing.
 """
 
-from evalstore.dataset import Dataset
+from typing import TYPE_CHECKING, Any
+
 from evalstore.errors import (
     BatchRejected,
     EvalstoreError,
@@ -16,9 +17,12 @@ from evalstore.errors import (
     ServerError,
     StoreLocked,
 )
-from evalstore.schema import FeatureType, Schema, Task
-from evalstore.sdk import Model, ModelInfo, Store, StoreInfo, connect
-from evalstore.store.base import BatchReport
+
+if TYPE_CHECKING:
+    from evalstore.dataset import Dataset
+    from evalstore.schema import FeatureType, Schema, Task
+    from evalstore.sdk import Model, ModelInfo, Store, StoreInfo, connect
+    from evalstore.store.base import BatchReport
 
 __version__ = "0.1.0"
 
@@ -44,3 +48,32 @@ __all__ = [
     "__version__",
     "connect",
 ]
+
+# Imported on first use: the store's stack (ibis, DuckDB, SQLAlchemy, pyarrow) takes about
+# half a second to import, which `evalstore --help` and `import evalstore.errors` need not pay.
+_LAZY = {
+    "BatchReport": "evalstore.store.base",
+    "Dataset": "evalstore.dataset",
+    "FeatureType": "evalstore.schema",
+    "Model": "evalstore.sdk",
+    "ModelInfo": "evalstore.sdk",
+    "Schema": "evalstore.schema",
+    "Store": "evalstore.sdk",
+    "StoreInfo": "evalstore.sdk",
+    "Task": "evalstore.schema",
+    "connect": "evalstore.sdk",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'evalstore' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

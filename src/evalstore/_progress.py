@@ -6,15 +6,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 __all__ = ["progress_bar", "progress_steps"]
 
 #: below this many rows a bar would only flicker
@@ -35,6 +26,16 @@ def progress_bar(
     if not enabled:
         yield None
         return
+    # imported only to draw a bar: scripts, tests and the server never do
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -60,6 +61,8 @@ def progress_steps(
     if not enabled:
         yield lambda label: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),

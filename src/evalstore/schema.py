@@ -28,8 +28,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from evalstore.errors import ParameterError, SchemaError, did_you_mean
 
 __all__ = ["RESERVED_COLUMNS", "FeatureType", "Schema", "Task"]
@@ -267,6 +265,8 @@ class Schema:
     @classmethod
     def from_file(cls, path: str | Path) -> Schema:
         """Read a schema from a YAML (``.yaml``/``.yml``) or JSON (``.json``) file."""
+        import yaml
+
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -279,6 +279,8 @@ class Schema:
         return cls.from_dict(data or {})
 
     def to_yaml(self) -> str:
+        import yaml
+
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def to_json(self) -> str:

@@ -12,16 +12,20 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from evalstore import __version__
 from evalstore.errors import EvalstoreError
-from evalstore.schema import Schema
-from evalstore.sdk import Store, check_environment, check_name, connect
+
+if TYPE_CHECKING:
+    from evalstore.sdk import Store
+
+# The store's stack (evalstore.sdk: ibis, DuckDB, SQLAlchemy, pyarrow) and rich's tables are
+# imported inside the commands that use them: `evalstore --help` and a mistyped option
+# then answer at once, and each command imports only what it runs.
 
 __all__ = ["app", "main"]
 
@@ -61,6 +65,8 @@ T = TypeVar("T")
 
 @contextmanager
 def _store(path: Path | None) -> Iterator[Store]:
+    from evalstore.sdk import connect
+
     with connect(path) as store:
         yield store
 
@@ -142,6 +148,9 @@ def log_cmd(
     --schema schema.yaml
     """
 
+    from evalstore.schema import Schema
+    from evalstore.sdk import check_environment, check_name
+
     def body() -> None:
         parsed = Schema.from_file(schema)
         check_environment(environment)  # before a new model is created
@@ -193,6 +202,8 @@ def log_actuals_cmd(
     Example: evalstore log-actuals labels.csv --model churn --prediction-id id --actual churned
     """
 
+    from evalstore.sdk import check_environment
+
     def body() -> None:
         check_environment(environment)
         with _store(store) as s:
@@ -218,6 +229,7 @@ def _when(value: Any) -> str:
 @app.command("models")
 def models_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
     """List the models in the store with their versions, rows and actuals."""
+    from rich.table import Table
 
     def body() -> None:
         with _store(store) as s:
@@ -300,6 +312,8 @@ def demo_cmd(
     store holds and how the model's error moved; then starts the server (the web UI
     and the REST API, on 127.0.0.1) and prints the URL to open.
     """
+    from rich.table import Table
+
     from evalstore.demo import MODEL_NAME, REPORT_FILE, run_demo
 
     def body() -> None:
