@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -300,3 +301,98 @@ def test_cache_computes_a_key_once_and_forgets_old_generations() -> None:
     assert cache.generation_seen("m", 1) is True
     assert cache.generation_seen("m", 2) is False  # new data: generation 1 is dropped
     assert cache.peek(("m", 1, "x")) is None and len(cache) == 0
+
+
+@pytest.fixture(scope="module")
+def churn_store(
+    tmp_path_factory: pytest.TempPathFactory, data: dict[str, pd.DataFrame]
+) -> Iterator[es.Store]:
+    with es.connect(tmp_path_factory.mktemp("views") / "store") as store:
+        churn = store.model("churn", task="binary_classification")
+        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
+        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
+        churn.log(data["v2"], schema=SCHEMA, version="v2", environment="production")
+        churn.create_baseline("training", environment="training")
+        yield store
+
+
+def _plain(result: Any) -> Any:
+    return None if result is None else result.to_dict()
+
+
+@pytest.mark.parametrize("method", [None, "ks"])
+@pytest.mark.parametrize("start", [None, START + timedelta(days=60)])  # the latter: no rows
+def test_drift_families_is_the_separate_calls(
+    churn_store: es.Store, method: str | None, start: datetime | None
+) -> None:
+    from evalstore.analyses.drift import drift, drift_families, drift_over_time
+
+    model = churn_store.model("churn")
+    reference = model.dataset(environment="training")
+    current = model.dataset(environment="production", start=start)
+    families = [["age", "plan"], ["prediction_score", "actual_label"]]
+    bins = fit_binnings(reference, [c for f in families for c in f])
+    found, daily = drift_families(reference, current, families, "day", method=method, binnings=bins)
+    for family, result in zip(families, found, strict=True):
+        alone = drift(reference, current, family, method=method, binnings=bins)
+        assert result.to_dict() == alone.to_dict() or _close(result, alone)
+    columns = [c for f in families for c in f]
+    alone_daily = drift_over_time(reference, current, "day", columns, method, binnings=bins)
+    assert _plain(daily) == _plain(alone_daily)
+    ungrouped, none = drift_families(reference, current, families, method=method, binnings=bins)
+    assert none is None
+    assert [r.to_dict() for r in ungrouped] == [r.to_dict() for r in found] or all(
+        _close(a, b) for a, b in zip(ungrouped, found, strict=True)
+    )
+    with pytest.raises(es.ParameterError, match="families"):
+        drift_families(reference, current, [[]], binnings=bins)
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal but for the last bits of float sums (ks: the range sums of fine columns)."""
+    assert [c.column for c in a] == [c.column for c in b]
+    for x, y in zip(a, b, strict=True):
+        assert (x.drifted, x.n_current, x.n_reference) == (y.drifted, y.n_current, y.n_reference)
+        assert x.value == pytest.approx(y.value, rel=1e-9, nan_ok=True)
+        assert x.p_value == pytest.approx(y.p_value, rel=1e-9, nan_ok=True)
+        assert x.bins == y.bins
+    return True
+
+
+def test_views_share_one_drift_scan_and_count_from_the_facts(churn_store: es.Store) -> None:
+    """The health summary, the drift page and a column's page read one cached scan, whose
+    results are those of drift() and drift_over_time(); a view's rows need no query."""
+    from evalstore.analyses.drift import drift, drift_over_time
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    views = Views(churn_store, ResultCache())
+    facts = views.facts("churn")
+    for query in ({}, {"version": "v2", "window": "hour"}, {"slice": "plan:pro"}):
+        view = views.resolve(facts, query)
+        ref = views.reference(facts, view)
+        assert ref is not None
+        current = views.current(facts, view)
+        found, preds = views.drift(facts, view)
+        assert found is not None and preds is not None
+        features = [c for c in facts.features if c in ref.binnings]
+        predicted = [c for c in facts.predictions if c in ref.binnings]
+        assert (
+            found.to_dict()
+            == drift(ref.dataset, current, features, binnings=ref.binnings).to_dict()
+        )
+        assert (
+            preds.to_dict()
+            == drift(ref.dataset, current, predicted, binnings=ref.binnings).to_dict()
+        )
+        misses = views.cache.misses
+        over_time = views.drift_over_time(facts, view)
+        assert views.cache.misses == misses  # the same entry
+        assert _plain(over_time) == _plain(
+            drift_over_time(
+                ref.dataset, current, view.window, features + predicted, binnings=ref.binnings
+            )
+        )
+        assert views.rows(facts, view) == current.count()
+    health = views.health(facts)
+    assert health.drifted == views.drift(facts, health.view)[0].drifted_columns  # type: ignore[union-attr]

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from evalstore.analyses.baseline import Baseline
 from evalstore.analyses.binning import fit_binnings
-from evalstore.analyses.drift import DriftResult, drift
+from evalstore.analyses.drift import DriftResult, drift_families
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.dataset import as_timestamp
 from evalstore.errors import ParameterError, did_you_mean
-from evalstore.ui.views import Facts, View, Views, day_text
+from evalstore.ui.state import Facts, View, day_text
+from evalstore.ui.views import Views, covers
 
 if TYPE_CHECKING:
     from evalstore.dataset import Dataset
@@ -135,12 +136,17 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
                 return base
         return None
 
+    def count(side: Side, ds: Dataset) -> int:
+        """A side's rows: from the facts when its range holds all of them, else counted."""
+        volume = facts.volume(side.environment, side.version)
+        return volume.rows if covers(volume, side.start, side.end) else ds.count()
+
     def compute() -> Comparison:
         ds_a, ds_b = dataset(a), dataset(b)
         base = stored(a)
         names = facts.features + facts.predictions
-        rows_a = base.n_rows_ if base is not None and base.n_rows_ else ds_a.count()
-        rows_b = ds_b.count()
+        rows_a = base.n_rows_ if base is not None and base.n_rows_ else count(side=a, ds=ds_a)
+        rows_b = count(side=b, ds=ds_b)
         for side, rows in ((a, rows_a), (b, rows_b)):
             if not rows:
                 raise ParameterError(
@@ -158,8 +164,11 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
             bins = base.binnings_
         else:
             bins = fit_binnings(ds_a, names)
-        found = drift(ds_a, ds_b, facts.features, binnings=bins) if facts.features else None
-        preds = drift(ds_a, ds_b, facts.predictions, binnings=bins) if facts.predictions else None
+        # both families from one scan of B (each keeps its own false discovery rate)
+        families = [f for f in (facts.features, facts.predictions) if f]
+        results = iter(drift_families(ds_a, ds_b, families, binnings=bins)[0] if families else [])
+        found = next(results) if facts.features else None
+        preds = next(results) if facts.predictions else None
         return Comparison(a, b, rows_a, rows_b, perf_a, perf_b, found, preds)
 
     return views.cache.get((facts.name, facts.generation, "compare", a, b), compute)

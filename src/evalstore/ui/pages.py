@@ -249,7 +249,7 @@ def overview_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         if over_time is not None:
             rows = sum(r["n"] + r["n_without_actual"] for r in over_time.rows)
         else:
-            rows = ui.views.current(facts, view).count()
+            rows = ui.views.rows(facts, view)
         return render_page(
             "overview.html.j2",
             started,

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 import evalstore
 from evalstore.errors import EvalstoreError
 from evalstore.render import ui_figures
-from evalstore.ui.views import WINDOWS, Facts, View
+from evalstore.ui.state import WINDOWS, Facts, View
 
 __all__ = [
     "CSP",

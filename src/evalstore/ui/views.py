@@ -1,17 +1,19 @@
-"""What the pages compute: the URL's state resolved against what the store holds, and the
-analyses each page runs on it, each through the cache (:mod:`.cache`).
+"""What the pages compute: the analyses each page runs on a view (:mod:`.state`), each
+through the cache (:mod:`.cache`), shared between the pages that show the same thing.
 
 A page never runs a full report. Per view (model, environment, version, time range,
 window, metric, reference, slice):
 
 - **facts** (every page): versions, rows and time range per (environment, version), one
-  GROUP BY over the inferences (the actuals join is dropped by the engine), baselines;
+  GROUP BY over the inferences, baselines; a view's row count comes from them when the
+  view is unsliced and its range holds all of its rows;
 - **overview**: the metric per window (one grouped aggregate, which also gives the volume
   with and without actuals) and overall (one aggregate); the reference's value comes from
   the stored baseline;
-- **drift**: one scan of the current window on the reference's frozen bins for the
-  features, one for the prediction and actual columns, one grouped by window for the
-  sparklines and a column's drift over time;
+- **drift**: one scan of the current window, grouped by window, on the reference's frozen
+  bins for the features, predictions and actuals: it gives the sparklines and a column's
+  drift over time, and, summed, the drift of the whole range (features and predictions,
+  each with its false discovery rate). The health summary reads the same entry;
 - **slices**: the metric per bin of every feature (one query per metric family);
 - **quality**: one scan grouped by window against the reference's expectations.
 
@@ -24,28 +26,32 @@ when it holds at most ``FULL_RANGE_ROWS`` rows, else to its last ``RECENT_DAYS``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from evalstore.analyses.baseline import Baseline, fit_baseline, prediction_columns
 from evalstore.analyses.binning import Binning, feature_columns, fit_binnings
-from evalstore.analyses.drift import DriftOverTime, DriftResult, drift, drift_over_time
-from evalstore.analyses.metrics import available_metrics, get_metric
+from evalstore.analyses.drift import DriftOverTime, DriftResult, drift_families
+from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.analyses.quality import QualityResult, quality
-from evalstore.analyses.report import auto_window, primary_metric
 from evalstore.analyses.slices import SliceResult, slice_predicate, slices
-from evalstore.dataset import as_timestamp
-from evalstore.errors import ParameterError, did_you_mean
-from evalstore.ingest.plan import ENVIRONMENTS
-from evalstore.schema import Task
 from evalstore.ui.cache import ResultCache
+from evalstore.ui.state import (
+    FULL_RANGE_ROWS,
+    RECENT_DAYS,
+    WINDOWS,
+    Facts,
+    View,
+    Volume,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from evalstore.dataset import Dataset
     from evalstore.sdk import Model, Store
 
+# Facts, View and Volume moved to .state; importing them from here keeps working
 __all__ = [
     "FULL_RANGE_ROWS",
     "RECENT_DAYS",
@@ -57,136 +63,8 @@ __all__ = [
     "Volume",
 ]
 
-#: a selection up to this many rows is shown whole by default; a larger one, its last days
-FULL_RANGE_ROWS = 1_000_000
-RECENT_DAYS = 7
 #: the fewest rows a slice needs to be listed among the worst
 MIN_SUPPORT = 30
-#: windows of the UI (performance over time, drift over time, data quality)
-WINDOWS = ("hour", "day", "week", "month")
-ACTUAL_COLUMNS = ("actual_label", "actual_score")
-
-
-@dataclass(frozen=True)
-class Volume:
-    rows: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-
-    def __add__(self, other: Volume) -> Volume:
-        firsts = [t for t in (self.first, other.first) if t is not None]
-        lasts = [t for t in (self.last, other.last) if t is not None]
-        return Volume(
-            self.rows + other.rows,
-            min(firsts) if firsts else None,
-            max(lasts) if lasts else None,
-        )
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the store holds for one model, as of one generation."""
-
-    name: str
-    task: Task
-    generation: tuple[Any, ...]
-    versions: list[str]
-    volumes: dict[tuple[str, str], Volume]
-    """per (environment, version)"""
-    baselines: list[dict[str, Any]]
-    columns: list[str]
-    features: list[str]
-    predictions: list[str]
-    """prediction and actual columns (``Baseline.prediction_columns``)"""
-
-    def volume(self, environment: str | None = None, version: str | None = None) -> Volume:
-        total = Volume()
-        for (env, ver), v in self.volumes.items():
-            if (environment is None or env == environment) and (version is None or ver == version):
-                total = total + v
-        return total
-
-    @property
-    def environments(self) -> list[str]:
-        """Environments with rows, in the order training, validation, production."""
-        return [e for e in ENVIRONMENTS if self.volume(e).rows]
-
-    @property
-    def has_score(self) -> bool:
-        return any(
-            c == "prediction_score" or c.startswith("prediction_score:") for c in self.columns
-        )
-
-    @property
-    def has_actuals(self) -> bool:
-        return any(c in self.columns for c in ACTUAL_COLUMNS)
-
-    @property
-    def metrics(self) -> list[str]:
-        """Metrics with one value that this model's predictions allow."""
-        has_label = "prediction_label" in self.columns
-        out = []
-        for m in available_metrics(self.task):
-            if m.structured:
-                continue
-            if ("label" in m.needs and not has_label) or (
-                "score" in m.needs and not self.has_score
-            ):
-                continue
-            out.append(m.key)
-        return out
-
-    @property
-    def baseline_names(self) -> list[str]:
-        return [str(b["name"]) for b in self.baselines]
-
-
-@dataclass(frozen=True)
-class View:
-    """The state of a page, resolved: every field has its value (given or default)."""
-
-    model: str
-    environment: str
-    version: str | None
-    start: datetime
-    end: datetime
-    window: str
-    metric: str
-    reference: str | None
-    slice: tuple[str, str] | None
-    range_note: str
-    given: Mapping[str, str] = field(default_factory=dict)
-    """the query parameters given, for links that keep them"""
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        return (self.environment, self.version, self.start, self.end, self.reference, self.slice)
-
-    def params(self) -> dict[str, str]:
-        """Every field as a query parameter: the link that shows exactly this view."""
-        out = {
-            "environment": self.environment,
-            "start": day_text(self.start),
-            "end": day_text(self.end),
-            "window": self.window,
-            "metric": self.metric,
-        }
-        if self.version:
-            out["version"] = self.version
-        if self.reference:
-            out["reference"] = self.reference
-        if self.slice:
-            out["slice"] = f"{self.slice[0]}:{self.slice[1]}"
-        return out
-
-
-def day_text(t: datetime) -> str:
-    """A day as ``2024-06-01``; a time within a day in ISO 8601, to the minute."""
-    return t.strftime("%Y-%m-%d") if t == _day(t) else t.isoformat(timespec="minutes")
-
-
-def _day(t: datetime) -> datetime:
-    return t.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -288,119 +166,7 @@ class Views:
 
     def resolve(self, facts: Facts, query: Mapping[str, str]) -> View:
         """The view a page's query parameters ask for, with defaults for the rest."""
-        given = {k: v for k, v in query.items() if v not in ("", None)}
-        environments = facts.environments
-        if not environments:
-            raise ParameterError(
-                "model",
-                "a model with inferences",
-                f"no rows for {facts.name!r}",
-                "Log some: model.log(df, schema=..., version='v1', environment='production').",
-            )
-        env = given.get("environment")
-        if env is None:
-            env = "production" if "production" in environments else environments[-1]
-        elif env not in environments:
-            raise ParameterError(
-                "environment",
-                f"an environment with rows: {', '.join(environments)}",
-                env,
-                did_you_mean(env, environments).strip(),
-            )
-        version = given.get("version")
-        if version is not None and version not in facts.versions:
-            raise ParameterError(
-                "version",
-                f"a version of {facts.name!r}: {', '.join(facts.versions)}",
-                version,
-                did_you_mean(version, facts.versions).strip(),
-            )
-        volume = facts.volume(env, version)
-        if not volume.rows or volume.first is None or volume.last is None:
-            raise ParameterError(
-                "version",
-                f"a version with {env} rows",
-                version,
-                f"Version {version} has no {env} rows; pick another version or environment.",
-            )
-        data_start, data_end = _day(volume.first), _day(volume.last) + timedelta(days=1)
-        start = as_timestamp(given["start"], "start") if "start" in given else None
-        end = as_timestamp(given["end"], "end") if "end" in given else None
-        if start is None and end is None:
-            if volume.rows <= FULL_RANGE_ROWS:
-                start, end = data_start, data_end
-                note = f"all {volume.rows:,} {env} rows"
-            else:
-                start, end = data_end - timedelta(days=RECENT_DAYS), data_end
-                note = (
-                    f"the last {RECENT_DAYS} days of data; {env} holds {volume.rows:,} rows, "
-                    "pick a range to see more"
-                )
-        else:
-            start = start or data_start
-            end = end or max(data_end, start + timedelta(days=1))
-            note = "the range you picked"
-        if start >= end:
-            raise ParameterError("end", f"later than start ({day_text(start)})", day_text(end))
-        window = given.get("window") or auto_window(start, end - timedelta(microseconds=1))
-        if window not in WINDOWS:
-            raise ParameterError(
-                "window", f"one of {list(WINDOWS)}", window, did_you_mean(window, WINDOWS).strip()
-            )
-        metrics = facts.metrics
-        metric = given.get("metric") or primary_metric(facts.task, facts.has_score)
-        if metric not in metrics:
-            raise ParameterError(
-                "metric",
-                f"a metric of this {facts.task.value} model: {', '.join(metrics)}",
-                metric,
-                did_you_mean(metric, metrics).strip(),
-            )
-        reference = self._reference_name(facts, env, given.get("reference"))
-        found_slice = None
-        if "slice" in given:
-            column, sep, label = given["slice"].partition(":")
-            if not sep or column not in facts.features:
-                raise ParameterError(
-                    "slice",
-                    "COLUMN:BIN, a feature and one of its bins (click a slice to get one)",
-                    given["slice"],
-                    did_you_mean(column, facts.features).strip(),
-                )
-            found_slice = (column, label)
-        return View(
-            model=facts.name,
-            environment=env,
-            version=version,
-            start=start,
-            end=end,
-            window=window,
-            metric=metric,
-            reference=reference,
-            slice=found_slice,
-            range_note=note,
-            given=given,
-        )
-
-    def _reference_name(self, facts: Facts, env: str, given: str | None) -> str | None:
-        names = facts.baseline_names
-        if given is not None:
-            choices = names + [e for e in facts.environments if e not in names]
-            if given not in choices:
-                raise ParameterError(
-                    "reference",
-                    "a baseline or an environment with rows: " + ", ".join(choices),
-                    given,
-                    did_you_mean(given, choices).strip()
-                    or "Create a baseline with model.create_baseline(name, environment=...).",
-                )
-            return given
-        if names:
-            return names[-1]  # the latest created
-        for candidate in ("training", "validation"):
-            if candidate in facts.environments and candidate != env:
-                return candidate
-        return None
+        return resolve(facts, query)
 
     # -- datasets ------------------------------------------------------------------------------
 
@@ -481,6 +247,16 @@ class Views:
             lambda: performance(self.current(facts, view), [view.metric]),
         )
 
+    def rows(self, facts: Facts, view: View) -> int:
+        """The view's row count: from the facts when the view is unsliced and its range holds
+        all of its rows (no query), else counted once."""
+        volume = facts.volume(view.environment, view.version)
+        if view.slice is None and covers(volume, view.start, view.end):
+            return volume.rows
+        return self._get(  # type: ignore[no-any-return]
+            facts, "rows", view.key, lambda: self.current(facts, view).count()
+        )
+
     def reference_value(self, facts: Facts, view: View) -> float | None:
         """The metric on the reference: from the baseline when stored, else computed once."""
         ref = self.reference(facts, view)
@@ -501,38 +277,43 @@ class Views:
 
     def drift(self, facts: Facts, view: View) -> tuple[DriftResult | None, DriftResult | None]:
         """Feature drift and prediction/actual drift (two families, each with its FDR)."""
-        ref = self.reference(facts, view)
-        if ref is None:
-            return None, None
-        features = [c for c in facts.features if c in ref.binnings]
-        predicted = [c for c in facts.predictions if c in ref.binnings]
-
-        def compute() -> tuple[DriftResult | None, DriftResult | None]:
-            cur = self.current(facts, view)
-            found = drift(ref.dataset, cur, features, binnings=ref.binnings) if features else None
-            preds = drift(ref.dataset, cur, predicted, binnings=ref.binnings) if predicted else None
-            return found, preds
-
-        return self._get(facts, "drift", view.key, compute)  # type: ignore[no-any-return]
+        found, preds, _ = self._drift_scan(facts, view)
+        return found, preds
 
     def drift_over_time(self, facts: Facts, view: View) -> DriftOverTime | None:
         """Every column's drift per window (features, predictions and actuals together: the
         values are effect sizes, which the grouping does not change)."""
+        return self._drift_scan(facts, view)[2]
+
+    def _drift_scan(
+        self, facts: Facts, view: View
+    ) -> tuple[DriftResult | None, DriftResult | None, DriftOverTime | None]:
+        """:meth:`drift` and :meth:`drift_over_time` from one grouped scan of the current
+        rows (:func:`~evalstore.analyses.drift.drift_families`), cached as one entry: the
+        health summary, the drift page and a column's page share it."""
         ref = self.reference(facts, view)
         if ref is None:
-            return None
-        columns = [c for c in facts.features + facts.predictions if c in ref.binnings]
-        if not columns:
-            return None
-        by = view.window if view.window in ("hour", "day", "week", "month") else "day"
-        return self._get(  # type: ignore[no-any-return]
-            facts,
-            "drift_over_time",
-            (*view.key, by),
-            lambda: drift_over_time(
-                ref.dataset, self.current(facts, view), by, columns, binnings=ref.binnings
-            ),
-        )
+            return None, None, None
+        features = [c for c in facts.features if c in ref.binnings]
+        predicted = [c for c in facts.predictions if c in ref.binnings]
+        families = [f for f in (features, predicted) if f]
+        if not families:
+            return None, None, None
+        by = view.window if view.window in WINDOWS else "day"
+
+        def compute() -> tuple[DriftResult | None, DriftResult | None, DriftOverTime | None]:
+            current = self.current(facts, view)
+            found, over_time = drift_families(
+                ref.dataset, current, families, by, binnings=ref.binnings
+            )
+            results = iter(found)
+            return (
+                next(results) if features else None,
+                next(results) if predicted else None,
+                over_time,
+            )
+
+        return self._get(facts, "drift", (*view.key, by), compute)  # type: ignore[no-any-return]
 
     def quality(self, facts: Facts, view: View) -> QualityResult:
         ref = self.reference(facts, view)
@@ -613,3 +394,10 @@ class Views:
             if not self.cache.generation_seen(name, self.generation(model)):
                 out.append(name)
         return out
+
+
+def covers(volume: Volume, start: Any, end: Any) -> bool:
+    """Whether ``[start, end)`` (None: open) holds every row of ``volume``."""
+    if volume.first is None or volume.last is None:
+        return False
+    return (start is None or start <= volume.first) and (end is None or volume.last < end)

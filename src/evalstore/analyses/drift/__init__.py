@@ -54,7 +54,7 @@ error bounds, which every result carries in ``details``.
 from __future__ import annotations
 
 from evalstore.analyses.drift import chi2, hellinger, js, kl, ks, psi, wasserstein
-from evalstore.analyses.drift._compute import drift, drift_over_time
+from evalstore.analyses.drift._compute import drift, drift_families, drift_over_time
 from evalstore.analyses.drift._fdr import benjamini_hochberg
 from evalstore.analyses.drift._registry import (
     DEFAULT_METHODS,
@@ -83,6 +83,7 @@ __all__ = [
     "benjamini_hochberg",
     "chi2",
     "drift",
+    "drift_families",
     "drift_over_time",
     "get_drift_method",
     "hellinger",

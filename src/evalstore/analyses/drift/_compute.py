@@ -32,7 +32,7 @@ from evalstore.errors import ParameterError
 if TYPE_CHECKING:
     from evalstore.dataset import Dataset
 
-__all__ = ["drift", "drift_over_time"]
+__all__ = ["drift", "drift_families", "drift_over_time"]
 
 MethodArg = str | DriftMethod | Mapping[str, str | DriftMethod] | None
 ThresholdArg = float | Mapping[str, float] | None
@@ -119,6 +119,22 @@ class _Plan:
     @property
     def n_reference(self) -> int:
         return max((b.n_reference_ or 0 for b in self.standard.values()), default=0)
+
+    def subset(self, names: Sequence[str]) -> _Plan:
+        """The plan of some of these columns, as :meth:`build` would make it for them alone
+        (without importance weights): each column's kind, method, threshold and bins are its
+        own; the Benjamini-Hochberg adjustment runs across ``names`` only."""
+        keep = list(names)
+        return _Plan(
+            keep,
+            {n: self.kinds[n] for n in keep},
+            {n: self.methods[n] for n in keep},
+            {n: self.thresholds[n] for n in keep},
+            None,
+            {n: self.standard[n] for n in keep},
+            {n: b for n, b in self.fine.items() if n in keep},
+            self.alpha,
+        )
 
     def binnings(self) -> dict[str, Binning]:
         return {**self.standard, **{name + _FINE: b for name, b in self.fine.items()}}
@@ -375,3 +391,67 @@ def drift_over_time(
         if isinstance(start, datetime) and counts:
             windows.append(DriftWindow(start, plan.evaluate(counts, extra, with_bins=False)))
     return DriftOverTime(by, windows)
+
+
+def drift_families(
+    reference: Dataset,
+    current: Dataset,
+    families: Sequence[Sequence[str]],
+    by: str | None = None,
+    method: MethodArg = None,
+    alpha: float = 0.05,
+    *,
+    threshold: ThresholdArg = None,
+    binnings: Mapping[str, Binning] | None = None,
+    fine_bins: int = 1000,
+) -> tuple[list[DriftResult], DriftOverTime | None]:
+    """:func:`drift` of each family of columns (each with its own false discovery rate) and,
+    with ``by``, :func:`drift_over_time` of all their columns together: the same results as
+    those separate calls, from one scan of ``current`` instead of one per call.
+
+    Why: a page that shows feature drift, prediction drift and their sparklines read the
+    current rows three times. The histograms are counts, so the whole range's are the sum
+    of its windows' (the ``ks``/``wasserstein`` range sums, floats, may differ from one
+    ungrouped sum in the last bits). Example::
+
+        (features, predictions), daily = drift_families(
+            reference, current, [["age", "region"], ["prediction_score"]], by="day")
+    """
+    groups = [[family] if isinstance(family, str) else list(family) for family in families]
+    if not groups or not all(groups):
+        raise ParameterError("families", "one or more non-empty lists of columns", families)
+    names = [name for group in groups for name in group]
+    plan = _Plan.build(
+        reference, current, names, method, alpha, None, threshold, binnings, fine_bins
+    )
+    found = collect(current, plan.binnings(), plan.extra(current), by=by)
+    over_time = None
+    if by is not None:
+        windows = [
+            DriftWindow(start, plan.evaluate(counts, extra, with_bins=False))
+            for start, (counts, extra) in found.items()
+            if isinstance(start, datetime) and counts
+        ]
+        over_time = DriftOverTime(by, windows)
+        if not found:  # no current rows: the ungrouped scan still gives the empty histograms
+            found = collect(current, plan.binnings(), plan.extra(current))
+    totals: dict[str, np.ndarray] = {}
+    sums: dict[str, float] = {}
+    for counts, extra in found.values():
+        for name, c in counts.items():
+            totals[name] = totals[name] + c if name in totals else c.copy()
+        for key, value in extra.items():
+            sums[key] = sums.get(key, 0.0) + float(value or 0.0)
+    fine_index = {name: i for i, name in enumerate(plan.fine)}
+    results = []
+    for group in groups:
+        part = plan.subset(group)
+        if not totals:
+            results.append(DriftResult([], part.alpha, "benjamini_hochberg", part.n_reference, 0))
+            continue
+        extra = {}
+        for j, name in enumerate(part.fine):
+            for side in ("below", "above"):
+                extra[f"{side}{j}"] = sums.get(f"{side}{fine_index[name]}", 0.0)
+        results.append(part.evaluate(totals, extra, with_bins=True))
+    return results, over_time
