@@ -124,7 +124,9 @@ def _from_table(table: pa.Table, name: str) -> Source:
 
 def _from_parquet(path: Path, chunk_rows: int) -> Source:
     try:
-        pf = pq.ParquetFile(path)
+        # pre_buffer (the default) keeps every column chunk it read ahead until the file is
+        # closed: 1.8 GiB of a 10M-row file by its end, against 0.4 GiB without
+        pf = pq.ParquetFile(path, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise ParameterError("file", "a readable Parquet file", str(path), str(exc)) from None
     batches = rechunk(pf.iter_batches(batch_size=chunk_rows), chunk_rows)
