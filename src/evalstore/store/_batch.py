@@ -24,7 +24,8 @@ from evalstore.store.base import Progress
 
 __all__ = ["BatchWriter"]
 
-_CHUNK = "__evalstore_chunk"
+#: the name the chunk being written has in SQL: a local variable of BatchWriter.run
+_CHUNK = "evalstore_chunk_"
 _ROW = "__evalstore_row"
 
 
@@ -74,16 +75,16 @@ class BatchWriter:
                 continue
             table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
             chunk = table.append_column(_ROW, pa.array(np.arange(rows, rows + n, dtype=np.int64)))
-            # A relation, not con.register(): a registered chunk stays referenced until the
-            # transaction ends, so a 10M-row batch held 2.3 GiB of Arrow buffers at commit.
-            rel = self.con.from_arrow(chunk)
+            # DuckDB reads the chunk from this local variable (a replacement scan), not from
+            # con.register(): a registered chunk stays referenced until the transaction ends,
+            # so a 10M-row batch held 2.3 GiB of Arrow buffers at commit. (A relation's
+            # query() does not hold it either, but hides an out-of-memory error.)
+            evalstore_chunk_ = chunk  # read by the queries below, by its name
             try:
-                checked = rel.query(_CHUNK, check_sql)
-                assert checked is not None  # a SELECT gives a relation
-                self._tally(checked.fetchall()[0])
+                self._tally(self.con.execute(check_sql).fetchall()[0])
                 if not self._failed():
                     for sql in inserts:
-                        rel.query(_CHUNK, sql)
+                        self.con.execute(sql)
             except duckdb.OutOfMemoryException:
                 raise
             except duckdb.Error as exc:
@@ -93,7 +94,7 @@ class BatchWriter:
                     fix="check the column types against docs/schema.md",
                 ) from exc
             finally:
-                del rel
+                del evalstore_chunk_
             rows += n
             if progress is not None:
                 progress(n)
@@ -181,8 +182,7 @@ class BatchWriter:
         return any(t.count for t in self.tallies)
 
     def _insert_sql(self, logged_at: datetime) -> list[str]:
-        """The INSERTs of a chunk, with the batch's constants as literals (a relation's
-        query takes no parameters)."""
+        """The INSERTs of a chunk, with the batch's constants as SQL literals."""
         out: list[str] = []
         id_expr = self.plan.id.expr
         batch, env = _literal(self.batch_id), _literal(self.environment)
