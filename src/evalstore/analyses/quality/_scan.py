@@ -239,6 +239,11 @@ def repeated_ids(dataset: Dataset, by: str | None) -> dict[Window, Repeats]:
     3x faster than ``count(DISTINCT version)`` per (environment, id) (2M rows: 1.9 s, 5.6 s).
     """
     t = dataset.table
+    span = dataset.execute(t.aggregate(lo_=t.version.min(), hi_=t.version.max())).to_pylist()
+    if span[0]["lo_"] == span[0]["hi_"]:
+        # One version: nothing to find, as the store keeps (version, environment,
+        # prediction_id) unique; the GROUP BY below would cost 12 s and 1 GiB at 10M rows.
+        return {}
     keys = _window_key(t, by)
     rows = t.group_by(**keys, env_=t.environment, id_=t.prediction_id, v_=t.version).aggregate(
         rows_=ibis._.count()
