@@ -266,3 +266,16 @@ def test_api_doc_rows_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     table = pa.ipc.open_stream((tmp_path / "rows.arrow").read_bytes()).read_all()
     assert table.column_names == ["prediction_id", "prediction_score"]
     assert sorted(table["prediction_id"].to_pylist()) == ["a", "c"]
+
+
+def test_to_batches_arrives_in_batches_of_at_most_rows(stores: tuple[Server, es.Store]) -> None:
+    server, embedded = stores
+    with es.connect(server.url) as store:
+        remote = store.model(MODEL).dataset(environment="training")
+        batches = list(remote.to_batches(rows=700))
+        with pytest.raises(es.ParameterError, match="rows"):
+            remote.to_batches(rows=0)
+    assert batches and max(b.num_rows for b in batches) <= 700
+    key = [("prediction_id", "ascending")]
+    theirs = embedded.model(MODEL).dataset(environment="training").to_arrow()
+    assert pa.Table.from_batches(batches).sort_by(key).equals(theirs.sort_by(key))

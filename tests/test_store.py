@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -322,3 +323,35 @@ def test_too_little_write_memory_says_so(tmp_path: Path, memory: str) -> None:
             assert isinstance(exc, es.EvalstoreError), f"{type(exc).__name__}: {exc}"
             assert "Out of Memory" in str(exc), str(exc)
             assert "write_memory" in str(exc) or "EVALSTORE_WRITE_MEMORY" in str(exc), str(exc)
+
+
+def test_to_batches_reads_the_rows_to_arrow_reads_in_batches(store: es.Store) -> None:
+    model = store.model("m", task="binary_classification")
+    model.log(binary_frame(50), schema=BINARY_SCHEMA, version="v1", environment="production")
+    model.log(
+        binary_frame(7, start=50), schema=BINARY_SCHEMA, version="v2", environment="production"
+    )
+    ds = model.dataset(where={"region": "EU"})
+    batches = list(ds.to_batches(rows=4))
+    assert batches and max(b.num_rows for b in batches) <= 4
+    got = pa.Table.from_batches(batches).sort_by("prediction_id")
+    assert got.equals(ds.to_arrow().sort_by("prediction_id"))
+    assert got.num_rows == 29
+    assert list(model.dataset(version="v9").to_batches()) == []
+    with pytest.raises(es.ParameterError, match="rows"):
+        next(ds.to_batches(rows=0))
+
+
+def test_an_abandoned_stream_ends_its_read(store: es.Store) -> None:
+    """A stream holds a read (closing the store waits for reads) only while it is used."""
+    model = store.model("m", task="binary_classification")
+    model.log(binary_frame(20), schema=BINARY_SCHEMA, version="v1", environment="production")
+    engine = store._engine
+    rows = model.dataset().to_batches(rows=5)
+    assert next(rows).num_rows == 5 and engine._reads == 1
+    del rows  # dropped half read
+    assert engine._reads == 0
+    stream = engine.stream(model.dataset().table, 5)  # opened, never iterated
+    assert engine._reads == 1 and stream.schema.names[0] == "batch_id"
+    del stream
+    assert engine._reads == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -176,6 +176,18 @@ class Dataset:
     def to_arrow(self) -> pa.Table:
         """Every selected row as an Arrow table (actuals joined; missing ones are null)."""
         return self._store.execute(self.table)
+
+    def to_batches(self, rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Every selected row, as Arrow record batches of at most ``rows`` rows, read from the
+        engine as you consume them (a selection larger than memory can be written out batch
+        by batch). Stores that cannot stream read the rows at once and cut them."""
+        if rows < 1:
+            raise ParameterError("rows", "a number of rows, 1 or more", rows)
+        stream = getattr(self._store, "stream", None)
+        if stream is None:
+            yield from self.to_arrow().to_batches(max_chunksize=rows)
+            return
+        yield from stream(self.table, rows)
 
     def to_pandas(self) -> pd.DataFrame:
         """Every selected row as a pandas DataFrame."""

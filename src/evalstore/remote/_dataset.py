@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
@@ -102,7 +103,12 @@ class RemoteDataset:
     def _path(self, tail: str = "") -> str:
         return f"/models/{self._model.name}/rows{tail}"
 
-    def _read(self, columns: str | Sequence[str] | None, limit: int | None) -> pa.Table:
+    @contextmanager
+    def _stream(
+        self, columns: str | Sequence[str] | None, limit: int | None
+    ) -> Iterator[pa.RecordBatchReader]:
+        """The server's stream of the selected rows, decoded as it arrives; the request is
+        closed on exit, and a stream that breaks off raises ServerError."""
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
         ):
@@ -120,7 +126,7 @@ class RemoteDataset:
         try:
             body = io.BufferedReader(_Body(response.iter_bytes()), buffer_size=1 << 20)
             with pa.ipc.open_stream(body) as reader:
-                return reader.read_all()
+                yield reader
         except (httpx.HTTPError, pa.ArrowInvalid) as exc:
             raise ServerError(
                 f"the rows from the server at {store.url} ended before they were all read "
@@ -130,6 +136,23 @@ class RemoteDataset:
             ) from None
         finally:
             response.close()
+
+    def _read(self, columns: str | Sequence[str] | None, limit: int | None) -> pa.Table:
+        with self._stream(columns, limit) as reader:
+            return reader.read_all()
+
+    def to_batches(self, rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Every selected row as Arrow record batches of at most ``rows`` rows, decoded as
+        they arrive from the server, which reads them as it sends them."""
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ParameterError("rows", "a number of rows, 1 or more", rows)
+        return self._rechunked(rows)
+
+    def _rechunked(self, rows: int) -> Iterator[pa.RecordBatch]:
+        with self._stream(None, None) as reader:
+            for batch in reader:
+                for start in range(0, batch.num_rows, rows):
+                    yield batch.slice(start, rows)
 
     def count(self) -> int:
         """The number of inferences selected."""

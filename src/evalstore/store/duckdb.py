@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from evalstore.store._batch import BatchWriter
 from evalstore.store._fold import ACTUALS, fold_missing
 from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
 
-__all__ = ["DuckDBStore"]
+__all__ = ["DuckDBStore", "RowStream"]
 
 _CATALOG = """
 CREATE SEQUENCE IF NOT EXISTS batch_ids START 1;
@@ -115,6 +115,33 @@ def _locked_error(path: Path, exc: Exception) -> StoreLocked:
     )
 
 
+class RowStream:
+    """Rows read as they are consumed (:meth:`DuckDBStore.stream`): ``schema``, then the
+    record batches by iteration. Ends its read when exhausted, closed or dropped."""
+
+    def __init__(self, store: DuckDBStore, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._store, self._cursor = store, cursor
+        self.reader: pa.RecordBatchReader | None = None
+
+    @property
+    def schema(self) -> pa.Schema:
+        assert self.reader is not None
+        return self.reader.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            if self.reader is not None:
+                yield from self.reader
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._store._end_stream(self._cursor)
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class DuckDBStore(EvaluationStore):
     """Evaluation data in one DuckDB file. Thread-safe; one instance per process."""
 
@@ -139,6 +166,8 @@ class DuckDBStore(EvaluationStore):
         self._readers: dict[threading.Thread, _Reader] = {}
         self._reads = 0
         """reads in flight: closing waits for them"""
+        self._streams: set[duckdb.DuckDBPyConnection] = set()
+        """the cursors of streams being read (:meth:`stream`)"""
         self._idle = threading.Condition()
         self._closed = False
         self.con.execute(_CATALOG)
@@ -459,6 +488,37 @@ class DuckDBStore(EvaluationStore):
             result: pa.Table = reader.cursor.sql(sql).to_arrow_table()
         return result
 
+    def stream(self, expr: ir.Table, batch_rows: int) -> RowStream:
+        """The rows of ``expr`` in record batches of at most ``batch_rows``, read as they are
+        consumed, through a cursor of their own (the consumer may move between threads, as
+        a web response does). One query: the rows are one state of the store. A read in
+        flight until the last batch is read or the stream is closed."""
+        sql = str(ibis.to_sql(expr, dialect="duckdb"))
+        with self._idle:
+            if self._closed:
+                raise duckdb.ConnectionException("the store is closed")
+            self._reads += 1
+            cursor = self._cursors.cursor()
+            self._streams.add(cursor)
+        stream = RowStream(self, cursor)
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            stream.reader = cursor.sql(sql).to_arrow_reader(batch_rows)
+        except BaseException:
+            stream.close()
+            raise
+        return stream
+
+    def _end_stream(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        with self._idle:
+            if cursor not in self._streams:
+                return
+            self._streams.discard(cursor)
+            with suppress(duckdb.Error):  # already closed by close()
+                cursor.close()
+            self._reads -= 1
+            self._idle.notify_all()
+
     def batches(self, model_id: int | None = None) -> list[dict[str, Any]]:
         query = (
             "SELECT batch_id, model_id, kind, version, environment, rows, replaced, actuals, "
@@ -490,11 +550,11 @@ class DuckDBStore(EvaluationStore):
                     return
                 self._closed = True
                 if not self._idle.wait_for(lambda: self._reads == 0, timeout=wait):
-                    for reader in self._readers.values():
-                        reader.cursor.interrupt()
+                    for cursor in [r.cursor for r in self._readers.values()] + [*self._streams]:
+                        cursor.interrupt()
                     self._idle.wait_for(lambda: self._reads == 0, timeout=5)
-                for reader in self._readers.values():
-                    reader.cursor.close()
+                for cursor in [r.cursor for r in self._readers.values()] + [*self._streams]:
+                    cursor.close()  # a stream whose reader stalled ends with an error
                 self._readers.clear()
                 self._cursors.close()
             self.con.close()

@@ -1,9 +1,9 @@
 """Rows: a model's selected inferences (actuals joined) as an Arrow IPC stream, and their count
 (``model.dataset(...).to_arrow()`` and ``.count()``).
 
-The rows are read in one snapshot of the store, then sent in record batches of
-:data:`BATCH_ROWS` rows each, so that the client decodes them as they arrive. A refused
-selection is refused before the first byte, in the server's one error shape.
+The rows are read by one query, as they are sent, in record batches of :data:`BATCH_ROWS`
+rows each: the server holds a batch at a time, and the client decodes them as they arrive.
+A refused selection is refused before the first byte, in the server's one error shape.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from evalstore.sdk import Model
 from evalstore.server.deps import ModelDep, ServerState, StateDep
 from evalstore.server.routes._analyses import DatasetArgs, DatasetDep, reading
 from evalstore.server.schemas import error_responses
+from evalstore.store.duckdb import DuckDBStore, RowStream
 
 __all__ = ["ARROW_STREAM", "BATCH_ROWS", "router"]
 
@@ -58,28 +59,30 @@ def _check_columns(wanted: list[str] | None, have: list[str]) -> list[str] | Non
     return list(dict.fromkeys(wanted))
 
 
-def _read(
+def _open(
     state: ServerState,
     model: Model,
     selection: DatasetArgs,
     columns: list[str] | None,
     limit: int | None,
-) -> pa.Table:
-    """The selected rows, read in one snapshot of the store."""
+) -> RowStream:
+    """The selected rows as a stream of record batches, read as they are sent: the query
+    runs (and a bad selection is refused) before the first byte."""
     with reading(state):
         ds = selection.dataset(model)
         columns = _check_columns(columns, ds.columns)
-        if columns is None and limit is None:
-            return ds.to_arrow()
-        expr = ds.table if columns is None else ds.table.select(*columns)
-        return ds.execute(expr if limit is None else expr.limit(limit))
+    expr = ds.table if columns is None else ds.table.select(*columns)
+    if limit is not None:
+        expr = expr.limit(limit)
+    engine: DuckDBStore = state.store._engine
+    return engine.stream(expr, BATCH_ROWS)
 
 
-def _stream(table: pa.Table) -> Iterator[bytes]:
-    """``table`` as an Arrow IPC stream: the schema, then one message per record batch."""
+def _stream(rows: RowStream) -> Iterator[bytes]:
+    """``rows`` as an Arrow IPC stream: the schema, then one message per record batch."""
     buffer = io.BytesIO()
-    with pa.ipc.new_stream(buffer, table.schema) as writer:
-        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+    with pa.ipc.new_stream(buffer, rows.schema) as writer:
+        for batch in rows:
             writer.write_batch(batch)
             yield buffer.getvalue()
             buffer.seek(0)
@@ -114,8 +117,8 @@ def get_rows(
     stream (``application/vnd.apache.arrow.stream``) in record batches of up to 65,536 rows;
     ``limit=0`` sends the columns and types without rows. Read it with
     ``pyarrow.ipc.open_stream``."""
-    table = _read(state, model, selection, columns, _check_limit(limit))
-    return StreamingResponse(_stream(table), media_type=ARROW_STREAM)
+    rows = _open(state, model, selection, columns, _check_limit(limit))
+    return StreamingResponse(_stream(rows), media_type=ARROW_STREAM)
 
 
 @router.get("/rows/count", response_model=RowsCountOut, responses=error_responses(400, 401, 404))
