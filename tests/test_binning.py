@@ -29,6 +29,7 @@ from evalstore.analyses.binning import (
     histograms,
     histograms_by_window,
 )
+from evalstore.analyses.binning._fit import STATISTICS_COLUMNS
 
 _names = itertools.count()
 
@@ -321,8 +322,10 @@ def test_every_feature_is_fitted_in_few_queries_and_counted_in_one(
 
     monkeypatch.setattr(engine, "execute", counting)
     fitted = fit_binnings(ref_ds)
-    # statistics + quantiles of every numeric column, one top-k per categorical, one count
-    assert len(calls) == 1 + 2 + 1
+    # statistics + quantiles per STATISTICS_COLUMNS numeric columns (6: two queries), one
+    # top-k per categorical, one count
+    assert STATISTICS_COLUMNS == 5
+    assert len(calls) == 2 + 2 + 1
     calls.clear()
     counts = histograms(cur_ds, fitted)
     assert len(calls) == 1
