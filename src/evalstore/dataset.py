@@ -133,9 +133,7 @@ class Dataset:
         if preds:
             t = t.filter(*preds)
         self._inferences = t if where is None else None  # counts need no actuals
-        # Only a time window is selective enough to pay for pre-filtering the actuals.
-        selective = self.start is not None or self.end is not None
-        t = store.with_actuals(model_id, t, selective=selective)
+        t = store.with_actuals(model_id, t)
         if where is not None:
             t = t.filter(self._predicate(t, where))
         self.table: ir.Table = t
@@ -181,13 +179,16 @@ class Dataset:
         """Every selected row, as Arrow record batches of at most ``rows`` rows, read from the
         engine as you consume them (a selection larger than memory can be written out batch
         by batch). Stores that cannot stream read the rows at once and cut them."""
-        if rows < 1:
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             raise ParameterError("rows", "a number of rows, 1 or more", rows)
+        return self._batches(rows)
+
+    def _batches(self, rows: int) -> Iterator[pa.RecordBatch]:
         stream = getattr(self._store, "stream", None)
         if stream is None:
             yield from self.to_arrow().to_batches(max_chunksize=rows)
-            return
-        yield from stream(self.table, rows)
+        else:
+            yield from stream(self.table, rows)
 
     def to_pandas(self) -> pd.DataFrame:
         """Every selected row as a pandas DataFrame."""

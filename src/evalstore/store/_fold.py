@@ -32,7 +32,7 @@ def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote(table)}").fetchall()}
 
 
-def actual_columns(con: duckdb.DuckDBPyConnection, actual_table: str) -> list[str]:
+def _actual_columns(con: duckdb.DuckDBPyConnection, actual_table: str) -> list[str]:
     types = _types(con, actual_table)
     return [c for c in ACTUALS if c in types]
 
@@ -45,14 +45,14 @@ def _latest(actual_table: str, names: list[str], where: str) -> str:
     )
 
 
-def fold_missing(con: duckdb.DuckDBPyConnection, inference_table: str, actual_table: str) -> int:
+def fold_missing(con: duckdb.DuckDBPyConnection, inference_table: str, actual_table: str) -> None:
     """Add to the inference table the actual columns it lacks and fold every actual into
-    them (a store from before the fold, once). Returns the columns added."""
+    them (a store from before the fold, once)."""
     act = _types(con, actual_table)
     inf = _types(con, inference_table)
     missing = [c for c in ACTUALS if c in act and c not in inf]
     if not missing:
-        return 0
+        return
     for c in missing:
         con.execute(f"ALTER TABLE {quote(inference_table)} ADD COLUMN {quote(c)} {act[c]}")
     names = [c for c in ACTUALS if c in act]
@@ -62,7 +62,6 @@ def fold_missing(con: duckdb.DuckDBPyConnection, inference_table: str, actual_ta
         f"({_latest(actual_table, names, 'true')}) AS a "
         "WHERE i.environment = a.environment AND i.prediction_id = a.prediction_id"
     )
-    return len(missing)
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list[object]) -> bool:
@@ -79,7 +78,7 @@ def fold_batch(
     actual_table: str,
 ) -> None:
     """Bring the copy up to date after a batch's rows were inserted (same transaction)."""
-    names = actual_columns(con, actual_table)
+    names = _actual_columns(con, actual_table)
     if not names:
         return
     inf, act = quote(inference_table), quote(actual_table)

@@ -102,11 +102,13 @@ class EvaluationStore(abc.ABC):
 
     @abc.abstractmethod
     def inferences(self, model_id: int) -> ir.Table:
-        """An Ibis table of the model's inferences (no actuals)."""
+        """An Ibis table of the model's inferences (an engine may keep a copy of their
+        actuals in it: :meth:`with_actuals` says where they are)."""
 
     @abc.abstractmethod
-    def with_actuals(self, model_id: int, table: ir.Table, selective: bool = False) -> ir.Table:
-        """``table`` (inferences, possibly filtered) with the latest actuals joined."""
+    def with_actuals(self, model_id: int, table: ir.Table) -> ir.Table:
+        """``table`` (inferences, possibly filtered) with the latest actual per
+        (environment, prediction_id) as its last columns."""
 
     @abc.abstractmethod
     def execute(self, expr: ir.Expr) -> pa.Table:

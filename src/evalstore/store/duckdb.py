@@ -198,12 +198,15 @@ class DuckDBStore(EvaluationStore):
                 # threads of a pool come and go: drop the cursors of those that ended
                 for gone in [t for t in self._readers if not t.is_alive()]:
                     self._readers.pop(gone).cursor.close()
-                cursor = self._cursors.cursor()
-                # settings of the session, not of the database: every cursor needs them
-                cursor.execute("SET enable_progress_bar = false")
-                cursor.execute("SET TimeZone = 'UTC'")
-                reader = self._readers[thread] = _Reader(cursor)
+                reader = self._readers[thread] = _Reader(self._cursor())
         return reader
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = self._cursors.cursor()
+        # settings of the session, not of the database: every cursor needs them
+        cursor.execute("SET enable_progress_bar = false")
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
 
     @contextmanager
     def _reading(self) -> Iterator[_Reader]:
@@ -449,33 +452,25 @@ class DuckDBStore(EvaluationStore):
     def inferences(self, model_id: int) -> ir.Table:
         return self._table(inference_table(model_id))
 
-    def with_actuals(self, model_id: int, table: ir.Table, selective: bool = False) -> ir.Table:
+    def with_actuals(self, model_id: int, table: ir.Table) -> ir.Table:
         """``table`` with the latest actual per (environment, prediction_id), last.
 
-        Every write keeps a copy of it in the inference rows (``_fold.py``), so this only
-        moves those columns to the end; :meth:`joined_actuals` computes the same by a join.
+        Every write keeps a copy of it in the inference rows (``_fold.py``; a store from
+        before is folded when opened), so this only moves those columns to the end.
         """
         act = self._table(actual_table(model_id))
         names = [c for c in ACTUALS if c in act.columns]
-        if all(c in table.columns for c in names):
-            rest = [c for c in table.columns if c not in names]
-            return table.select(*rest, *names) if names else table
-        return self.joined_actuals(model_id, table, selective)
+        rest = [c for c in table.columns if c not in names]
+        return table.select(*rest, *names) if names else table
 
-    def joined_actuals(self, model_id: int, table: ir.Table, selective: bool = False) -> ir.Table:
-        """Join the latest actual per (environment, prediction_id) onto a table of inferences
-        read without the folded copy (the definition that copy must match).
-
-        ``selective``: ``table`` is a small part of the model's rows, so first keep only
-        the actuals of its ids rather than aggregate every actual the model has.
-        """
+    def joined_actuals(self, model_id: int, table: ir.Table) -> ir.Table:
+        """The same as :meth:`with_actuals`, by joining the actuals table at read time: the
+        definition the folded copy must match (``tests/test_fold.py``)."""
         act = self._table(actual_table(model_id))
         names = [c for c in ACTUALS if c in act.columns]
         table = table.drop(*[c for c in names if c in table.columns])
         if not names:
             return table
-        if selective:
-            act = act.filter(act.prediction_id.isin(table.prediction_id))
         latest = act.group_by(["environment", "prediction_id"]).aggregate(
             **{c: act[c].argmax(act.batch_id) for c in names}
         )
@@ -498,11 +493,10 @@ class DuckDBStore(EvaluationStore):
             if self._closed:
                 raise duckdb.ConnectionException("the store is closed")
             self._reads += 1
-            cursor = self._cursors.cursor()
+            cursor = self._cursor()
             self._streams.add(cursor)
         stream = RowStream(self, cursor)
         try:
-            cursor.execute("SET TimeZone = 'UTC'")
             stream.reader = cursor.sql(sql).to_arrow_reader(batch_rows)
         except BaseException:
             stream.close()
