@@ -314,13 +314,13 @@ def test_every_feature_is_fitted_in_few_queries_and_counted_in_one(
     assert feature_columns(ref_ds) == [*[f"x{i}" for i in range(6)], "c0", "c1"]
     calls: list[str] = []
     engine = ref_ds._store
-    original = engine.execute
+    original = engine._run  # every query the engine runs, whatever built it
 
-    def counting(expr: Any) -> pa.Table:
+    def counting(sql: str) -> pa.Table:
         calls.append("query")
-        return original(expr)
+        return original(sql)
 
-    monkeypatch.setattr(engine, "execute", counting)
+    monkeypatch.setattr(engine, "_run", counting)
     fitted = fit_binnings(ref_ds)
     # statistics + quantiles per STATISTICS_COLUMNS numeric columns (6: two queries), one
     # top-k per categorical, one count

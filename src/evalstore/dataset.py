@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.common.deferred import Deferred
@@ -20,12 +22,24 @@ if TYPE_CHECKING:
     from evalstore.schema import Task
     from evalstore.store.base import EvaluationStore
 
-__all__ = ["Dataset", "Where"]
+__all__ = ["Dataset", "Where", "query_table"]
 
 #: a filter: {column: value or values}, a function of the table, or an ibis deferred (ibis._.x > 1)
 Where: TypeAlias = Mapping[str, Any] | Callable[[ir.Table], ir.BooleanValue] | Deferred
 
 TimeLike: TypeAlias = datetime | date | str
+
+#: templates are named this and a number, unique in the process (``Dataset.template``)
+TEMPLATE_PREFIX = "evalstore_template_"
+_templates = itertools.count()
+
+
+def query_table(ds: Any) -> ir.Table:
+    """The table an analysis builds its queries on: a Dataset's ``template`` (compiled once
+    for every selection of the same columns), or the ``table`` of any other dataset-like
+    object (one with ``table`` and ``execute``)."""
+    template = getattr(ds, "template", None)
+    return template if isinstance(template, ir.Table) else ds.table
 
 
 def as_timestamp(value: TimeLike, name: str) -> datetime:
@@ -137,6 +151,12 @@ class Dataset:
         if where is not None:
             t = t.filter(self._predicate(t, where))
         self.table: ir.Table = t
+        self.template: ir.Table = ibis.table(
+            t.schema(), name=f"{TEMPLATE_PREFIX}{next(_templates)}"
+        )
+        """``table``'s columns under a name of their own: analyses build on it, so that a
+        query is compiled once for every selection of these columns (another window,
+        version or filter) and this selection is bound when it runs (:meth:`execute`)"""
 
     @staticmethod
     def _predicate(t: ir.Table, where: Where) -> Any:
@@ -162,8 +182,19 @@ class Dataset:
         return pred
 
     def execute(self, expr: ir.Expr) -> pa.Table:
-        """Run an Ibis expression built on ``self.table`` in the store's engine."""
-        return self._store.execute(expr)
+        """Run an Ibis expression built on ``self.table`` (or ``self.template``) in the
+        store's engine."""
+        found = {t for t in expr.op().find(ops.UnboundTable) if t.name.startswith(TEMPLATE_PREFIX)}
+        if not found:
+            return self._store.execute(expr)
+        if found != {self.template.op()}:
+            raise ParameterError(
+                "expr",
+                "an expression on this dataset's table or template",
+                "one on another dataset's template",
+                "Run each dataset's query with its own execute().",
+            )
+        return self._store.execute_template(expr, self.template, self.table)
 
     def count(self) -> int:
         """The number of inferences selected."""

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from evalstore.analyses.binning import Binning, feature_columns, fit_binnings
+from evalstore.dataset import query_table
 from evalstore.errors import ParameterError
 from evalstore.schema import Task
 
@@ -237,7 +238,7 @@ class Baseline:
             return self.selector.dataset(model), self
         first = current.start
         if first is None:
-            t = current.table
+            t = query_table(current)
             first = current.execute(t.timestamp.min().name("first")).column(0)[0].as_py()
         if first is None:
             raise ParameterError("current", "a dataset with rows for a moving baseline", "no rows")

@@ -32,6 +32,7 @@ from evalstore.analyses.metrics import Metric, available_metrics, get_metric
 from evalstore.analyses.metrics._evaluate import evaluate
 from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
+from evalstore.dataset import query_table
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.schema import Task
 
@@ -408,11 +409,13 @@ def performance(
       tell (class score columns: multiclass; ``actual_score``: regression; labels and
       one score: binary).
     """
-    table = getattr(ds, "table", None)
-    if not isinstance(table, ir.Table) or not callable(getattr(ds, "execute", None)):
+    if not isinstance(getattr(ds, "table", None), ir.Table) or not callable(
+        getattr(ds, "execute", None)
+    ):
         raise ParameterError(
             "ds", "an evalstore Dataset", type(ds).__name__, "Get one with model.dataset(...)."
         )
+    table = query_table(ds)
     if task is None:
         task = getattr(ds, "task", None)
     parsed = Task.parse(task) if task is not None else infer_task(table.columns)

@@ -52,6 +52,7 @@ from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.performance import TIME_WINDOWS, PerformanceResult, performance
 from evalstore.analyses.quality import QualityResult, quality
 from evalstore.analyses.slices import SCORE_BINS, SliceResult, slices
+from evalstore.dataset import query_table
 from evalstore.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -381,7 +382,7 @@ def _stored_slices(
 
 
 def _span(ds: Dataset) -> tuple[int, datetime | None, datetime | None]:
-    t = ds.table
+    t = query_table(ds)
     row = ds.execute(
         t.aggregate(n=t.count(), first=t.timestamp.min(), last=t.timestamp.max())
     ).to_pylist()[0]

@@ -49,6 +49,7 @@ from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricVal
 from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
 from evalstore.analyses.performance import _choose, _plain, bin_index
+from evalstore.dataset import query_table
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.schema import Task
 
@@ -458,11 +459,13 @@ def slices(
         worst = found.worst(3)   # [Slice(column='region', bin='west', value=0.61, ...), ...]
         found.to_dict()          # plain JSON, SliceResult.from_dict reads it back
     """
-    table = getattr(ds, "table", None)
-    if not isinstance(table, ir.Table) or not callable(getattr(ds, "execute", None)):
+    if not isinstance(getattr(ds, "table", None), ir.Table) or not callable(
+        getattr(ds, "execute", None)
+    ):
         raise ParameterError(
             "ds", "an evalstore Dataset", type(ds).__name__, "Get one with model.dataset(...)."
         )
+    table = query_table(ds)
     if task is None:
         task = getattr(ds, "task", None)
     parsed = Task.parse(task) if task is not None else infer_task(table.columns)

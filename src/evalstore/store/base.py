@@ -114,6 +114,14 @@ class EvaluationStore(abc.ABC):
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression and return its result as Arrow."""
 
+    def execute_template(self, expr: ir.Expr, template: ir.Table, selection: ir.Table) -> pa.Table:
+        """Run ``expr``, built on a dataset's ``template``, on the rows of ``selection``.
+
+        Here the selection takes the template's place in the expression; an engine may
+        instead compile ``expr`` once for every selection of the same columns and bind the
+        selection when it runs (``DuckDBStore``)."""
+        return self.execute(expr.op().replace({template.op(): selection.op()}).to_expr())
+
     @abc.abstractmethod
     def batches(self, model_id: int | None = None) -> list[dict[str, Any]]:
         """The committed batches, newest last."""

@@ -53,6 +53,7 @@ from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
 from evalstore.schema import Task
 from evalstore.store._batch import BatchWriter
+from evalstore.store._compiled import SqlCache, bind
 from evalstore.store._fold import ACTUALS, fold_missing
 from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
 
@@ -161,6 +162,8 @@ class DuckDBStore(EvaluationStore):
         self.con.execute("SET TimeZone = 'UTC'")
         self._lock = threading.RLock()
         self._schemas: dict[str, ibis.Schema] = {}
+        self._sql = SqlCache()
+        """compiled queries, per query shape (``_compiled.py``)"""
         self._generation = 0
         """incremented by every committed write: a schema read before it is not cached"""
         self._readers: dict[threading.Thread, _Reader] = {}
@@ -478,7 +481,14 @@ class DuckDBStore(EvaluationStore):
         return joined.select(*[joined[c] for c in table.columns], *[joined[c] for c in names])
 
     def execute(self, expr: ir.Expr) -> pa.Table:
-        sql = str(ibis.to_sql(expr, dialect="duckdb"))
+        return self._run(self._sql.sql(expr.op()))
+
+    def execute_template(self, expr: ir.Expr, template: ir.Table, selection: ir.Table) -> pa.Table:
+        """``expr`` compiled once for every selection of the template's columns (cached),
+        ``selection`` bound in front of it as a common table expression."""
+        return self._run(bind(self._sql, expr, template, selection))
+
+    def _run(self, sql: str) -> pa.Table:
         with self._reading() as reader:
             result: pa.Table = reader.cursor.sql(sql).to_arrow_table()
         return result
@@ -488,7 +498,7 @@ class DuckDBStore(EvaluationStore):
         consumed, through a cursor of their own (the consumer may move between threads, as
         a web response does). One query: the rows are one state of the store. A read in
         flight until the last batch is read or the stream is closed."""
-        sql = str(ibis.to_sql(expr, dialect="duckdb"))
+        sql = self._sql.sql(expr.op())
         with self._idle:
             if self._closed:
                 raise duckdb.ConnectionException("the store is closed")

@@ -36,6 +36,7 @@ from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.analyses.quality import QualityResult, quality
 from evalstore.analyses.slices import SliceResult, slice_predicate, slices
+from evalstore.dataset import query_table
 from evalstore.ui.cache import ResultCache
 from evalstore.ui.state import (
     FULL_RANGE_ROWS,
@@ -140,7 +141,7 @@ class Views:
 
     def _facts(self, model: Model, generation: tuple[Any, ...]) -> Facts:
         ds = model.dataset()
-        t = ds.table
+        t = query_table(ds)
         query = t.group_by(["environment", "version"]).aggregate(
             rows=t.count(), first=t.timestamp.min(), last=t.timestamp.max()
         )

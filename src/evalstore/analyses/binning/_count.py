@@ -25,6 +25,7 @@ from evalstore.analyses.binning._columns import (
     _valid_count,
     column_kinds,
 )
+from evalstore.dataset import query_table
 
 # -- counting --------------------------------------------------------------------------------
 
@@ -97,7 +98,7 @@ def _plan(
     """The aggregates of one scan (and how to read each column's counts from its row):
     DuckDB's ``histogram(x, bounds)`` for numeric columns on DuckDB, the portable sums
     otherwise; ``extra`` aggregates ride along."""
-    t = dataset.table
+    t = query_table(dataset)
     kinds = column_kinds(dataset, [b.column_ or name for name, b in binnings.items()])
     fast = shared._uses_duckdb(dataset)
     aggs: dict[str, Any] = dict(extra)
@@ -130,7 +131,7 @@ def collect(
     """Histograms on ``binnings`` plus the ``extra`` aggregates (Ibis scalars on
     ``dataset.table``), overall (key None) or per window of ``by``, in one scan. For
     analyses that want a few more numbers from the same scan."""
-    t = dataset.table
+    t = query_table(dataset)
     group: list[Any] = []
     if by is not None:
         if by not in WINDOWS:

@@ -27,6 +27,7 @@ from evalstore.analyses.binning._columns import (
     column_kinds,
 )
 from evalstore.analyses.binning._count import histograms
+from evalstore.dataset import query_table
 
 #: numeric columns per statistics query: for exact quantiles DuckDB holds every value of the
 #: column (80 MB per 10M rows, per thread), so 20 columns in one query peaked at 3.4 GiB on
@@ -73,7 +74,7 @@ def fit_binnings(
                 f"config[{name!r}].kind", "'categorical' for a non-float column", "numeric"
             )
         templates[name] = fresh
-    t = reference.table
+    t = query_table(reference)
     fast = shared._uses_duckdb(reference)
     numeric = [n for n in names if templates[n].kind_ == "numeric"]
     categorical = [n for n in names if templates[n].kind_ == "categorical"]

@@ -27,6 +27,7 @@ from evalstore.analyses.drift._registry import (
     get_drift_method,
 )
 from evalstore.analyses.drift.result import ColumnDrift, DriftOverTime, DriftResult, DriftWindow
+from evalstore.dataset import query_table
 from evalstore.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class _Plan:
     def extra(self, current: Dataset) -> dict[str, Any]:
         """Per fine column, the current's summed distances below and above the reference
         range (see DriftInput), from the same scan as the histograms."""
-        t = current.table
+        t = query_table(current)
         out: dict[str, Any] = {}
         for i, (name, b) in enumerate(self.fine.items()):
             edges = b.edges_ or ()

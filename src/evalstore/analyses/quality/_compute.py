@@ -40,6 +40,7 @@ from evalstore.analyses.quality.result import (
     QualityResult,
     WindowQuality,
 )
+from evalstore.dataset import query_table
 from evalstore.errors import ParameterError
 from evalstore.schema import Task
 
@@ -254,7 +255,7 @@ def quality(
 
     issues, targets, expected = _targets(dataset, expectations, columns)
     n_reference = expectations.n_reference if expectations is not None else 0
-    consistency = _consistency.plan(dataset.table, parsed, threshold, positive_class)
+    consistency = _consistency.plan(query_table(dataset), parsed, threshold, positive_class)
     scanned = scan(dataset, targets, consistency.aggregates, by, exact_distinct)
     found, queries = _categories(dataset, targets, expected, scanned, by)
     repeats = repeated_ids(dataset, by)

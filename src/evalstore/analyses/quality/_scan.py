@@ -30,6 +30,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from evalstore.analyses.binning import WINDOWS, collect
+from evalstore.dataset import query_table
 from evalstore.errors import ParameterError, did_you_mean
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ def scan(
 
     Windows without rows are absent; overall (``by`` None) there is always one, key None.
     """
-    t = dataset.table
+    t = query_table(dataset)
     aggs: dict[str, Any] = {"n_": t.count(), **extra}
     for i, target in enumerate(targets):
         aggs.update(_aggregates(t, f"q{i}_", target, exact_distinct))
@@ -191,7 +192,7 @@ def category_counts(
     """One GROUP BY of ``column``'s values (per window): which expected values occur, and
     how many rows hold other values, with the most frequent of them as examples. Returns
     at most ``len(expected) + EXAMPLES`` rows per window."""
-    t = dataset.table
+    t = query_table(dataset)
     x = t[column]
     present = x.notnull() & ~x.isnan() if x.type().is_floating() else x.notnull()
     keys = _window_key(t, by)
@@ -238,7 +239,7 @@ def repeated_ids(dataset: Dataset, by: str | None) -> dict[Window, Repeats]:
     environment, id, version), then versions and repeats per (window, environment, id);
     3x faster than ``count(DISTINCT version)`` per (environment, id) (2M rows: 1.9 s, 5.6 s).
     """
-    t = dataset.table
+    t = query_table(dataset)
     span = dataset.execute(t.aggregate(lo_=t.version.min(), hi_=t.version.max())).to_pylist()
     if span[0]["lo_"] == span[0]["hi_"]:
         # One version: nothing to find, as the store keeps (version, environment,
@@ -266,7 +267,7 @@ def repeated_ids(dataset: Dataset, by: str | None) -> dict[Window, Repeats]:
 def distinct_values(dataset: Dataset, column: str, limit: int) -> list[Any] | None:
     """The distinct non-missing values of ``column`` in order, or None when there are more
     than ``limit`` (only ``limit + 1`` are read)."""
-    t = dataset.table
+    t = query_table(dataset)
     x = t[column]
     present = x.notnull() & ~x.isnan() if x.type().is_floating() else x.notnull()
     # a GROUP BY, not DISTINCT: DuckDB drops the unused actuals join from the former only

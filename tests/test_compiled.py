@@ -1,0 +1,98 @@
+"""Analyses compile a query once per selection shape (``store/_compiled.py``): another window
+reuses the SQL, and every number equals the engine-neutral path, where each selection is
+put into the expression whole and compiled with it."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import ibis
+import pytest
+
+import evalstore as es
+from conftest import BINARY_SCHEMA, binary_frame
+from evalstore.analyses.performance import performance
+from evalstore.errors import ParameterError
+from evalstore.store.base import EvaluationStore
+
+N = 600  # rows per environment, one an hour
+
+
+def _model(store: es.Store) -> es.Model:
+    model = store.model("m", task="binary_classification")
+    model.log(binary_frame(N), schema=BINARY_SCHEMA, version="v1", environment="training")
+    prod = binary_frame(N, start=N)
+    prod["age"] = prod["age"] + 7  # something to drift
+    model.log(prod, schema=BINARY_SCHEMA, version="v1", environment="production")
+    return model
+
+
+def _numbers(report: Any) -> dict[str, Any]:
+    out = report.to_dict()
+    for key in ("timings", "created_at"):
+        out.pop(key, None)
+    return out
+
+
+def _whole(store: es.Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, each selection is compiled into each query (the base class's way)."""
+    engine = store._engine
+    whole = functools.partial(EvaluationStore.execute_template, engine)
+    monkeypatch.setattr(engine, "execute_template", whole)
+
+
+def test_a_new_window_compiles_nothing_and_equals_compiling_it_whole(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _model(store)
+    model.create_baseline("train", environment="training")
+    engine = store._engine
+    # production runs from hour 600 (2024-01-26 00:00) for 25 days
+    windows = [("2024-01-27", "2024-02-03"), ("2024-02-03", "2024-02-10")]
+
+    def report(start: str, end: str) -> Any:
+        current = {"environment": "production", "start": start, "end": end}
+        return model.report(
+            reference="train", current=current, slice_columns=["city", "region"], progress=False
+        )
+
+    first = report(*windows[0])
+    compiled = engine._sql.misses
+    assert compiled > 5 and engine._sql.hits > 0  # each selection's SQL is used more than once
+    second = report(*windows[1])
+    assert engine._sql.misses == compiled + 1  # only the new selection itself
+    assert first.current["rows"] == second.current["rows"] == 168
+    assert _numbers(first) != _numbers(second)  # two windows, two results
+
+    _whole(store, monkeypatch)
+    assert _numbers(report(*windows[0])) == _numbers(first)
+    assert _numbers(report(*windows[1])) == _numbers(second)
+
+
+def test_filtered_and_grouped_selections_equal_compiling_them_whole(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _model(store)
+    selections = [
+        model.dataset(environment="production", where=ibis._.age > 40),
+        model.dataset(environment="production", where={"city": ["paris", "nice"]}),
+        model.dataset(version="v1", start="2024-01-10", end="2024-02-01"),
+    ]
+    cached = [performance(ds, by=["day", "region"]).to_dict() for ds in selections]
+    _whole(store, monkeypatch)
+    whole = [performance(ds, by=["day", "region"]).to_dict() for ds in selections]
+    assert cached == whole
+    assert len({str(c) for c in cached}) == 3
+
+
+def test_an_expression_on_another_datasets_template_is_refused(store: es.Store) -> None:
+    model = _model(store)
+    training = model.dataset(environment="training")
+    production = model.dataset(environment="production")
+    t = production.template
+    with pytest.raises(ParameterError, match="expr.*another dataset's template"):
+        training.execute(t.count())
+    # its own template, and any dataset's plain table, run anywhere
+    assert production.execute(t.count().name("n")).column(0)[0].as_py() == N
+    assert training.execute(production.table.count().name("n")).column(0)[0].as_py() == N
