@@ -11,7 +11,7 @@ import ibis
 import pytest
 
 import evalstore as es
-from conftest import BINARY_SCHEMA, binary_frame
+from conftest import BINARY_SCHEMA, REGRESSION_SCHEMA, binary_frame, regression_frame
 from evalstore.analyses.performance import performance
 from evalstore.errors import ParameterError
 from evalstore.store.base import EvaluationStore
@@ -86,13 +86,18 @@ def test_filtered_and_grouped_selections_equal_compiling_them_whole(
     assert len({str(c) for c in cached}) == 3
 
 
-def test_an_expression_on_another_datasets_template_is_refused(store: es.Store) -> None:
+def test_a_template_runs_on_the_rows_of_the_dataset_that_executes_it(store: es.Store) -> None:
     model = _model(store)
     training = model.dataset(environment="training")
-    production = model.dataset(environment="production")
-    t = production.template
-    with pytest.raises(ParameterError, match="expr.*another dataset's template"):
-        training.execute(t.count())
-    # its own template, and any dataset's plain table, run anywhere
-    assert production.execute(t.count().name("n")).column(0)[0].as_py() == N
-    assert training.execute(production.table.count().name("n")).column(0)[0].as_py() == N
+    week = model.dataset(environment="production", start="2024-01-27", end="2024-02-03")
+    query = week.template.count().name("n")
+    assert training.execute(query).column(0)[0].as_py() == N  # a parameter, bound here
+    assert week.execute(query).column(0)[0].as_py() == 168
+    # a plain table is its own selection wherever it runs
+    assert training.execute(week.table.count().name("n")).column(0)[0].as_py() == 168
+    other = store.model("other", task="regression")
+    other.log(
+        regression_frame(10), schema=REGRESSION_SCHEMA, version="v1", environment="production"
+    )
+    with pytest.raises(ParameterError, match="a template of other columns"):
+        training.execute(other.dataset().template.count())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -15,6 +14,7 @@ from ibis.common.deferred import Deferred
 from ibis.common.exceptions import IbisError
 
 from evalstore.errors import ParameterError, did_you_mean
+from evalstore.store._compiled import TEMPLATE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,10 +28,6 @@ __all__ = ["Dataset", "Where", "query_table"]
 Where: TypeAlias = Mapping[str, Any] | Callable[[ir.Table], ir.BooleanValue] | Deferred
 
 TimeLike: TypeAlias = datetime | date | str
-
-#: templates are named this and a number, unique in the process (``Dataset.template``)
-TEMPLATE_PREFIX = "evalstore_template_"
-_templates = itertools.count()
 
 
 def query_table(ds: Any) -> ir.Table:
@@ -151,12 +147,10 @@ class Dataset:
         if where is not None:
             t = t.filter(self._predicate(t, where))
         self.table: ir.Table = t
-        self.template: ir.Table = ibis.table(
-            t.schema(), name=f"{TEMPLATE_PREFIX}{next(_templates)}"
-        )
-        """``table``'s columns under a name of their own: analyses build on it, so that a
-        query is compiled once for every selection of these columns (another window,
-        version or filter) and this selection is bound when it runs (:meth:`execute`)"""
+        self.template: ir.Table = ibis.table(t.schema(), name=TEMPLATE)
+        """``table``'s columns as a parameter: an expression built on it runs on the rows of
+        the dataset that executes it. Analyses build on it, so that a query is compiled
+        once for every selection of these columns (another window, version or filter)."""
 
     @staticmethod
     def _predicate(t: ir.Table, where: Where) -> Any:
@@ -184,15 +178,15 @@ class Dataset:
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression built on ``self.table`` (or ``self.template``) in the
         store's engine."""
-        found = {t for t in expr.op().find(ops.UnboundTable) if t.name.startswith(TEMPLATE_PREFIX)}
+        found = {t for t in expr.op().find(ops.UnboundTable) if t.name == TEMPLATE}
         if not found:
             return self._store.execute(expr)
         if found != {self.template.op()}:
             raise ParameterError(
                 "expr",
-                "an expression on this dataset's table or template",
-                "one on another dataset's template",
-                "Run each dataset's query with its own execute().",
+                "an expression on this dataset's table, or on a template of its columns",
+                "one on a template of other columns",
+                f"This dataset's columns: {', '.join(self.table.columns)}.",
             )
         return self._store.execute_template(expr, self.template, self.table)
 

@@ -1,10 +1,11 @@
 """Compiled SQL, kept per query shape: Ibis takes 10-100 ms to compile one analysis query
 (0.3-0.5 s for a report), DuckDB as long to run it on a window of 100k rows.
 
-Analyses build their queries on a dataset's *template* (``Dataset.template``): a named
-placeholder with the selection's columns. Two selections of the same columns (another time
-window, version or filter) give the same query, so it is compiled once; the selection is
-bound when it runs, as a common table expression in front of the cached SQL.
+Analyses build their queries on a dataset's *template* (``Dataset.template``): a table named
+``evalstore_selection`` with the selection's columns, a parameter bound to the rows of the
+dataset that runs the query. Two selections of the same columns (another time window,
+version or filter) give the same query, so it is compiled once; the selection is bound when
+it runs, as a common table expression in front of the cached SQL.
 """
 
 from __future__ import annotations
@@ -53,12 +54,11 @@ class SqlCache:
             self._sql.clear()
 
 
-def bind(cache: SqlCache, expr: ir.Expr, template: ir.Table, selection: ir.Table) -> str:
-    """The SQL of ``expr`` (built on ``template``) run on ``selection``: ``expr`` with the
-    template under its shared name (so that every selection of these columns shares one
-    compiled query), behind ``WITH evalstore_selection AS (the selection's SQL)``."""
-    shared = ibis.table(template.schema(), name=TEMPLATE).op()
-    query = cache.sql(expr.op().replace({template.op(): shared}))
+def bind(cache: SqlCache, expr: ir.Expr, selection: ir.Table) -> str:
+    """The SQL of ``expr`` (built on a template) run on ``selection``: ``expr`` compiled once
+    for every selection of these columns, behind ``WITH evalstore_selection AS (the
+    selection's SQL)``."""
+    query = cache.sql(expr.op())
     rows = cache.sql(selection.op())
     # the selection is a filter and a projection: inlined, its filters reach the scan
     head = f'WITH "{TEMPLATE}" AS NOT MATERIALIZED ({rows})'

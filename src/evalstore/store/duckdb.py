@@ -486,7 +486,7 @@ class DuckDBStore(EvaluationStore):
     def execute_template(self, expr: ir.Expr, template: ir.Table, selection: ir.Table) -> pa.Table:
         """``expr`` compiled once for every selection of the template's columns (cached),
         ``selection`` bound in front of it as a common table expression."""
-        return self._run(bind(self._sql, expr, template, selection))
+        return self._run(bind(self._sql, expr, selection))
 
     def _run(self, sql: str) -> pa.Table:
         with self._reading() as reader:
