@@ -101,3 +101,13 @@ def test_a_template_runs_on_the_rows_of_the_dataset_that_executes_it(store: es.S
     )
     with pytest.raises(ParameterError, match="a template of other columns"):
         training.execute(other.dataset().template.count())
+
+
+def test_the_template_follows_a_rewritten_table(store: es.Store) -> None:
+    model = _model(store)
+    ds = model.dataset(environment="production")
+    ds.table = ds.table.mutate(age2=ds.table.age * 2)
+    t = ds.template
+    assert t.columns == ds.table.columns and "age2" in t.columns
+    want = 2 * int((binary_frame(N, start=N)["age"] + 7).sum())
+    assert ds.execute(t.age2.sum().name("s")).column(0)[0].as_py() == want

@@ -147,10 +147,7 @@ class Dataset:
         if where is not None:
             t = t.filter(self._predicate(t, where))
         self.table: ir.Table = t
-        self.template: ir.Table = ibis.table(t.schema(), name=TEMPLATE)
-        """``table``'s columns as a parameter: an expression built on it runs on the rows of
-        the dataset that executes it. Analyses build on it, so that a query is compiled
-        once for every selection of these columns (another window, version or filter)."""
+        self._template: tuple[ir.Table, ir.Table] | None = None
 
     @staticmethod
     def _predicate(t: ir.Table, where: Where) -> Any:
@@ -174,6 +171,15 @@ class Dataset:
                 f"{exc}. Columns: {', '.join(t.columns)}.",
             ) from None
         return pred
+
+    @property
+    def template(self) -> ir.Table:
+        """``table``'s columns as a parameter: an expression built on it runs on the rows of
+        the dataset that executes it. Analyses build on it, so that a query is compiled
+        once for every selection of these columns (another window, version or filter)."""
+        if self._template is None or self._template[0] is not self.table:
+            self._template = (self.table, ibis.table(self.table.schema(), name=TEMPLATE))
+        return self._template[1]
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression built on ``self.table`` (or ``self.template``) in the
