@@ -44,7 +44,7 @@ from evalstore.analyses.drift import (
     register_drift_method,
     unregister_drift_method,
 )
-from evalstore.analyses.drift._stats import chi2_homogeneity, ks_p_value
+from evalstore.analyses.drift._stats import chi2_homogeneity, chi2_homogeneity_rows, ks_p_value
 from evalstore.analyses.drift.hellinger import hellinger_distance
 from evalstore.analyses.drift.js import js_distance
 from evalstore.analyses.drift.kl import kl_divergence
@@ -140,6 +140,47 @@ def test_chi2_matches_scipy_chi2_contingency(a: list[int], b: list[int]) -> None
     assert p_value == pytest.approx(want.pvalue, rel=1e-9, abs=1e-12)
     value = get_drift_method("chi2").compute(DriftInput(Binning(), r, c)).value
     assert value == pytest.approx(math.sqrt(want.statistic / table.sum()), abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=counts, rows=st.lists(counts, min_size=1, max_size=6))
+def test_statistics_of_many_windows_equal_one_pair_at_a_time(
+    a: list[int], rows: list[list[int]]
+) -> None:
+    """``compute_rows`` (drift over time, every window of a column at once) against
+    ``compute`` per window, empty windows and bins included."""
+    n = min(len(a), *(len(r) for r in rows))
+    ref, cur = np.array(a[:n]), np.array([r[:n] for r in rows])
+    method = get_drift_method("psi")
+    assert method.compute_rows is not None
+    many = method.compute_rows(ref, cur)
+    statistics, dofs, p_values = chi2_homogeneity_rows(ref, cur)
+    for i, row in enumerate(cur):
+        one = method.compute(DriftInput(Binning(), ref, row))
+        statistic, dof, p_value = chi2_homogeneity(ref, row)
+        assert (dofs[i], many[i].details["dof"]) == (dof, one.details["dof"])
+        for got, want in [
+            (many[i].value, one.value),
+            (many[i].p_value, one.p_value),
+            (many[i].details["chi2"], one.details["chi2"]),
+            (statistics[i], statistic),
+            (p_values[i], p_value),
+        ]:
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-12, nan_ok=True)
+        assert math.isnan(many[i].value) == (ref.sum() == 0 or row.sum() == 0)
+
+
+def test_compute_rows_is_only_for_the_standard_bins() -> None:
+    with pytest.raises(es.ParameterError, match="compute_rows"):
+        DriftMethod(
+            "fine_rows",
+            "x",
+            ["numeric"],
+            0.1,
+            get_drift_method("ks").compute,
+            bins="fine",
+            compute_rows=lambda r, c: [],
+        )
 
 
 @settings(max_examples=60, deadline=None)

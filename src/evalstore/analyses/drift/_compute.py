@@ -23,6 +23,7 @@ from evalstore.analyses.drift._registry import (
     DEFAULT_METHODS,
     DriftInput,
     DriftMethod,
+    DriftValue,
     available_drift_methods,
     get_drift_method,
 )
@@ -156,26 +157,56 @@ class _Plan:
             out[f"above{i}"] = ibis.ifelse(clean > high, clean - high, 0.0).sum()
         return out
 
+    def over_time(
+        self, found: Mapping[Any, tuple[dict[str, np.ndarray], Any]]
+    ) -> list[DriftWindow]:
+        """The drift of each window ``collect(by=...)`` found: the methods that can, for all
+        windows at once per column (``DriftMethod.compute_rows``)."""
+        found = {k: v for k, v in found.items() if isinstance(k, datetime) and v[0]}
+        known: dict[str, list[DriftValue]] = {}
+        for name in self.names:
+            method = self.methods[name]
+            if method.compute_rows is not None and found:
+                ref = np.asarray(self.standard[name].reference_counts_, dtype=np.int64)
+                cur = np.vstack([counts[name] for counts, _ in found.values()])
+                known[name] = method.compute_rows(ref, cur)
+        return [
+            DriftWindow(
+                start,
+                self.evaluate(counts, extra, False, {k: v[i] for k, v in known.items()}),
+            )
+            for i, (start, (counts, extra)) in enumerate(found.items())
+        ]
+
     def evaluate(
-        self, counts: Mapping[str, np.ndarray], extra: Mapping[str, Any], with_bins: bool
+        self,
+        counts: Mapping[str, np.ndarray],
+        extra: Mapping[str, Any],
+        with_bins: bool,
+        known: Mapping[str, DriftValue] | None = None,
     ) -> DriftResult:
+        """The drift of one current histogram per column; ``known``: values already
+        computed for some columns."""
         fine_index = {name: i for i, name in enumerate(self.fine)}
+        known = known or {}
         rows: list[dict[str, Any]] = []
         for name in self.names:
             method, b = self.methods[name], self.standard[name]
             ref = np.asarray(b.reference_counts_, dtype=np.int64)
             cur = counts[name]
-            data = DriftInput(b, ref, cur)
-            if method.bins == "fine":
-                fb, i = self.fine[name], fine_index[name]
-                data = DriftInput(
-                    fb,
-                    np.asarray(fb.reference_counts_, dtype=np.int64),
-                    counts[name + _FINE],
-                    float(extra.get(f"below{i}") or 0.0),
-                    float(extra.get(f"above{i}") or 0.0),
-                )
-            value = method.compute(data)
+            value = known.get(name)
+            if value is None:
+                data = DriftInput(b, ref, cur)
+                if method.bins == "fine":
+                    fb, i = self.fine[name], fine_index[name]
+                    data = DriftInput(
+                        fb,
+                        np.asarray(fb.reference_counts_, dtype=np.int64),
+                        counts[name + _FINE],
+                        float(extra.get(f"below{i}") or 0.0),
+                        float(extra.get(f"above{i}") or 0.0),
+                    )
+                value = method.compute(data)
             rows.append(
                 {
                     "column": name,
@@ -387,11 +418,7 @@ def drift_over_time(
         reference, current, columns, method, alpha, importance, threshold, binnings, fine_bins
     )
     found = collect(current, plan.binnings(), plan.extra(current), by=by)
-    windows: list[DriftWindow] = []
-    for start, (counts, extra) in found.items():
-        if isinstance(start, datetime) and counts:
-            windows.append(DriftWindow(start, plan.evaluate(counts, extra, with_bins=False)))
-    return DriftOverTime(by, windows)
+    return DriftOverTime(by, plan.over_time(found))
 
 
 def drift_families(
@@ -428,12 +455,7 @@ def drift_families(
     found = collect(current, plan.binnings(), plan.extra(current), by=by)
     over_time = None
     if by is not None:
-        windows = [
-            DriftWindow(start, plan.evaluate(counts, extra, with_bins=False))
-            for start, (counts, extra) in found.items()
-            if isinstance(start, datetime) and counts
-        ]
-        over_time = DriftOverTime(by, windows)
+        over_time = DriftOverTime(by, plan.over_time(found))
         if not found:  # no current rows: the ungrouped scan still gives the empty histograms
             found = collect(current, plan.binnings(), plan.extra(current))
     totals: dict[str, np.ndarray] = {}

@@ -12,7 +12,7 @@ import numpy as np
 
 from evalstore._registry import Registry
 from evalstore.analyses.binning import KINDS, Binning
-from evalstore.analyses.drift._stats import chi2_homogeneity
+from evalstore.analyses.drift._stats import chi2_homogeneity, chi2_homogeneity_rows
 from evalstore.errors import ParameterError
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "DriftValue",
     "available_drift_methods",
     "chi2_tested",
+    "chi2_tested_rows",
     "get_drift_method",
     "register_drift_method",
     "unregister_drift_method",
@@ -63,6 +64,8 @@ class DriftValue:
 
 
 DriftFunction = Callable[[DriftInput], DriftValue]
+#: (reference counts, current counts as windows x bins) -> one DriftValue per window
+DriftRowsFunction = Callable[[np.ndarray, np.ndarray], list[DriftValue]]
 
 
 @dataclass(frozen=True, init=False)
@@ -76,6 +79,9 @@ class DriftMethod:
     - ``bins``: ``standard`` (the column's frozen bins: deciles, top-k categories) or
       ``fine`` (about 1000 reference-quantile bins, for ECDF-based methods).
     - ``compute``: ``DriftInput -> DriftValue``.
+    - ``compute_rows`` (optional, ``standard`` bins only): the same for many current
+      histograms at once, ``(reference, windows x bins) -> [DriftValue per window]``; drift
+      over time uses it, and it must equal ``compute`` on each row.
     - ``significance``: how its p-value is obtained; ``description``: what it measures.
     """
 
@@ -85,6 +91,7 @@ class DriftMethod:
     threshold: float
     higher_is_drift: bool
     compute: DriftFunction
+    compute_rows: DriftRowsFunction | None
     bins: str
     description: str
     significance: str
@@ -103,6 +110,7 @@ class DriftMethod:
         description: str = "",
         significance: str = "",
         extra: Mapping[str, Any] | None = None,
+        compute_rows: DriftRowsFunction | None = None,
     ) -> None:
         if not isinstance(key, str) or not _KEY.match(key):
             raise ParameterError(
@@ -121,6 +129,13 @@ class DriftMethod:
             raise ParameterError(
                 "DriftMethod.compute", "a function DriftInput -> DriftValue", compute
             )
+        if compute_rows is not None and (not callable(compute_rows) or bins != "standard"):
+            raise ParameterError(
+                "DriftMethod.compute_rows",
+                "None, or a function (reference, windows x bins) -> [DriftValue] for a "
+                "method on the standard bins",
+                compute_rows,
+            )
         if bins not in BINS:
             raise ParameterError("DriftMethod.bins", f"one of {list(BINS)}", bins)
         if higher_is_drift not in (True, False):
@@ -132,6 +147,7 @@ class DriftMethod:
         set_(self, "threshold", float(threshold))
         set_(self, "higher_is_drift", bool(higher_is_drift))
         set_(self, "compute", compute)
+        set_(self, "compute_rows", compute_rows)
         set_(self, "bins", bins)
         set_(self, "description", description)
         set_(self, "significance", significance)
@@ -199,3 +215,20 @@ def chi2_tested(
         return DriftValue(value, p_value, {"chi2": statistic, "dof": dof})
 
     return compute
+
+
+def chi2_tested_rows(
+    effect_rows: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> DriftRowsFunction:
+    """:func:`chi2_tested` for many current histograms at once: ``effect_rows`` gives the
+    effect of the reference against each row of the current counts."""
+
+    def compute_rows(reference: np.ndarray, current: np.ndarray) -> list[DriftValue]:
+        statistics, dofs, p_values = chi2_homogeneity_rows(reference, current)
+        values = effect_rows(reference, current)
+        return [
+            DriftValue(float(v), float(p), {"chi2": float(c), "dof": int(d)})
+            for v, c, d, p in zip(values, statistics, dofs, p_values, strict=True)
+        ]
+
+    return compute_rows

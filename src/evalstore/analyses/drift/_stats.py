@@ -6,7 +6,9 @@
   ``PSI = KL(cur||ref) + KL(ref||cur)`` holds exactly.
 - :func:`chi2_homogeneity`: Pearson's chi-square test of homogeneity on the 2 x B table of
   counts (bins empty in both dropped, no continuity correction), the significance of every
-  method on the standard bins, at the actual sample sizes.
+  method on the standard bins, at the actual sample sizes. :func:`chi2_homogeneity_rows`
+  and :func:`smoothed_rows` do the same for many current histograms at once (time windows:
+  168 hours x 28 columns took 0.3 s one pair at a time).
 - :func:`ecdf_gaps`: the two ECDFs on fine bins, for KS and Wasserstein, with bounds.
 """
 
@@ -22,10 +24,12 @@ __all__ = [
     "EPSILON",
     "Ecdf",
     "chi2_homogeneity",
+    "chi2_homogeneity_rows",
     "ecdf_gaps",
     "ks_p_value",
     "shares",
     "smoothed",
+    "smoothed_rows",
 ]
 
 EPSILON = 1e-4
@@ -71,6 +75,50 @@ def chi2_homogeneity(reference: np.ndarray, current: np.ndarray) -> tuple[float,
     from scipy.special import chdtrc
 
     return statistic, dof, float(chdtrc(dof, statistic))
+
+
+def smoothed_rows(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`smoothed` of ``reference`` against each row of ``current`` (windows x bins):
+    two arrays of that shape, the dropped bins 0, and rows of NaN where a side is empty."""
+    ref = np.asarray(reference, dtype=np.float64)[None, :]
+    cur = np.asarray(current, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = ref / ref.sum()
+        q = cur / cur.sum(axis=1, keepdims=True)
+        keep = (p > 0) | (q > 0)
+        p = np.where(keep, np.maximum(p, EPSILON), 0.0)
+        q = np.where(keep, np.maximum(q, EPSILON), 0.0)
+        p = p / p.sum(axis=1, keepdims=True)
+        q = q / q.sum(axis=1, keepdims=True)
+    empty = (ref.sum() <= 0) | (cur.sum(axis=1) <= 0)
+    p[empty], q[empty] = math.nan, math.nan
+    return p, q
+
+
+def chi2_homogeneity_rows(
+    reference: np.ndarray, current: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`chi2_homogeneity` of ``reference`` against each row of ``current`` (windows x
+    bins): the statistics, degrees of freedom and p-values, one per row."""
+    ref = np.asarray(reference, dtype=np.float64)[None, :]
+    cur = np.asarray(current, dtype=np.float64)
+    column = ref + cur
+    used = column > 0
+    n_ref, n_cur = ref.sum(), cur.sum(axis=1, keepdims=True)
+    total = n_ref + n_cur
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e_ref, e_cur = n_ref * column / total, n_cur * column / total
+        cells = (ref - e_ref) ** 2 / e_ref + (cur - e_cur) ** 2 / e_cur
+    statistic = np.where(used, cells, 0.0).sum(axis=1)
+    dof = used.sum(axis=1) - 1
+    from scipy.special import chdtrc
+
+    with np.errstate(invalid="ignore"):
+        p_value = np.where(dof > 0, chdtrc(np.maximum(dof, 1), statistic), 1.0)
+    statistic = np.where(dof > 0, statistic, 0.0)
+    empty = (n_ref <= 0) | (n_cur[:, 0] <= 0) | (dof < 0)
+    statistic[empty], p_value[empty] = math.nan, math.nan
+    return statistic, np.where(empty, 0, dof), p_value
 
 
 #: up to n + m = 1000 (and n * m = 100_000) the KS p-value is exact: lattice paths, one

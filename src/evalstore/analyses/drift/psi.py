@@ -20,11 +20,12 @@ import numpy as np
 from evalstore.analyses.drift._registry import (
     DriftMethod,
     chi2_tested,
+    chi2_tested_rows,
     register_drift_method,
 )
-from evalstore.analyses.drift._stats import smoothed
+from evalstore.analyses.drift._stats import smoothed, smoothed_rows
 
-__all__ = ["psi"]
+__all__ = ["psi", "psi_rows"]
 
 
 def psi(reference: np.ndarray, current: np.ndarray) -> float:
@@ -36,6 +37,16 @@ def psi(reference: np.ndarray, current: np.ndarray) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
 
+def psi_rows(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """:func:`psi` of ``reference`` against each row of ``current`` (windows x bins)."""
+    p, q = smoothed_rows(reference, current)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, (q - p) * np.log(q / p), 0.0)
+    out: np.ndarray = terms.sum(axis=1)
+    out[np.isnan(p).all(axis=1)] = math.nan
+    return out
+
+
 register_drift_method(
     DriftMethod(
         "psi",
@@ -45,5 +56,6 @@ register_drift_method(
         chi2_tested(psi),
         description="symmetric KL divergence of the binned shares (empty bins floored at 1e-4)",
         significance="chi-square test of homogeneity on the same bins",
+        compute_rows=chi2_tested_rows(psi_rows),
     )
 )
