@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
+from evalstore.analyses._memo import Memo
 from evalstore.analyses.binning import Binning, column_kinds, feature_columns, fit_binnings
 from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricValue, get_metric
 from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
@@ -341,7 +342,23 @@ class _Branch:
     queries: dict[str, ir.Table]
 
 
+#: branches built, by everything that builds them (another window reuses them)
+_BRANCHES: Memo[_Branch] = Memo(1024)
+
+
 def _branch(
+    table: ir.Table,
+    task: Task,
+    metric: Metric,
+    position: int,
+    index: ir.IntegerValue,
+    settings: dict[str, Any],
+) -> _Branch:
+    key = (table.op(), task, metric, position, index.op(), tuple(sorted(settings.items())))
+    return _BRANCHES.get(key, lambda: _build_branch(table, task, metric, position, index, settings))
+
+
+def _build_branch(
     table: ir.Table,
     task: Task,
     metric: Metric,
