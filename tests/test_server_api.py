@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -428,6 +429,37 @@ def test_body_over_the_limit_is_413(http: httpx.Client) -> None:
     assert http.get(f"/uploads/{upload['upload_id']}").json()["chunks"] == []
     assert state(http) == before
     assert http.get("/health").status_code == 200  # and the server is fine
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        # 20 KB of a head that has not ended: over the limit, refused without waiting for more
+        b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000,
+        b"NOT HTTP AT ALL\r\n\r\n",
+    ],
+    ids=["head-over-16-KiB", "not-http"],
+)
+def test_a_request_that_is_not_http_or_too_big_gets_the_error_shape(
+    server: Server, http: httpx.Client, head: bytes
+) -> None:
+    """Refused before any route runs (by the HTTP parser), still in the one error shape."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    status_line, _, rest = raw.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert status_line.startswith(b"HTTP/1.1 400"), raw[:200]
+    assert b"content-type: application/json" in headers.lower()
+    error = json.loads(body)["error"]
+    assert (error["type"], error["details"]) == ("BadRequest", {"max_head_bytes": 16384})
+    assert "16 KiB" in error["message"]
+    # a head under the limit is served
+    ok = http.get("/health", headers={"X-Big": "a" * 10_000})
+    assert ok.status_code == 200
 
 
 # -- uploads -----------------------------------------------------------------------------------

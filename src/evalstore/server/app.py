@@ -244,8 +244,12 @@ def serve(
         )
         say(f'connect with: es.connect("{url}"' + (", api_key=...)" if api_key else ")"))
         say(f"web UI: {url}{page}")
+        from evalstore.server.protocol import MAX_HEAD_BYTES, JsonErrorH11Protocol
+
         config = uvicorn.Config(
             app,
+            http=JsonErrorH11Protocol,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
             log_level="info",
             timeout_graceful_shutdown=GRACEFUL_SECONDS,
             server_header=False,
