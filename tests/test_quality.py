@@ -577,9 +577,19 @@ def test_duplicate_ids_and_ids_shared_across_versions(store: es.Store) -> None:
     model = log(store, {"production": v1})
     model.log(v2, schema=SCHEMA, version="v2", environment="production", progress=False)
     ds = model.dataset()
+    assert ds.unique_ids
     res = quality(ds)
     assert (res.windows[0].duplicate_rows, res.windows[0].ids_in_several_versions) == (0, 5)
     assert res.ok and "duplicate_ids" not in {i.check for i in res.issues}
+    # the same from the two GROUP BYs a table the store did not write needs
+    same = model.dataset()
+    same.table = same.table.select(*same.table.columns)
+    assert not same.unique_ids
+    for by in (None, "day", "month"):
+        windows = quality(ds, by=by).to_dict()["windows"]
+        assert quality(same, by=by).to_dict()["windows"] == windows
+        if by != "day":  # per day, only the ids whose versions were logged the same day
+            assert sum(w["ids_in_several_versions"] for w in windows) == 5
     # the store's last write wins, so repeats need a table the store did not write
     t = ds.table
     ds.table = t.union(t.filter(t.prediction_id.isin(["0", "1", "2", "2"]) & (t.version == "v1")))

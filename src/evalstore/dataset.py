@@ -147,6 +147,7 @@ class Dataset:
         if where is not None:
             t = t.filter(self._predicate(t, where))
         self.table: ir.Table = t
+        self._selected = t
         self._template: tuple[ir.Table, ir.Table] | None = None
 
     @staticmethod
@@ -171,6 +172,13 @@ class Dataset:
                 f"{exc}. Columns: {', '.join(t.columns)}.",
             ) from None
         return pred
+
+    @property
+    def unique_ids(self) -> bool:
+        """Whether no row repeats another's (version, environment, prediction_id): true of the
+        store's rows (a re-sent row replaces the earlier one), while ``table`` is this
+        dataset's own selection."""
+        return self.table is self._selected
 
     @property
     def template(self) -> ir.Table:

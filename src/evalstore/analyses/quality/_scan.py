@@ -246,12 +246,18 @@ def repeated_ids(dataset: Dataset, by: str | None) -> dict[Window, Repeats]:
         # prediction_id) unique; the GROUP BY below would cost 12 s and 1 GiB at 10M rows.
         return {}
     keys = _window_key(t, by)
-    rows = t.group_by(**keys, env_=t.environment, id_=t.prediction_id, v_=t.version).aggregate(
-        rows_=ibis._.count()
-    )
-    ids = rows.group_by([*keys, "env_", "id_"]).aggregate(
-        versions_=ibis._.count(), extra_=(rows.rows_ - 1).sum()
-    )
+    if getattr(dataset, "unique_ids", False):
+        # an id's rows are its versions: one GROUP BY (10M-row store, a week of two
+        # versions: 0.07 s against 0.15-0.25 s for the two below)
+        ids = t.group_by(**keys, env_=t.environment, id_=t.prediction_id).aggregate(
+            versions_=ibis._.count(), extra_=ibis.literal(0, "int64")
+        )
+    else:
+        rows = t.group_by(**keys, env_=t.environment, id_=t.prediction_id, v_=t.version)
+        rows = rows.aggregate(rows_=ibis._.count())
+        ids = rows.group_by([*keys, "env_", "id_"]).aggregate(
+            versions_=ibis._.count(), extra_=(rows.rows_ - 1).sum()
+        )
     metrics = {
         "rows": ids.extra_.sum(),
         "ids": (ids.extra_ > 0).sum(),
