@@ -8,6 +8,7 @@ import functools
 from typing import Any
 
 import ibis
+import pandas as pd
 import pytest
 
 import evalstore as es
@@ -111,3 +112,50 @@ def test_the_template_follows_a_rewritten_table(store: es.Store) -> None:
     assert t.columns == ds.table.columns and "age2" in t.columns
     want = 2 * int((binary_frame(N, start=N)["age"] + 7).sum())
     assert ds.execute(t.age2.sum().name("s")).column(0)[0].as_py() == want
+
+
+# -- the volumes the web UI shows, from the batches --------------------------------------------
+
+
+def _volumes_of_rows(store: es.Store, model: es.Model) -> dict[tuple[str, str], tuple[Any, ...]]:
+    t = model.dataset().table
+    query = t.group_by(["environment", "version"]).aggregate(
+        rows=t.count(), first=t.timestamp.min(), last=t.timestamp.max()
+    )
+    return {
+        (r["environment"], r["version"]): (r["rows"], r["first"], r["last"])
+        for r in store._engine.execute(query).to_pylist()
+    }
+
+
+def test_volumes_from_the_batches_equal_counting_the_rows(store: es.Store) -> None:
+    model = store.model("volumes", task="binary_classification")
+    engine = store._engine
+    mid = model._record.id
+    log = functools.partial(model.log, schema=BINARY_SCHEMA, progress=False)
+    log(binary_frame(50), version="v1", environment="training")
+    log(binary_frame(30, start=100), version="v1", environment="production")
+    log(binary_frame(30, start=130), version="v1", environment="production")
+    log(binary_frame(20, start=100), version="v2", environment="production")
+    queries: list[str] = []
+    original = engine._fetch
+    engine._fetch = lambda q, p=None: queries.append(q) or original(q, p)  # type: ignore[method-assign]
+    want = _volumes_of_rows(store, model)
+    queries.clear()
+    assert engine.volumes(mid) == want
+    assert len(queries) == 1  # the batches only: no replacement, every range known
+    # re-sent rows replace earlier ones, at other times: v1 production is counted again
+    again = binary_frame(10, start=100)  # the earliest rows move: the first time changes
+    again["ts"] = again["ts"] + pd.Timedelta(days=30)
+    log(again, version="v1", environment="production")
+    model.log_actuals(
+        binary_frame(5, start=100), prediction_id="id", actual="label", progress=False
+    )
+    want = _volumes_of_rows(store, model)
+    queries.clear()
+    volumes = engine.volumes(mid)
+    assert volumes == want and len(queries) == 2
+    assert volumes[("production", "v1")][0] == 60 and volumes[("training", "v1")][0] == 50
+    # a store from before the ranges were kept: its batches have none, and are counted
+    engine.con.execute("UPDATE batches SET first_ts = NULL, last_ts = NULL")
+    assert engine.volumes(mid) == _volumes_of_rows(store, model)

@@ -71,8 +71,11 @@ CREATE TABLE IF NOT EXISTS batches (
     batch_id BIGINT PRIMARY KEY, model_id INTEGER NOT NULL, kind VARCHAR NOT NULL,
     version VARCHAR, environment VARCHAR NOT NULL, rows BIGINT NOT NULL,
     replaced BIGINT NOT NULL, actuals BIGINT NOT NULL, layout VARCHAR NOT NULL,
-    source VARCHAR, created_at TIMESTAMP NOT NULL
+    source VARCHAR, created_at TIMESTAMP NOT NULL, first_ts TIMESTAMP, last_ts TIMESTAMP
 );
+-- stores from before the batches' time ranges were kept: their batches' are NULL
+ALTER TABLE batches ADD COLUMN IF NOT EXISTS first_ts TIMESTAMP;
+ALTER TABLE batches ADD COLUMN IF NOT EXISTS last_ts TIMESTAMP;
 CREATE TABLE IF NOT EXISTS model_columns (
     model_id INTEGER NOT NULL, name VARCHAR NOT NULL, role VARCHAR NOT NULL,
     kind VARCHAR NOT NULL, stored VARCHAR NOT NULL
@@ -362,8 +365,17 @@ class DuckDBStore(EvaluationStore):
                 )
                 rows, replaced, actuals = writer.run(source, progress)
                 batch_id = writer.batch_id
+                first = last = None
+                if kind == "inferences":  # the batch's rows are together: a few row groups
+                    first, last = self.con.execute(
+                        f"SELECT min(timestamp), max(timestamp) FROM "
+                        f"{quote(inference_table(model_id))} WHERE batch_id = ?",
+                        [batch_id],
+                    ).fetchall()[0]
                 self.con.execute(
-                    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO batches (batch_id, model_id, kind, version, environment, rows, "
+                    "replaced, actuals, layout, source, created_at, first_ts, last_ts) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         batch_id,
                         model_id,
@@ -376,6 +388,8 @@ class DuckDBStore(EvaluationStore):
                         json.dumps(plan.layout),
                         source.name,
                         datetime.now(timezone.utc).replace(tzinfo=None),
+                        first,
+                        last,
                     ],
                 )
                 self.con.execute("COMMIT")
@@ -536,6 +550,29 @@ class DuckDBStore(EvaluationStore):
             cur = reader.cursor.execute(query + " ORDER BY batch_id", params)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def volumes(self, model_id: int) -> dict[tuple[str, str], tuple[int, Any, Any]]:
+        """Rows, first and last timestamp per (environment, version) of the model's
+        inferences. From the batches' counts and time ranges; the pairs where a batch
+        replaced earlier rows (whose times the ranges still cover) or a batch has no range
+        (logged before ranges were kept) are counted from their rows."""
+        found = self._fetch(
+            "SELECT environment, version, sum(rows) - sum(replaced), min(first_ts), "
+            "max(last_ts), bool_or(first_ts IS NULL) OR sum(replaced) > 0 FROM batches "
+            "WHERE model_id = ? AND kind = 'inferences' GROUP BY ALL",
+            [model_id],
+        )
+        out = {(r[0], r[1]): (int(r[2]), r[3], r[4]) for r in found if not r[5] and r[2]}
+        recount = [(r[0], r[1]) for r in found if r[5]]
+        if recount:
+            where = " OR ".join("(environment = ? AND version = ?)" for _ in recount)
+            rows = self._fetch(
+                "SELECT environment, version, count(*), min(timestamp), max(timestamp) FROM "
+                f"{quote(inference_table(model_id))} WHERE {where} GROUP BY ALL",
+                [v for pair in recount for v in pair],
+            )
+            out.update({(r[0], r[1]): (int(r[2]), r[3], r[4]) for r in rows})
+        return out
 
     def size_bytes(self) -> int:
         total = 0

@@ -141,14 +141,19 @@ class Views:
 
     def _facts(self, model: Model, generation: tuple[Any, ...]) -> Facts:
         ds = model.dataset()
-        t = query_table(ds)
-        query = t.group_by(["environment", "version"]).aggregate(
-            rows=t.count(), first=t.timestamp.min(), last=t.timestamp.max()
-        )
-        volumes = {
-            (r["environment"], r["version"]): Volume(int(r["rows"]), r["first"], r["last"])
-            for r in ds.execute(query).to_pylist()
-        }
+        engine = model._store._engine
+        if hasattr(engine, "volumes"):  # from the batches, not a scan of every row
+            found = engine.volumes(model._record.id).items()
+            volumes = {key: Volume(rows, first, last) for key, (rows, first, last) in found}
+        else:
+            t = query_table(ds)
+            query = t.group_by(["environment", "version"]).aggregate(
+                rows=t.count(), first=t.timestamp.min(), last=t.timestamp.max()
+            )
+            volumes = {
+                (r["environment"], r["version"]): Volume(int(r["rows"]), r["first"], r["last"])
+                for r in ds.execute(query).to_pylist()
+            }
         versions = [v for v in model.versions() if any(k[1] == v for k in volumes)]
         baselines = sorted(model.baselines(), key=lambda b: str(b.get("created_at") or ""))
         return Facts(
