@@ -24,8 +24,9 @@ a set of URLs (the default view, and views with another window, version, range, 
 slice), each requested:
 
 - **first load**: the UI's result cache empty (DuckDB's own buffers stay warm: the store
-  was opened and read before), what a user waits for on a view nobody opened since the
-  last batch arrived;
+  was opened and read before; so do the compiled SQL and the slices' query expressions,
+  which a server keeps across batches), what a user waits for on a view nobody opened
+  since the last batch arrived;
 - **repeated**: the same URLs again, ``--repeats`` times: a reload, a shared link, the
   view the warmer computed after the batch.
 
