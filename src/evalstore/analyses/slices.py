@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from evalstore.analyses._memo import Memo
+from evalstore._memo import Memo
 from evalstore.analyses.binning import Binning, column_kinds, feature_columns, fit_binnings
 from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricValue, get_metric
 from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare

@@ -47,13 +47,14 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
+from evalstore._memo import Memo
 from evalstore.errors import BatchRejected, ParameterError, StoreLocked
 from evalstore.ingest.plan import ModelState, Plan
 from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
 from evalstore.schema import Task
 from evalstore.store._batch import BatchWriter
-from evalstore.store._compiled import SqlCache, bind
+from evalstore.store._compiled import bind, sql_of
 from evalstore.store._fold import ACTUALS, fold_missing
 from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
 
@@ -165,7 +166,7 @@ class DuckDBStore(EvaluationStore):
         self.con.execute("SET TimeZone = 'UTC'")
         self._lock = threading.RLock()
         self._schemas: dict[str, ibis.Schema] = {}
-        self._sql = SqlCache()
+        self._sql: Memo[str] = Memo(512)
         """compiled queries, per query shape (``_compiled.py``)"""
         self._generation = 0
         """incremented by every committed write: a schema read before it is not cached"""
@@ -495,7 +496,7 @@ class DuckDBStore(EvaluationStore):
         return joined.select(*[joined[c] for c in table.columns], *[joined[c] for c in names])
 
     def execute(self, expr: ir.Expr) -> pa.Table:
-        return self._run(self._sql.sql(expr.op()))
+        return self._run(sql_of(self._sql, expr.op()))
 
     def execute_template(self, expr: ir.Expr, template: ir.Table, selection: ir.Table) -> pa.Table:
         """``expr`` compiled once for every selection of the template's columns (cached),
@@ -512,7 +513,7 @@ class DuckDBStore(EvaluationStore):
         consumed, through a cursor of their own (the consumer may move between threads, as
         a web response does). One query: the rows are one state of the store. A read in
         flight until the last batch is read or the stream is closed."""
-        sql = self._sql.sql(expr.op())
+        sql = sql_of(self._sql, expr.op())
         with self._idle:
             if self._closed:
                 raise duckdb.ConnectionException("the store is closed")
