@@ -122,6 +122,18 @@ class EvaluationStore(abc.ABC):
         selection when it runs (``DuckDBStore``)."""
         return self.execute(expr.op().replace({template.op(): selection.op()}).to_expr())
 
+    def volumes(self, model_id: int) -> dict[tuple[str, str], tuple[int, Any, Any]]:
+        """Rows, first and last timestamp per (environment, version) of the model's
+        inferences. Here counted from the rows; an engine may keep them with its batches."""
+        t = self.inferences(model_id)
+        query = t.group_by(["environment", "version"]).aggregate(
+            rows=t.count(), first=t.timestamp.min(), last=t.timestamp.max()
+        )
+        return {
+            (r["environment"], r["version"]): (int(r["rows"]), r["first"], r["last"])
+            for r in self.execute(query).to_pylist()
+        }
+
     @abc.abstractmethod
     def batches(self, model_id: int | None = None) -> list[dict[str, Any]]:
         """The committed batches, newest last."""

@@ -553,10 +553,9 @@ class DuckDBStore(EvaluationStore):
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def volumes(self, model_id: int) -> dict[tuple[str, str], tuple[int, Any, Any]]:
-        """Rows, first and last timestamp per (environment, version) of the model's
-        inferences. From the batches' counts and time ranges; the pairs where a batch
-        replaced earlier rows (whose times the ranges still cover) or a batch has no range
-        (logged before ranges were kept) are counted from their rows."""
+        """:meth:`EvaluationStore.volumes` from the batches' counts and time ranges; the
+        pairs where a batch replaced earlier rows (whose times the ranges still cover) or a
+        batch has no range (logged before ranges were kept) are counted from their rows."""
         found = self._fetch(
             "SELECT environment, version, sum(rows) - sum(replaced), min(first_ts), "
             "max(last_ts), bool_or(first_ts IS NULL) OR sum(replaced) > 0 FROM batches "

@@ -36,7 +36,6 @@ from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.analyses.quality import QualityResult, quality
 from evalstore.analyses.slices import SliceResult, slice_predicate, slices
-from evalstore.dataset import query_table
 from evalstore.ui.cache import ResultCache
 from evalstore.ui.state import (
     FULL_RANGE_ROWS,
@@ -141,19 +140,8 @@ class Views:
 
     def _facts(self, model: Model, generation: tuple[Any, ...]) -> Facts:
         ds = model.dataset()
-        engine = model._store._engine
-        if hasattr(engine, "volumes"):  # from the batches, not a scan of every row
-            found = engine.volumes(model._record.id).items()
-            volumes = {key: Volume(rows, first, last) for key, (rows, first, last) in found}
-        else:
-            t = query_table(ds)
-            query = t.group_by(["environment", "version"]).aggregate(
-                rows=t.count(), first=t.timestamp.min(), last=t.timestamp.max()
-            )
-            volumes = {
-                (r["environment"], r["version"]): Volume(int(r["rows"]), r["first"], r["last"])
-                for r in ds.execute(query).to_pylist()
-            }
+        found = model._store._engine.volumes(model._record.id).items()  # from the batches
+        volumes = {key: Volume(rows, first, last) for key, (rows, first, last) in found}
         versions = [v for v in model.versions() if any(k[1] == v for k in volumes)]
         baselines = sorted(model.baselines(), key=lambda b: str(b.get("created_at") or ""))
         return Facts(
