@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,19 @@ def test_to_batches_arrives_in_batches_of_at_most_rows(stores: tuple[Server, es.
     key = [("prediction_id", "ascending")]
     theirs = embedded.model(MODEL).dataset(environment="training").to_arrow()
     assert pa.Table.from_batches(batches).sort_by(key).equals(theirs.sort_by(key))
+
+
+def test_to_polars_without_polars_says_how_and_reads_nothing(
+    stores: tuple[Server, es.Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, embedded = stores
+    monkeypatch.setitem(sys.modules, "polars", None)  # import polars fails
+    reads: list[int] = []
+    with es.connect(server.url) as remote:
+        ds = remote.model(MODEL).dataset()
+        original = ds._read
+        monkeypatch.setattr(ds, "_read", lambda *a: reads.append(1) or original(*a))
+        for dataset in (ds, embedded.model(MODEL).dataset()):
+            with pytest.raises(es.ParameterError, match=r"pip install 'evalstore\[polars\]'"):
+                dataset.to_polars()
+    assert reads == []

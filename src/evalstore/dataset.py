@@ -13,6 +13,7 @@ import pyarrow as pa
 from ibis.common.deferred import Deferred
 from ibis.common.exceptions import IbisError
 
+from evalstore._frames import polars_frame
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.store._compiled import TEMPLATE
 
@@ -236,16 +237,7 @@ class Dataset:
 
     def to_polars(self) -> Any:
         """Every selected row as a polars DataFrame (needs ``pip install polars``)."""
-        try:
-            import polars as pl
-        except ImportError:
-            raise ParameterError(
-                "to_polars",
-                "used with polars installed",
-                "no polars",
-                "Install it: pip install 'evalstore[polars]'.",
-            ) from None
-        return pl.from_arrow(self.to_arrow())
+        return polars_frame(self.to_arrow)
 
     @property
     def columns(self) -> list[str]:

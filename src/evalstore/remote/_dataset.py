@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import httpx
 import pyarrow as pa
 
+from evalstore._frames import polars_frame
 from evalstore.errors import NotSupported, ParameterError, ServerError
 from evalstore.remote._params import Params, _dataset_args, _dataset_params, _many, _scalar
 
@@ -179,16 +180,7 @@ class RemoteDataset:
         self, *, columns: str | Sequence[str] | None = None, limit: int | None = None
     ) -> Any:
         """Every selected row as a polars DataFrame (needs ``pip install polars``)."""
-        try:
-            import polars as pl
-        except ImportError:
-            raise ParameterError(
-                "to_polars",
-                "used with polars installed",
-                "no polars",
-                "Install it: pip install 'evalstore[polars]'.",
-            ) from None
-        return pl.from_arrow(self._read(columns, limit))
+        return polars_frame(lambda: self._read(columns, limit))
 
     @property
     def columns(self) -> list[str]:
