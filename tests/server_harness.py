@@ -18,6 +18,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+#: Debian's Chromium, for the browser tests
+CHROMIUM = Path("/usr/bin/chromium")
+#: without these, headless Chromium as root in a sandbox stalls on blocked network calls
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 #: the shared server's body limit: small, so that modest frames travel in many chunks and a
 #: 413 is cheap to reach
 SHARED_LIMIT = "1MB"

@@ -22,18 +22,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
+from server_harness import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-#: without these, headless Chromium as root in a sandbox stalls on blocked network calls
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(os.environ.get("EVALSTORE_TEST_ARTIFACTS") or ROOT / "build" / "test-artifacts")
 MODEL = "bikeshare-demo"
 

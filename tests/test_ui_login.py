@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,22 +18,11 @@ import pytest
 
 import evalstore as es
 from evalstore.server.middleware import SESSION_COOKIE, session_token
-from server_harness import Server, shared_server
+from server_harness import CHROMIUM, CHROMIUM_ARGS, Server, shared_server
 
 KEY = "login-test-key-0123456789abcdef"
 MODEL = "churn"
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-CHROMIUM = Path("/usr/bin/chromium")
-#: as in test_ui_browser.py: without these, headless Chromium as root in a sandbox stalls
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,10 @@ async def _send_error(send: Send, status: int, type_: str, message: str, **heade
     await send({"type": "http.response.body", "body": body})
 
 
+async def _unauthorized(send: Send, message: str) -> None:
+    await _send_error(send, 401, "Unauthorized", message, www_authenticate="Bearer")
+
+
 async def _send_redirect(send: Send, location: str, status: int = 303) -> None:
     raw = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
     raw.append((b"cache-control", b"no-store"))
@@ -160,33 +164,15 @@ class ApiKeyMiddleware:
             elif _page_request(scope):
                 await _send_redirect(send, _login_url(scope))
             else:
-                await _send_error(
-                    send,
-                    401,
-                    "Unauthorized",
-                    f"this server needs an API key. {how}",
-                    www_authenticate="Bearer",
-                )
+                await _unauthorized(send, f"this server needs an API key. {how}")
             return
         scheme, _, token = given.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            await _send_error(
-                send,
-                401,
-                "Unauthorized",
-                f"this server needs an API key. {how}",
-                www_authenticate="Bearer",
-            )
+            await _unauthorized(send, f"this server needs an API key. {how}")
             return
         # constant time, so that the answer's timing tells nothing about the key
         if not hmac.compare_digest(token.strip().encode(), self.key):
-            await _send_error(
-                send,
-                401,
-                "Unauthorized",
-                f"the API key is not this server's. {how}",
-                www_authenticate="Bearer",
-            )
+            await _unauthorized(send, f"the API key is not this server's. {how}")
             return
         await self.app(scope, receive, send)
 
