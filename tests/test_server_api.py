@@ -436,14 +436,17 @@ def test_body_over_the_limit_is_413(http: httpx.Client) -> None:
     [
         # 20 KB of a head that has not ended: over the limit, refused without waiting for more
         b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000,
+        # the same head whole, read at once: the parser takes it, the server refuses it
+        b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
         b"NOT HTTP AT ALL\r\n\r\n",
     ],
-    ids=["head-over-16-KiB", "not-http"],
+    ids=["head-over-16-KiB-arriving", "head-over-16-KiB-whole", "not-http"],
 )
 def test_a_request_that_is_not_http_or_too_big_gets_the_error_shape(
     server: Server, http: httpx.Client, head: bytes
 ) -> None:
-    """Refused before any route runs (by the HTTP parser), still in the one error shape."""
+    """Refused before any route runs (by the HTTP parser or the server), in the one error
+    shape."""
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(head)

@@ -125,6 +125,23 @@ def error_body(type_: str, message: str, details: dict[str, Any] | None = None) 
     return {"error": {"type": type_, "message": message, "details": details or {}}}
 
 
+#: the limit on a request's head (request line and headers): h11's, which the HTTP parser
+#: enforces on a head still arriving, and the server on a whole one (``middleware.py``)
+MAX_HEAD_BYTES = 16 * 1024
+
+
+def head_too_large() -> dict[str, Any]:
+    """The error body of a request the server cannot read as HTTP/1.1 or whose head is too
+    large (the parser cannot tell the two apart)."""
+    return error_body(
+        "BadRequest",
+        "The request is not valid HTTP/1.1, or its head (request line and headers) is over "
+        f"{MAX_HEAD_BYTES // 1024} KiB. Send a valid request with a smaller head; large values "
+        "belong in the body.",
+        {"max_head_bytes": MAX_HEAD_BYTES},
+    )
+
+
 def error_response(
     status: int,
     type_: str,

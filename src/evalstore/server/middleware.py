@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from evalstore.server.errors import error_body
+from evalstore.server.errors import MAX_HEAD_BYTES, error_body, head_too_large
 
 __all__ = [
     "API_PREFIX",
@@ -42,7 +43,11 @@ DRAIN_LIMIT = 256 << 20
 
 
 async def _send_error(send: Send, status: int, type_: str, message: str, **headers: str) -> None:
-    body = json.dumps(error_body(type_, message)).encode()
+    await _send_body(send, status, error_body(type_, message), **headers)
+
+
+async def _send_body(send: Send, status: int, error: dict[str, Any], **headers: str) -> None:
+    body = json.dumps(error).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -189,7 +194,9 @@ class ApiKeyMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``limit`` bytes with 413, announced or streamed."""
+    """Refuse request bodies over ``limit`` bytes with 413, announced or streamed, and heads
+    over ``MAX_HEAD_BYTES`` with the HTTP parser's 400 (which refuses only a head still
+    arriving past the limit, not a whole one read at once)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -206,6 +213,11 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        head = len(scope["method"]) + len(scope.get("raw_path") or b"") + len(scope["query_string"])
+        head += sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+        if head > MAX_HEAD_BYTES:
+            await _send_body(send, 400, head_too_large(), connection="close")
             return
         announced = _header(scope, b"content-length")
         if announced is not None and announced.isdigit() and int(announced) > self.limit:

@@ -9,25 +9,14 @@ import json
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from evalstore.server.errors import error_body
+from evalstore.server.errors import MAX_HEAD_BYTES, head_too_large
 
 __all__ = ["MAX_HEAD_BYTES", "JsonErrorH11Protocol"]
-
-#: the limit on a request's head (request line and headers), h11's default
-MAX_HEAD_BYTES = 16 * 1024
-
-BAD_REQUEST = error_body(
-    "BadRequest",
-    "The request is not valid HTTP/1.1, or its head (request line and headers) is over "
-    f"{MAX_HEAD_BYTES // 1024} KiB. Send a valid request with a smaller head; large values "
-    "belong in the body.",
-    {"max_head_bytes": MAX_HEAD_BYTES},
-)
 
 
 class JsonErrorH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
-        body = json.dumps(BAD_REQUEST).encode()
+        body = json.dumps(head_too_large()).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
