@@ -23,10 +23,17 @@ no socket): the server-side time of each response (its ``Server-Timing`` header)
 a set of URLs (the default view, and views with another window, version, range, metric or a
 slice), each requested:
 
-- **first load**: the UI's result cache empty (DuckDB's own buffers stay warm: the store
-  was opened and read before; so do the compiled SQL and the slices' query expressions,
-  which a server keeps across batches), what a user waits for on a view nobody opened
-  since the last batch arrived;
+- **first load after a batch**: what a user waits for on a view nobody opened since the
+  last batch arrived, on a server whose warmer ran once (its default views, then the
+  drift of each environment's whole history, which keeps the store's profiles: the
+  histograms of every hour on the baseline's bins). Before each URL the UI's result cache
+  is emptied and the profiles forget the last day's hours, as the commit of that day's
+  batches makes them do. DuckDB's own buffers stay warm (the store was opened and read
+  before); so do the compiled SQL and the slices' query expressions, which a server keeps
+  across batches;
+- **first load cold**: the same with no profiles at all (emptied before each URL): a
+  server that just started, before its warmer ran, or any view on bins other than the
+  baseline's;
 - **repeated**: the same URLs again, ``--repeats`` times: a reload, a shared link, the
   view the warmer computed after the batch.
 
@@ -259,12 +266,44 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def _first_loads(client: Any, prepare: Any, repeats: int, say: Any) -> dict[str, dict[str, Any]]:
+    """Per page: each URL once after ``prepare()``, then ``repeats`` times as it is."""
+    out: dict[str, dict[str, Any]] = {}
+    for page, paths in urls().items():
+        first: list[float] = []
+        again: list[float] = []
+        for path in paths:
+            prepare()
+            r = client.get(path)
+            if r.status_code != 200:
+                raise RuntimeError(f"{path}: {r.status_code} {r.text[:500]}")
+            first.append(_server_ms(r))
+            for _ in range(repeats):
+                again.append(_server_ms(client.get(path)))
+        row = out[page] = {
+            "urls": len(paths),
+            "first_p50": _pct(first, 0.5),
+            "first_p95": _pct(first, 0.95),
+            "first_max": max(first),
+            "repeated_p50": _pct(again, 0.5),
+            "repeated_p95": _pct(again, 0.95),
+            "first_ms": first,
+        }
+        say(
+            f"  {page:15} first load p50 {row['first_p50']:8.0f} ms  max "
+            f"{row['first_max']:8.0f} ms | repeated p50 {row['repeated_p50']:5.1f} ms  "
+            f"p95 {row['repeated_p95']:5.1f} ms"
+        )
+    return out
+
+
 def measure(
     folder: Path, repeats: int, new_batch: bool = False, say: Any = print
 ) -> dict[str, Any]:
-    """First loads (cache emptied before each URL) and repeated loads, per page; then the
-    warmer's time for the default views, and the default views after it; with
-    ``new_batch``, the default views right after one more batch is logged."""
+    """First loads cold (the UI's cache and the profiles emptied before each URL), the
+    warmer's time and the default views after it, then first loads after a batch (the
+    UI's cache emptied and the last day's hours forgotten before each URL), and repeated
+    loads; with ``new_batch``, the default views right after one more batch is logged."""
     import warnings
 
     import evalstore as es
@@ -277,41 +316,46 @@ def measure(
     store = es.connect(folder)
     app = create_app(store)
     ui = app.state.evalstore_ui
-    ui.warmer.enabled = False  # measured on its own below
-    out: dict[str, Any] = {"pages": {}}
+    ui.warmer.enabled = False  # run by hand below
+    profiles = store._engine.profiles
+    model_id = store.model(MODEL)._record.id
+    last_day = PROD_START + timedelta(days=PROD_DAYS - 1)
+    out: dict[str, Any] = {}
+
+    def forget_pages() -> None:
+        # a page viewed before would be answered from its previous HTML: these are new
+        ui.views.cache.clear()
+        with ui._lock:
+            ui._latest.clear()
+
+    def cold() -> None:
+        forget_pages()
+        if profiles is not None:
+            profiles.clear()
+
+    def after_batch() -> None:
+        # what the last day's batches did to the profiles when they were committed
+        forget_pages()
+        if profiles is not None:
+            for version in ("v1", "v2"):
+                profiles.inferences_written(
+                    model_id,
+                    "production",
+                    version,
+                    last_day,
+                    last_day + timedelta(days=1, microseconds=-1),
+                    False,
+                )
+
     with TestClient(app) as client:
         client.get("/")  # imports, the first query plans, DuckDB's buffers: not measured
-        for page, paths in urls().items():
-            first: list[float] = []
-            again: list[float] = []
-            for path in paths:
-                ui.views.cache.clear()
-                r = client.get(path)
-                if r.status_code != 200:
-                    raise RuntimeError(f"{path}: {r.status_code} {r.text[:500]}")
-                first.append(_server_ms(r))
-                for _ in range(repeats):
-                    again.append(_server_ms(client.get(path)))
-            row = {
-                "urls": len(paths),
-                "first_p50": _pct(first, 0.5),
-                "first_p95": _pct(first, 0.95),
-                "first_max": max(first),
-                "repeated_p50": _pct(again, 0.5),
-                "repeated_p95": _pct(again, 0.95),
-                "first_ms": first,
-            }
-            out["pages"][page] = row
-            say(
-                f"  {page:15} first load p50 {row['first_p50']:8.0f} ms  max "
-                f"{row['first_max']:8.0f} ms | repeated p50 {row['repeated_p50']:5.1f} ms  "
-                f"p95 {row['repeated_p95']:5.1f} ms"
-            )
-        ui.views.cache.clear()
+        say("cold: no profiles (a server that just started, before its warmer ran)")
+        out["pages_cold"] = _first_loads(client, cold, repeats, say)
+        cold()
         started = time.perf_counter()
         ui.views.warm(MODEL)
         out["warm_seconds"] = time.perf_counter() - started
-        say(f"  warming the default views took {out['warm_seconds']:.1f} s")
+        say(f"  warming the default views and the profiles took {out['warm_seconds']:.1f} s")
         defaults: dict[str, float] = {}
         for page, paths in urls().items():
             defaults[page] = _server_ms(client.get(paths[0]))
@@ -320,6 +364,8 @@ def measure(
             "  default views after warming: "
             + ", ".join(f"{k} {v:.0f} ms" for k, v in defaults.items())
         )
+        say("after a batch: the warmer ran once; then, before each URL, the last day's batches")
+        out["pages"] = _first_loads(client, after_batch, repeats, say)
         if new_batch:
             # a batch arrives: every page viewed before answers from its previous HTML
             # (with a notice) while it is computed again in the background
@@ -400,13 +446,15 @@ def main() -> None:
         }
     )
     print()
-    head = "| URLs | first load p50 | first load max | repeated p50 | repeated p95 |"
+    head = "| URLs | after a batch: p50 | p95 | max | cold: p50 | max | repeated p50 | p95 |"
     print(f"| page ({rows:,} rows) {head}")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for page, row in result["pages"].items():
+        c = result["pages_cold"][page]
         print(
-            f"| {page} | {row['urls']} | {row['first_p50']:,.0f} ms | {row['first_max']:,.0f} ms | "
-            f"{row['repeated_p50']:.1f} ms | {row['repeated_p95']:.1f} ms |"
+            f"| {page} | {row['urls']} | {row['first_p50']:,.0f} ms | {row['first_p95']:,.0f} ms "
+            f"| {row['first_max']:,.0f} ms | {c['first_p50']:,.0f} ms | {c['first_max']:,.0f} ms "
+            f"| {row['repeated_p50']:.1f} ms | {row['repeated_p95']:.1f} ms |"
         )
     print(f"\nload average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     results = ROOT / "bench" / "results"

@@ -20,6 +20,7 @@ import pyarrow as pa
 from evalstore.ingest.plan import ModelState, Plan
 from evalstore.ingest.sources import Source
 from evalstore.schema import Task
+from evalstore.store._profiles import Profiles
 
 __all__ = ["BatchReport", "EvaluationStore", "ModelRecord", "Progress"]
 
@@ -121,6 +122,12 @@ class EvaluationStore(abc.ABC):
         instead compile ``expr`` once for every selection of the same columns and bind the
         selection when it runs (``DuckDBStore``)."""
         return self.execute(expr.op().replace({template.op(): selection.op()}).to_expr())
+
+    @property
+    def profiles(self) -> Profiles | None:
+        """Where analyses may keep aggregates per hour of the rows (``_profiles.py``): only
+        an engine that forgets the hours each of its writes changes has them."""
+        return None
 
     def volumes(self, model_id: int) -> dict[tuple[str, str], tuple[int, Any, Any]]:
         """Rows, first and last timestamp per (environment, version) of the model's

@@ -56,6 +56,7 @@ from evalstore.schema import Task
 from evalstore.store._batch import BatchWriter
 from evalstore.store._compiled import bind, sql_of
 from evalstore.store._fold import ACTUALS, fold_missing
+from evalstore.store._profiles import Profiles
 from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
 
 __all__ = ["DuckDBStore", "RowStream"]
@@ -168,6 +169,8 @@ class DuckDBStore(EvaluationStore):
         self._schemas: dict[str, ibis.Schema] = {}
         self._sql: Memo[str] = Memo(512)
         """compiled queries, per query shape (``_compiled.py``)"""
+        self._profiles = Profiles(volatile=ACTUALS)
+        """aggregates per hour, forgotten for the hours a batch changes (``_profiles.py``)"""
         self._generation = 0
         """incremented by every committed write: a schema read before it is not cached"""
         self._readers: dict[threading.Thread, _Reader] = {}
@@ -263,6 +266,15 @@ class DuckDBStore(EvaluationStore):
                 reader.cursor.execute("COMMIT")  # a read: nothing to write
             finally:
                 reader.depth, reader.schemas = 0, {}
+
+    @property
+    def profiles(self) -> Profiles | None:
+        """Aggregates per hour (``_profiles.py``); None inside a snapshot, whose rows may be
+        older than what the profiles hold."""
+        reader = self._readers.get(threading.current_thread())
+        if not self._profiles.enabled or (reader is not None and reader.depth):
+            return None
+        return self._profiles
 
     # -- models ------------------------------------------------------------------------------
 
@@ -397,6 +409,13 @@ class DuckDBStore(EvaluationStore):
                 with self._idle:  # readers cache a schema only if no commit came between
                     self._generation += 1
                     self._schemas.clear()
+                if kind == "inferences":
+                    assert version is not None
+                    self._profiles.inferences_written(
+                        model_id, environment, version, first, last, replaced > 0
+                    )
+                if kind == "actuals" or actuals:
+                    self._profiles.actuals_written(model_id, environment)
             except duckdb.OutOfMemoryException as exc:
                 self.con.execute("ROLLBACK")
                 raise BatchRejected(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from evalstore.dataset import Dataset
 
 from evalstore.analyses.binning import _columns as shared
+from evalstore.analyses.binning import _profiled
 from evalstore.analyses.binning._binning import WINDOWS, Binning
 from evalstore.analyses.binning._columns import (
     _array_literal,
@@ -94,15 +95,16 @@ def _engine_histogram(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any]
 
 def _plan(
     dataset: Dataset, binnings: Mapping[str, Binning], extra: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Decoder]]:
-    """The aggregates of one scan (and how to read each column's counts from its row):
-    DuckDB's ``histogram(x, bounds)`` for numeric columns on DuckDB, the portable sums
-    otherwise; ``extra`` aggregates ride along."""
+) -> tuple[dict[str, Any], dict[str, Decoder], dict[str, list[str]]]:
+    """The aggregates of one scan, how to read each column's counts from its row, and
+    which aggregates are each column's: DuckDB's ``histogram(x, bounds)`` for numeric
+    columns on DuckDB, the portable sums otherwise; ``extra`` aggregates ride along."""
     t = query_table(dataset)
     kinds = column_kinds(dataset, [b.column_ or name for name, b in binnings.items()])
     fast = shared._uses_duckdb(dataset)
     aggs: dict[str, Any] = dict(extra)
     decoders: dict[str, Decoder] = {}
+    parts: dict[str, list[str]] = {}
     for i, (name, b) in enumerate(binnings.items()):
         if not isinstance(b, Binning):
             raise ParameterError(f"binnings[{name!r}]", "a fitted Binning", type(b).__name__)
@@ -114,9 +116,10 @@ def _plan(
         engine = fast and b.kind_ == "numeric" and bool(b.edges_)
         column_aggs, decoders[name] = (_engine_histogram if engine else _sums)(t, f"b{i}_", b)
         aggs.update(column_aggs)
+        parts[name] = list(column_aggs)
     if aggs:
         aggs["n"] = t.count()
-    return aggs, decoders
+    return aggs, decoders, parts
 
 
 Counted: TypeAlias = tuple[dict[str, np.ndarray], dict[str, Any]]
@@ -130,7 +133,11 @@ def collect(
 ) -> dict[datetime | None, Counted]:
     """Histograms on ``binnings`` plus the ``extra`` aggregates (Ibis scalars on
     ``dataset.table``), overall (key None) or per window of ``by``, in one scan. For
-    analyses that want a few more numbers from the same scan."""
+    analyses that want a few more numbers from the same scan.
+
+    From the store's profiles when it keeps them, the selection is unfiltered and every
+    ``extra`` aggregate is a sum or a count (``_profiled.py``): then only the hours not
+    computed before are read."""
     t = query_table(dataset)
     group: list[Any] = []
     if by is not None:
@@ -139,9 +146,12 @@ def collect(
                 "by", f"one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
             )
         group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
-    aggs, decoders = _plan(dataset, binnings, extra or {})
+    aggs, decoders, parts = _plan(dataset, binnings, extra or {})
     if not aggs:
         return {}
+    profiled = _profiled.collect(dataset, aggs, decoders, parts, list(extra or {}), by)
+    if profiled is not None:
+        return profiled
     query = t.group_by(group).aggregate(**aggs) if group else t.aggregate(**aggs)
     out: dict[datetime | None, Counted] = {}
     for row in dataset.execute(query).to_pylist():

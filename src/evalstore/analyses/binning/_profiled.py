@@ -1,0 +1,246 @@
+"""Counts from the store's profiles: a range's histograms as the sum of its hours'.
+
+:func:`collect` here gives what ``_count.collect`` would read from the rows, when the
+store keeps profiles (``store/_profiles.py``) and the selection is the store's own rows
+by environment, version and time (no filter): the hours it has not computed yet (all of
+them the first time; after a batch, the batch's) in one grouped query, the others from
+memory, and the partial hours at the edges of the range from the rows. Columns that
+actuals change are kept apart, so that late actuals cost a query of those columns only.
+
+Every aggregate must add up across hours (counts, histograms, sums of ``extra``); float
+sums may then differ from one sum over the range in the last bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import ibis.expr.operations as ops
+import numpy as np
+
+from evalstore.dataset import Dataset, query_table
+from evalstore.store._profiles import HOUR, Profiles, floor_hour
+
+if TYPE_CHECKING:
+    Decoder: TypeAlias = Callable[[Mapping[str, Any]], np.ndarray]
+    Counted: TypeAlias = tuple[dict[str, np.ndarray], dict[str, Any]]
+
+__all__ = ["collect"]
+
+#: what one hour holds: the counts of every column, end to end, and the extra values
+Hour: TypeAlias = tuple[np.ndarray, tuple[Any, ...]]
+Pair: TypeAlias = tuple[str, str]
+
+
+def _window(by: str | None) -> Callable[[datetime], datetime | None]:
+    """The start of the window (as the engine truncates) that an hour falls in."""
+    if by is None:
+        return lambda h: None
+    if by == "hour":
+        return lambda h: h
+    if by == "day":
+        return lambda h: h.replace(hour=0)
+    if by == "week":
+        return lambda h: h.replace(hour=0) - timedelta(days=h.weekday())
+    return lambda h: h.replace(day=1, hour=0)
+
+
+def _additive(expr: Any) -> bool:
+    return isinstance(expr.op(), ops.Sum | ops.Count | ops.CountStar)
+
+
+def _columns(exprs: Sequence[Any]) -> set[str]:
+    return {f.name for e in exprs for f in e.op().find(ops.Field)}
+
+
+class _Part:
+    """Some columns' aggregates, as one hourly query, and how to read and add its rows."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        aggs: dict[str, Any],
+        decoders: dict[str, Decoder],
+        extra: list[str],
+    ) -> None:
+        t = query_table(dataset)
+        group = [t.environment, t.version, t.timestamp.truncate("h").name("window_")]
+        self.query = t.group_by(group).aggregate(**aggs)
+        self.decoders = decoders
+        self.extra = extra
+        self.columns = _columns(list(aggs.values()))
+        empty = {k: None for k in aggs}
+        self.sizes = [len(decode(empty)) for decode in decoders.values()]
+        self.empty: Hour = (np.zeros(sum(self.sizes), dtype=np.int64), (None,) * len(extra))
+
+    def hours(
+        self, dataset: Dataset, lo: datetime, hi: datetime, pairs: Sequence[Pair]
+    ) -> dict[Pair, dict[datetime, Hour]]:
+        """What the rows of ``pairs`` from ``lo`` to ``hi`` hold, per pair and hour with rows."""
+        part = Dataset(
+            dataset._store,
+            dataset.model_id,
+            environment=sorted({env for env, _ in pairs}),
+            version=sorted({version for _, version in pairs}),
+            start=lo,
+            end=hi,
+            task=dataset.task,
+        )
+        out: dict[Pair, dict[datetime, Hour]] = {pair: {} for pair in pairs}
+        for row in part.execute(self.query).to_pylist():
+            counts = [decode(row) for decode in self.decoders.values()]
+            hour = (np.concatenate(counts), tuple(row[k] for k in self.extra))
+            out.setdefault((row["environment"], row["version"]), {})[row["window_"]] = hour
+        return out
+
+    def add(self, hours: Sequence[Hour]) -> Hour:
+        if not hours:
+            return self.empty
+        counts = np.sum(np.stack([h[0] for h in hours]), axis=0)
+        extra = []
+        for i in range(len(self.extra)):
+            values = [h[1][i] for h in hours if h[1][i] is not None]
+            extra.append(sum(values) if values else None)
+        return counts, tuple(extra)
+
+    def split(self, hour: Hour) -> Counted:
+        counts, at = {}, 0
+        for name, size in zip(self.decoders, self.sizes, strict=True):
+            counts[name] = hour[0][at : at + size]
+            at += size
+        return counts, dict(zip(self.extra, hour[1], strict=True))
+
+
+def _pairs(dataset: Dataset) -> tuple[list[Pair], datetime, datetime] | None:
+    """The (environment, version) pairs with rows that the selection holds, and its time
+    range, bounded by its rows' when open; None without rows."""
+    envs, versions = dataset.environments, dataset.versions
+    found = {
+        pair: (first, last)
+        for pair, (rows, first, last) in dataset._store.volumes(dataset.model_id).items()
+        if rows
+        and first is not None
+        and last is not None
+        and (envs is None or pair[0] in envs)
+        and (versions is None or pair[1] in versions)
+    }
+    if not found:
+        return None
+    lo = dataset.start or floor_hour(min(f for f, _ in found.values()))
+    hi = dataset.end or floor_hour(max(last for _, last in found.values())) + HOUR
+    return (sorted(found), lo, hi) if lo < hi else None
+
+
+def _runs(hours: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
+    """Consecutive hours as [start, end) ranges."""
+    out: list[tuple[datetime, datetime]] = []
+    for h in sorted(hours):
+        if out and out[-1][1] == h:
+            out[-1] = (out[-1][0], h + HOUR)
+        else:
+            out.append((h, h + HOUR))
+    return out
+
+
+def _profile(
+    profiles: Profiles, part: _Part, dataset: Dataset, pairs: list[Pair], full: list[datetime]
+) -> dict[datetime, Hour] | None:
+    """The hours of ``full`` with rows, summed over ``pairs``, computing in one query the
+    hours the profiles lack."""
+    key = part.query.op()
+    entries = {pair: profiles.entry(key, dataset.model_id, *pair, part.columns) for pair in pairs}
+    for _ in range(3):  # a batch landing meanwhile makes its hours missing again
+        missing = {pair: profiles.missing(e, full) for pair, e in entries.items()}
+        todo = [pair for pair in pairs if missing[pair]]
+        if todo:
+            lo = min(min(missing[pair]) for pair in todo)
+            hi = max(max(missing[pair]) for pair in todo) + HOUR
+            token = profiles.changes
+            found = part.hours(dataset, lo, hi, todo)
+            hours = [lo + HOUR * i for i in range(round((hi - lo) / HOUR))]
+            for pair in todo:
+                profiles.keep(entries[pair], token, hours, found.get(pair, {}))
+        values = [profiles.read(e, full) for e in entries.values()]
+        if all(v is not None for v in values):
+            return _sum_pairs(part, values)  # type: ignore[arg-type]
+    return None
+
+
+def _sum_pairs(part: _Part, per_pair: Sequence[Mapping[datetime, Hour]]) -> dict[datetime, Hour]:
+    out: dict[datetime, list[Hour]] = {}
+    for hours in per_pair:
+        for hour, value in hours.items():
+            out.setdefault(hour, []).append(value)
+    return {h: v[0] if len(v) == 1 else part.add(v) for h, v in out.items()}
+
+
+def collect(
+    dataset: Dataset,
+    aggs: dict[str, Any],
+    decoders: dict[str, Decoder],
+    parts: dict[str, list[str]],
+    extra: list[str],
+    by: str | None,
+) -> dict[datetime | None, Counted] | None:
+    """``_count.collect``'s result from the profiles, or None when they cannot give it
+    (no profiles, a filtered selection, an aggregate that does not add up, no rows, a
+    range within one hour)."""
+    profiles = dataset._store.profiles
+    if profiles is None or dataset.where is not None or not dataset.unique_ids:
+        return None
+    if not all(_additive(aggs[k]) for k in extra):
+        return None
+    found_pairs = _pairs(dataset)
+    if found_pairs is None:
+        return None
+    pairs, lo, hi = found_pairs
+    first = floor_hour(lo) + (HOUR if floor_hour(lo) < lo else timedelta(0))
+    last = floor_hour(hi)
+    if first >= last:
+        return None
+    full = [first + HOUR * i for i in range(int((last - first) / HOUR))]
+
+    # columns that actuals change, apart from the others
+    volatile = profiles.volatile
+    groups: list[tuple[dict[str, Decoder], list[str]]] = []
+    for keep in (False, True):
+        names = {
+            n: d
+            for n, d in decoders.items()
+            if bool(_columns([aggs[k] for k in parts[n]]) & volatile) is keep
+        }
+        more = [k for k in extra if bool(_columns([aggs[k]]) & volatile) is keep]
+        if names or more:
+            groups.append((names, more))
+
+    window = _window(by)
+    results: list[tuple[_Part, dict[datetime | None, Hour]]] = []
+    for names, more in groups:
+        keys = [k for n in names for k in parts[n]] + more + ["n"]
+        part = _Part(dataset, {k: aggs[k] for k in keys}, names, more)
+        by_hour = _profile(profiles, part, dataset, pairs, full)
+        if by_hour is None:
+            return None
+        # the partial hours at the edges (their own hours: ``full`` holds whole ones only)
+        for a, b in ((lo, first), (last, hi)):
+            if a < b:
+                by_hour.update(_sum_pairs(part, list(part.hours(dataset, a, b, pairs).values())))
+        windows: dict[datetime | None, list[Hour]] = {}
+        for hour in sorted(by_hour):
+            windows.setdefault(window(hour), []).append(by_hour[hour])
+        if by is None and not windows:
+            windows[None] = []
+        results.append((part, {w: part.add(values) for w, values in windows.items()}))
+    keys_found = {w for _, summed in results for w in summed}
+    out: dict[datetime | None, Counted] = {}
+    for w in sorted(keys_found, key=lambda w: (w is not None, w)):
+        counts: dict[str, np.ndarray] = {}
+        values: dict[str, Any] = {}
+        for part, summed in results:
+            c, e = part.split(summed.get(w, part.empty))
+            counts.update(c)
+            values.update(e)
+        out[w] = ({n: counts[n] for n in decoders}, {k: values[k] for k in extra})
+    return out

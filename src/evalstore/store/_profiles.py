@@ -1,0 +1,167 @@
+"""Profiles: an aggregate's value per hour of a selection, kept by the store that owns the
+rows and dropped for the hours a batch changes.
+
+Why: the drift of a month of production reads every row of the month, 0.3-0.5 s at 10M
+rows on 2 cores, on every page nobody opened since the last batch, though a batch changes
+a day at most. Counts on frozen bins add up, so the counts of a range are the sum of its
+hours': an hour's are computed once, and a batch makes the store forget only its own
+hours (DESIGN #4).
+
+What is kept, per entry (the hourly query, which holds the bins, on the rows of one
+environment and version of a model): the hours computed, and what the query found in each of
+them (hours without rows are computed, and empty). The values are whatever the caller
+stores (``analyses/binning/_count.py`` keeps decoded counts).
+
+How an entry stays true to the rows, since only this process writes to the store:
+
+- an inference batch forgets the hours from its first to its last timestamp in the
+  entries of its (environment, version); all of their hours if it
+  replaced earlier rows (those may lie in other hours);
+- actuals (late, or logged with inferences) may change rows of any hour, of every version:
+  they forget every entry of their environment that reads an actual column;
+- a query that began before a change may have read the rows before it: what it found is
+  kept only if nothing changed while it ran (``changes``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+__all__ = ["HOUR", "Entry", "Profiles", "floor_hour"]
+
+HOUR = timedelta(hours=1)
+
+
+def floor_hour(value: datetime) -> datetime:
+    return value.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class Entry:
+    """One query's hours over the rows of one (environment, version) of a model."""
+
+    model_id: int
+    environment: str
+    version: str
+    columns: frozenset[str]
+    """the columns the query reads"""
+    covered: set[datetime] = field(default_factory=set)
+    """hours computed (with rows or without)"""
+    hours: dict[datetime, Any] = field(default_factory=dict)
+    """what the query found per hour with rows"""
+
+    def holds(self, model_id: int, environment: str, version: str | None) -> bool:
+        return (
+            self.model_id == model_id
+            and self.environment == environment
+            and (version is None or self.version == version)
+        )
+
+    def forget(self, first: datetime | None = None, last: datetime | None = None) -> None:
+        """Forget the hours from ``first`` to ``last`` (inclusive), or all of them."""
+        if first is None or last is None:
+            self.covered.clear()
+            self.hours.clear()
+            return
+        lo, hi = floor_hour(first), floor_hour(last)
+        for hour in [h for h in self.covered if lo <= h <= hi]:
+            self.covered.discard(hour)
+            self.hours.pop(hour, None)
+
+
+class Profiles:
+    """The entries of one store, most recently used last (at most ``max_entries``).
+
+    Use: ``token = profiles.changes`` before a query; ``profiles.keep(entry, token, ...)``
+    after it. Thread-safe."""
+
+    def __init__(self, volatile: Iterable[str] = (), max_entries: int = 64) -> None:
+        self.volatile = frozenset(volatile)
+        """columns that actuals change (in rows of any hour)"""
+        self.max_entries = max_entries
+        self.enabled = True
+        self.changes = 0
+        """incremented by every write that changed rows"""
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+
+    def entry(
+        self, key: Hashable, model_id: int, environment: str, version: str, columns: Iterable[str]
+    ) -> Entry:
+        """The entry of ``key`` (the query) on the rows of (``environment``, ``version``),
+        made empty if new."""
+        full = (model_id, environment, version, key)
+        with self._lock:
+            found = self._entries.get(full)
+            if found is None:
+                found = self._entries[full] = Entry(
+                    model_id, environment, version, frozenset(columns)
+                )
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            else:
+                self._entries.move_to_end(full)
+            return found
+
+    def missing(self, entry: Entry, hours: Iterable[datetime]) -> list[datetime]:
+        with self._lock:
+            return [h for h in hours if h not in entry.covered]
+
+    def read(self, entry: Entry, hours: Iterable[datetime]) -> dict[datetime, Any] | None:
+        """The values of ``hours`` (those with rows), or None if one is not computed (a
+        batch came since :meth:`missing`)."""
+        with self._lock:
+            if any(h not in entry.covered for h in hours):
+                return None
+            return {h: entry.hours[h] for h in hours if h in entry.hours}
+
+    def keep(
+        self, entry: Entry, token: int, hours: Iterable[datetime], found: dict[datetime, Any]
+    ) -> bool:
+        """Record ``hours`` as computed, with the values ``found`` for those with rows,
+        unless a write came since ``token`` was read."""
+        with self._lock:
+            if token != self.changes:
+                return False
+            for hour in hours:
+                entry.covered.add(hour)
+                if hour in found:
+                    entry.hours[hour] = found[hour]
+            return True
+
+    # -- what writes change ----------------------------------------------------------------
+
+    def inferences_written(
+        self,
+        model_id: int,
+        environment: str,
+        version: str,
+        first: datetime | None,
+        last: datetime | None,
+        replaced: bool,
+    ) -> None:
+        """An inference batch of (``environment``, ``version``) with timestamps from
+        ``first`` to ``last`` was committed; ``replaced``: it replaced earlier rows."""
+        with self._lock:
+            self.changes += 1
+            for entry in self._entries.values():
+                if entry.holds(model_id, environment, version):
+                    entry.forget(None if replaced else first, None if replaced else last)
+
+    def actuals_written(self, model_id: int, environment: str) -> None:
+        """Actuals of ``environment`` were committed (on rows of any hour and version)."""
+        with self._lock:
+            self.changes += 1
+            for entry in self._entries.values():
+                if entry.columns & self.volatile and entry.holds(model_id, environment, None):
+                    entry.forget()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.changes += 1
+            self._entries.clear()

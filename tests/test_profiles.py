@@ -1,0 +1,262 @@
+"""Profiles (``store/_profiles.py``, ``analyses/binning/_profiled.py``): histograms read from
+the hours the store kept equal those read from the rows, for any range and window, and
+stay equal after every kind of batch: new rows in a kept hour, rows replaced, late
+actuals, actuals logged with inferences of another version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evalstore as es
+from evalstore.analyses.binning import Binning, collect, fit_binnings
+from evalstore.analyses.drift import drift_families
+from evalstore.dataset import Dataset, query_table
+from evalstore.store._profiles import Profiles
+
+SCHEMA = es.Schema(
+    prediction_id="id",
+    timestamp="ts",
+    features=["x", "city"],
+    prediction_score="score",
+    prediction_label="pred",
+    actual_label="label",
+)
+SERVING = es.Schema(
+    prediction_id="id",
+    timestamp="ts",
+    features=["x", "city"],
+    prediction_score="score",
+    prediction_label="pred",
+)
+DAY0 = pd.Timestamp("2024-03-01")
+
+
+def frame(rng: np.random.Generator, n: int, first_id: int, days: float, shift: float = 0.0):
+    """``n`` rows at random minutes over ``days`` days from DAY0, some x missing."""
+    x = rng.normal(shift, 1.0, n)
+    x[rng.random(n) < 0.1] = np.nan
+    score = rng.random(n)
+    return pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(first_id, first_id + n)],
+            "ts": DAY0 + pd.to_timedelta(rng.random(n) * days * 86400, unit="s"),
+            "x": x,
+            "city": rng.choice(["paris", "lyon", "nice", "oslo"], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "score": score,
+            "pred": (score >= 0.5).astype("int64"),
+            "label": (rng.random(n) < score).astype("int64"),
+        }
+    )
+
+
+@pytest.fixture
+def model(store: es.Store) -> es.Model:
+    rng = np.random.default_rng(7)
+    m = store.model("m", task="binary_classification")
+    m.log(frame(rng, 800, 0, 4), schema=SCHEMA, version="v1", environment="training")
+    m.log(
+        frame(rng, 900, 10_000, 9, 0.3).drop(columns="label"),
+        schema=SERVING,
+        version="v1",
+        environment="production",
+    )
+    m.log(
+        frame(rng, 400, 20_000, 9, 0.6).drop(columns="label"),
+        schema=SERVING,
+        version="v2",
+        environment="production",
+    )
+    return m
+
+
+def _bins(model: es.Model) -> dict[str, Binning]:
+    ref = model.dataset(environment="training")
+    return fit_binnings(ref, ["x", "city", "prediction_score", "actual_label"])
+
+
+def _extra(ds: Dataset) -> dict[str, Any]:
+    t = query_table(ds)
+    return {"xs": t.x.sum(), "xn": t.x.count()}
+
+
+def _both(store: es.Store, read: Callable[[], Any]) -> tuple[Any, Any]:
+    """``read()`` from the rows, then from the profiles (which it may fill)."""
+    profiles = store._engine.profiles
+    assert profiles is not None
+    profiles.enabled = False
+    try:
+        plain = read()
+    finally:
+        profiles.enabled = True
+    return plain, read()
+
+
+def _same(plain: dict[Any, Any], profiled: dict[Any, Any]) -> None:
+    assert list(plain) == list(profiled)
+    for window, (counts, extra) in plain.items():
+        got_counts, got_extra = profiled[window]
+        assert set(counts) == set(got_counts)
+        for name in counts:
+            np.testing.assert_array_equal(
+                got_counts[name], counts[name], err_msg=f"{window} {name}"
+            )
+        assert set(extra) == set(got_extra)
+        for key, value in extra.items():
+            if value is None:
+                assert got_extra[key] is None
+            else:
+                assert got_extra[key] == pytest.approx(value, rel=1e-12, abs=1e-9)
+
+
+SELECTIONS = [
+    {"environment": "production"},
+    {"environment": "production", "version": "v2"},
+    {"environment": ["production", "training"]},
+    {"environment": "production", "start": "2024-03-03", "end": "2024-03-07"},
+    {"environment": "production", "start": "2024-03-02T05:17", "end": "2024-03-08T13:45:10"},
+    {"environment": "production", "version": "v1", "start": "2024-03-04T10:30"},
+    {"end": "2024-03-05T07:59:59"},
+    {"environment": "production", "start": "2024-03-02T05:10", "end": "2024-03-02T05:50"},
+    {"environment": "production", "start": "2025-01-01"},
+]
+
+
+@pytest.mark.parametrize("by", [None, "hour", "day", "week", "month"])
+def test_counts_from_profiles_equal_counts_from_rows(
+    store: es.Store, model: es.Model, by: str | None
+) -> None:
+    bins = _bins(model)
+    for selection in SELECTIONS:
+        ds = model.dataset(**selection)
+        plain, profiled = _both(store, lambda ds=ds: collect(ds, bins, _extra(ds), by=by))
+        _same(plain, profiled)
+    assert store._engine.profiles._entries  # the profiles were used, not only the rows
+
+
+def test_kept_hours_are_not_read_again(
+    store: es.Store, model: es.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = store._engine
+    bins = _bins(model)
+    runs: list[str] = []
+    real = engine._run
+    monkeypatch.setattr(engine, "_run", lambda sql: runs.append(sql) or real(sql))
+    ds = model.dataset(environment="production")
+    collect(ds, bins, by="day")
+    assert len(runs) == 2  # the other columns, and the actual's apart
+    runs.clear()
+    week = model.dataset(
+        environment="production", version="v1", start="2024-03-02", end="2024-03-09"
+    )
+    collect(week, bins, by="hour")
+    assert runs == []  # every hour of v1 was kept by the first read
+    runs.clear()
+    edge = model.dataset(environment="production", start="2024-03-02T05:30", end="2024-03-09")
+    collect(edge, bins)
+    assert len(runs) == 2  # the partial first hour only, per part
+    assert all("05:30" in sql or "5, 30" in sql for sql in runs)
+
+
+@pytest.mark.parametrize(
+    "batch",
+    ["new rows in kept hours", "rows replaced", "late actuals", "actuals of another version"],
+)
+def test_a_batch_forgets_the_hours_it_changes(store: es.Store, model: es.Model, batch: str) -> None:
+    bins = _bins(model)
+    selections = [
+        dict(environment="production"),
+        dict(environment="production", version="v1"),
+        dict(environment="production", start="2024-03-03", end="2024-03-05"),
+    ]
+
+    def read_all() -> list[dict[Any, Any]]:
+        return [
+            collect(model.dataset(**s), bins, _extra(model.dataset(**s)), by="day")
+            for s in selections
+        ]
+
+    read_all()  # every hour is kept
+    rng = np.random.default_rng(11)
+    if batch == "new rows in kept hours":
+        more = frame(rng, 300, 30_000, 5, 2.0).drop(columns="label")
+        model.log(more, schema=SERVING, version="v1", environment="production")
+    elif batch == "rows replaced":
+        # the same ids, at other times and values: the rows they replace lie elsewhere
+        again = frame(rng, 200, 10_000, 9, -1.0).drop(columns="label")
+        report = model.log(again, schema=SERVING, version="v1", environment="production")
+        assert report.replaced == 200
+    elif batch == "late actuals":
+        ids = [f"p{i}" for i in range(10_000, 10_600)]
+        late = pd.DataFrame({"id": ids, "label": rng.integers(0, 2, len(ids))})
+        model.log_actuals(late, prediction_id="id", actual="label", environment="production")
+    else:
+        # v3 rows with actuals, for ids of v1 and v2: the actuals land on their rows too
+        ids = list(range(10_000, 10_100)) + list(range(20_000, 20_100))
+        rows = frame(rng, 200, 0, 1)
+        rows["id"] = [f"p{i}" for i in ids]
+        model.log(rows, schema=SCHEMA, version="v3", environment="production")
+    plain, profiled = _both(store, read_all)
+    for p, q in zip(plain, profiled, strict=True):
+        _same(p, q)
+
+
+def test_drift_from_profiles_equals_drift_from_rows(store: es.Store, model: es.Model) -> None:
+    ref = model.dataset(environment="training")
+    cur = model.dataset(environment="production", start="2024-03-02T03:00")
+    families = [["x", "city"], ["prediction_score", "actual_label"]]
+
+    def run() -> Any:
+        found, daily = drift_families(ref, cur, families, "day", method={"x": "ks"})
+        return [r.to_dict() for r in found], daily.to_dict()
+
+    plain, profiled = _both(store, run)
+    assert _close(plain, profiled)
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        return all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        assert len(a) == len(b)
+        return all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and not np.isnan(a):
+        assert b == pytest.approx(a, rel=1e-9, abs=1e-12)
+        return True
+    assert a == b or (isinstance(a, float) and np.isnan(a) and np.isnan(b))
+    return True
+
+
+def test_filtered_selections_and_snapshots_read_the_rows(store: es.Store, model: es.Model) -> None:
+    bins = _bins(model)
+    engine = store._engine
+    engine.profiles.clear()  # fitting the bins kept the training rows' hours
+    collect(model.dataset(environment="production", where={"city": "paris"}), bins)
+    assert not engine.profiles._entries
+    with engine.snapshot():
+        assert engine.profiles is None  # the snapshot's rows may be older than the profiles
+        collect(model.dataset(environment="production"), bins)
+    assert not engine.profiles._entries
+
+
+def test_what_a_query_found_is_not_kept_if_a_write_came_meanwhile() -> None:
+    profiles = Profiles(volatile=["actual_label"])
+    hour = datetime(2024, 3, 1, 5)
+    entry = profiles.entry("q", 1, "production", "v1", ["x"])
+    token = profiles.changes
+    profiles.inferences_written(1, "production", "v2", hour, hour, False)  # another version
+    assert not profiles.keep(entry, token, [hour], {hour: "old"})
+    assert profiles.missing(entry, [hour]) == [hour]
+    token = profiles.changes
+    assert profiles.keep(entry, token, [hour], {hour: "new"})
+    assert profiles.read(entry, [hour]) == {hour: "new"}
+    profiles.actuals_written(1, "production")  # the entry reads no actual column
+    assert profiles.read(entry, [hour]) == {hour: "new"}
+    profiles.inferences_written(1, "production", "v1", hour, hour.replace(minute=59), False)
+    assert profiles.read(entry, [hour]) is None
