@@ -58,6 +58,8 @@ def frame(rng: np.random.Generator, n: int, first_id: int, days: float, shift: f
 @pytest.fixture
 def model(store: es.Store) -> es.Model:
     rng = np.random.default_rng(7)
+    assert store._engine.profiles is None  # kept only when asked for
+    assert store._engine.keep_profiles()
     m = store.model("m", task="binary_classification")
     m.log(frame(rng, 800, 0, 4), schema=SCHEMA, version="v1", environment="training")
     m.log(

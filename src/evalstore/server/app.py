@@ -116,7 +116,11 @@ def create_app(
     api_key: str | None = None,
     max_body_bytes: int = parse_size(DEFAULT_MAX_BODY),
 ) -> FastAPI:
-    """The app serving ``store``, which it closes when it shuts down."""
+    """The app serving ``store``, which it closes when it shuts down.
+
+    The store keeps profiles (``store/_profiles.py``): a server reads the same hours for
+    one view after another, and only the hours of each new batch need reading again."""
+    store._engine.keep_profiles()
     state = ServerState(
         store=store,
         uploads=UploadArea(store.location.home / "uploads"),

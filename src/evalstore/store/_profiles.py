@@ -84,7 +84,10 @@ class Profiles:
         self.volatile = frozenset(volatile)
         """columns that actuals change (in rows of any hour)"""
         self.max_entries = max_entries
-        self.enabled = True
+        self.enabled = False
+        """off until asked for (``EvaluationStore.keep_profiles``): a read that is not
+        repeated would pay for hours it never reads again"""
+
         self.changes = 0
         """incremented by every write that changed rows"""
         self._lock = threading.Lock()

@@ -126,8 +126,15 @@ class EvaluationStore(abc.ABC):
     @property
     def profiles(self) -> Profiles | None:
         """Where analyses may keep aggregates per hour of the rows (``_profiles.py``): only
-        an engine that forgets the hours each of its writes changes has them."""
+        an engine that forgets the hours each of its writes changes has them, once asked to
+        keep them."""
         return None
+
+    def keep_profiles(self, keep: bool = True) -> bool:
+        """Keep profiles from now on (or stop, and drop them): worth it in a process that
+        reads overlapping ranges again and again, such as the server. Returns whether this
+        engine keeps them."""
+        return False
 
     def volumes(self, model_id: int) -> dict[tuple[str, str], tuple[int, Any, Any]]:
         """Rows, first and last timestamp per (environment, version) of the model's

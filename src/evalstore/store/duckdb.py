@@ -276,6 +276,12 @@ class DuckDBStore(EvaluationStore):
             return None
         return self._profiles
 
+    def keep_profiles(self, keep: bool = True) -> bool:
+        if not keep:
+            self._profiles.clear()
+        self._profiles.enabled = keep
+        return True
+
     # -- models ------------------------------------------------------------------------------
 
     @property

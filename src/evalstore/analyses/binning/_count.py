@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalstore.errors import ParameterError, did_you_mean
 
@@ -22,7 +24,6 @@ from evalstore.analyses.binning._columns import (
     _array_literal,
     _clean,
     _duckdb_histogram,
-    _int,
     _valid_count,
     column_kinds,
 )
@@ -31,7 +32,13 @@ from evalstore.dataset import query_table
 # -- counting --------------------------------------------------------------------------------
 
 
-Decoder: TypeAlias = Callable[[Mapping[str, Any]], np.ndarray]
+#: a column's counts per bin, one row per row of the query's result (Arrow)
+Decoder: TypeAlias = Callable[[pa.Table], np.ndarray]
+
+
+def ints(table: pa.Table, name: str) -> np.ndarray:
+    """A count or sum column as int64, NULL (a sum over no rows) as 0."""
+    return np.asarray(pc.fill_null(table.column(name), 0).to_numpy(), dtype=np.int64)
 
 
 def _sums(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any], Decoder]:
@@ -44,10 +51,11 @@ def _sums(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any], Decoder]:
         for j, value in enumerate(cats):
             aggs[f"{key}e{j}"] = (x == ibis.literal(value)).sum()
 
-        def categorical(row: Mapping[str, Any]) -> np.ndarray:
-            n, valid = _int(row["n"]), _int(row[f"{key}v"])
-            counts = [_int(row[f"{key}e{j}"]) for j in range(len(cats))]
-            return np.array([*counts, valid - sum(counts), n - valid], dtype=np.int64)
+        def categorical(table: pa.Table) -> np.ndarray:
+            n, valid = ints(table, "n"), ints(table, f"{key}v")
+            counts = [ints(table, f"{key}e{j}") for j in range(len(cats))]
+            other = valid - (np.sum(counts, axis=0) if counts else 0)
+            return np.column_stack([*counts, other, n - valid]).astype(np.int64)
 
         return aggs, categorical
 
@@ -60,13 +68,15 @@ def _sums(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any], Decoder]:
         for j, e in enumerate(uppers):
             aggs[f"{key}le{j}"] = (x <= e).sum()
 
-    def numeric(row: Mapping[str, Any]) -> np.ndarray:
-        n, valid = _int(row["n"]), _int(row[f"{key}v"])
+    def numeric(table: pa.Table) -> np.ndarray:
+        n, valid = ints(table, "n"), ints(table, f"{key}v")
         if not edges:
-            return np.array([0, valid, n - valid], dtype=np.int64)
-        below = _int(row[f"{key}lt"])
-        cum = [below] + [_int(row[f"{key}le{j}"]) for j in range(len(uppers))]
-        return np.array([below, *np.diff(cum), valid - cum[-1], n - valid], dtype=np.int64)
+            return np.column_stack([np.zeros_like(n), valid, n - valid])
+        cum = np.column_stack(
+            [ints(table, f"{key}lt")] + [ints(table, f"{key}le{j}") for j in range(len(uppers))]
+        )
+        inner = np.diff(cum, axis=1)
+        return np.column_stack([cum[:, 0], inner, valid - cum[:, -1], n - valid])
 
     return aggs, numeric
 
@@ -77,17 +87,23 @@ def _engine_histogram(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any]
     clean = _clean(t[b.column_ or ""])
     # bounds[0] = the float just below e0: '<= bounds[0]' is 'below'; bounds[j] closes bin j
     bounds = [float(np.nextafter(edges[0], -np.inf)), *(edges[1:] if len(edges) > 1 else edges)]
-    position = {bound: j for j, bound in enumerate(bounds)}
-    above = len(bounds)
+    known = np.array(bounds, dtype=np.float64)
     literal = _array_literal(bounds, "float64")
     aggs = {f"{key}v": clean.count(), f"{key}h": _duckdb_histogram(clean, literal)}
 
-    def decode(row: Mapping[str, Any]) -> np.ndarray:
-        n, valid = _int(row["n"]), _int(row[f"{key}v"])
-        counts = np.zeros(len(bounds) + 2, dtype=np.int64)
-        for bound, count in row[f"{key}h"] or ():
-            counts[position.get(float(bound), above)] += int(count)
-        counts[-1] = n - valid
+    def decode(table: pa.Table) -> np.ndarray:
+        n, valid = ints(table, "n"), ints(table, f"{key}v")
+        counts = np.zeros((table.num_rows, len(bounds) + 2), dtype=np.int64)
+        chunks = table.column(f"{key}h").chunks
+        found = pa.concat_arrays(chunks) if chunks else None  # offsets from 0
+        if found is not None and len(found.keys):
+            rows = np.repeat(np.arange(table.num_rows), np.diff(found.offsets.to_numpy()))
+            at = np.asarray(found.keys.to_numpy(zero_copy_only=False), dtype=np.float64)
+            j = np.minimum(np.searchsorted(known, at), len(known) - 1)
+            position = np.where(known[j] == at, j, len(known))  # not a bound: above
+            values = np.asarray(found.items.to_numpy(zero_copy_only=False), dtype=np.int64)
+            np.add.at(counts, (rows, position), values)
+        counts[:, -1] = n - valid
         return counts
 
     return aggs, decode
@@ -153,10 +169,13 @@ def collect(
     if profiled is not None:
         return profiled
     query = t.group_by(group).aggregate(**aggs) if group else t.aggregate(**aggs)
+    table = dataset.execute(query)
+    counts = {name: decode(table) for name, decode in decoders.items()}
+    more = {k: table.column(k).to_pylist() for k in extra or {}}
+    windows = table.column("window_").to_pylist() if group else [None] * table.num_rows
     out: dict[datetime | None, Counted] = {}
-    for row in dataset.execute(query).to_pylist():
-        counts = {name: decode(row) for name, decode in decoders.items()}
-        out[row.get("window_")] = (counts, {k: row[k] for k in extra or {}})
+    for i, window in enumerate(windows):
+        out[window] = ({n: c[i] for n, c in counts.items()}, {k: v[i] for k, v in more.items()})
     return {w: out[w] for w in sorted(out, key=lambda w: (w is not None, w))}
 
 

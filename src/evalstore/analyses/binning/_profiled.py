@@ -71,8 +71,8 @@ class _Part:
         self.decoders = decoders
         self.extra = extra
         self.columns = _columns(list(aggs.values()))
-        empty = {k: None for k in aggs}
-        self.sizes = [len(decode(empty)) for decode in decoders.values()]
+        nothing = self.query.schema().to_pyarrow().empty_table()
+        self.sizes = [decode(nothing).shape[1] for decode in decoders.values()]
         self.empty: Hour = (np.zeros(sum(self.sizes), dtype=np.int64), (None,) * len(extra))
 
     def hours(
@@ -89,10 +89,15 @@ class _Part:
             task=dataset.task,
         )
         out: dict[Pair, dict[datetime, Hour]] = {pair: {} for pair in pairs}
-        for row in part.execute(self.query).to_pylist():
-            counts = [decode(row) for decode in self.decoders.values()]
-            hour = (np.concatenate(counts), tuple(row[k] for k in self.extra))
-            out.setdefault((row["environment"], row["version"]), {})[row["window_"]] = hour
+        table = part.execute(self.query)
+        counts = np.hstack([decode(table) for decode in self.decoders.values()])
+        more = list(zip(*(table.column(k).to_pylist() for k in self.extra), strict=True))
+        keys = zip(
+            *(table.column(k).to_pylist() for k in ("environment", "version", "window_")),
+            strict=True,
+        )
+        for i, (env, version, hour) in enumerate(keys):
+            out.setdefault((env, version), {})[hour] = (counts[i], more[i] if more else ())
         return out
 
     def add(self, hours: Sequence[Hour]) -> Hour:
