@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -396,3 +397,46 @@ def test_views_share_one_drift_scan_and_count_from_the_facts(churn_store: es.Sto
         assert views.rows(facts, view) == current.count()
     health = views.health(facts)
     assert health.drifted == views.drift(facts, health.view)[0].drifted_columns  # type: ignore[union-attr]
+
+
+def test_compare_counts_side_a_on_the_baselines_bins(churn_store: es.Store) -> None:
+    """v1 against v2: the drift from A to B on the stored baseline's bins, with A's own
+    counts as the reference (numpy-counted), equal to drift() on those bins."""
+    from evalstore.analyses.binning import histograms, recount
+    from evalstore.analyses.drift import drift
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.compare import Side, compare
+    from evalstore.ui.views import Views
+
+    views = Views(churn_store, ResultCache())
+    facts = views.facts("churn")
+    model = churn_store.model("churn")
+    a, b = Side("production", "v1", None, None), Side("production", "v2", None, None)
+    found = compare(views, facts, a, b)
+    ds_a = model.dataset(environment="production", version="v1")
+    ds_b = model.dataset(environment="production", version="v2")
+    frozen = model.baseline("training").binnings_
+    bins = recount(ds_a, {c: frozen[c] for c in facts.features})
+    rows = ds_a.to_pandas()
+    for c in facts.features:
+        assert bins[c].edges_ == frozen[c].edges_ and bins[c].categories_ == frozen[c].categories_
+        counts = np.asarray(bins[c].reference_counts_)
+        assert counts.sum() == len(rows) and list(counts) == list(
+            histograms(ds_a, {c: frozen[c]})[c]
+        )
+        if frozen[c].kind_ == "categorical":
+            labels = list(frozen[c].categories_ or ())
+            expected = [int((rows[c] == v).sum()) for v in labels]
+            assert list(counts[: len(labels)]) == expected
+        else:
+            x = rows[c].to_numpy(dtype=float)
+            v, e = x[~np.isnan(x)], list(frozen[c].edges_ or ())
+            inner = [int(((v >= e[0]) & (v <= e[1])).sum())] + [
+                int(((v > lo) & (v <= hi)).sum()) for lo, hi in pairwise(e[1:])
+            ]
+            below, above = int((v < e[0]).sum()), int((v > e[-1]).sum())
+            assert list(counts) == [below, *inner, above, int(np.isnan(x).sum())]
+    assert found.drift is not None
+    alone = drift(ds_a, ds_b, facts.features, binnings=bins)
+    assert found.drift.to_dict() == alone.to_dict()
+    assert all(c.n_reference == len(rows) for c in found.drift)

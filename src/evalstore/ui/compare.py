@@ -2,8 +2,10 @@
 
 A side is an environment, a version (None: all) and a time range. The comparison holds
 both sides' rows and metrics (their default metrics, with intervals) and the drift from A
-to B on bins fitted on A. When a stored fixed baseline was fitted on exactly side A, its
-bins, performance and row count stand for A, whose rows are then not read again.
+to B on the bins of the model's first fixed baseline (the bins every page uses), with A's
+counts; on bins fitted on A when the model has no fixed baseline. When a stored fixed
+baseline was fitted on exactly side A, its bins, performance and row count stand for A,
+whose rows are then not read again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from evalstore.analyses.baseline import Baseline
-from evalstore.analyses.binning import fit_binnings
+from evalstore.analyses.binning import fit_binnings, recount
 from evalstore.analyses.drift import DriftResult, drift_families
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.dataset import as_timestamp
@@ -118,17 +120,22 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
             environment=side.environment, version=side.version, start=side.start, end=side.end
         )
 
-    def stored(side: Side) -> Baseline | None:
-        """A fixed baseline fitted on exactly this selection: its artifacts stand for A."""
-        for name in facts.baseline_names:
-            base = views.cache.get(
+    def fixed() -> list[Baseline]:
+        found = [
+            views.cache.get(
                 (facts.name, facts.generation, "baseline", name),
                 lambda name=name: model.baseline(name),  # type: ignore[misc]
             )
+            for name in facts.baseline_names
+        ]
+        return [base for base in found if not base.is_moving]
+
+    def stored(side: Side) -> Baseline | None:
+        """A fixed baseline fitted on exactly this selection: its artifacts stand for A."""
+        for base in fixed():
             sel = base.selector
             if (
-                not base.is_moving
-                and sel.where is None
+                sel.where is None
                 and sel.environment == (side.environment,)
                 and sel.version == ((side.version,) if side.version else None)
                 and (sel.start, sel.end) == (side.start, side.end)
@@ -160,8 +167,11 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
                 perf_a = None
         if perf_a is None and facts.has_actuals:
             perf_a = performance(ds_a)
+        shared = [b for b in fixed() if all(n in b.binnings_ for n in names)]
         if base is not None and all(n in base.binnings_ for n in names):
             bins = base.binnings_
+        elif shared:  # the bins every page uses, with A's counts (profiles: no scan of A)
+            bins = recount(ds_a, {n: shared[0].binnings_[n] for n in names})
         else:
             bins = fit_binnings(ds_a, names)
         # both families from one scan of B (each keeps its own false discovery rate)

@@ -64,7 +64,7 @@ from evalstore.analyses.binning._binning import (
 )
 from evalstore.analyses.binning._columns import column_kinds, feature_columns
 from evalstore.analyses.binning._count import collect, histograms, histograms_by_window
-from evalstore.analyses.binning._fit import fit_binnings
+from evalstore.analyses.binning._fit import fit_binnings, recount
 
 __all__ = [
     "FORMAT",
@@ -79,4 +79,5 @@ __all__ = [
     "fit_binnings",
     "histograms",
     "histograms_by_window",
+    "recount",
 ]

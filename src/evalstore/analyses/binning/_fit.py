@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -169,3 +170,23 @@ def _numeric_edges(
             inner = [median]
     edges = {float(lo), float(hi), *(e for e in inner if lo < e < hi)}
     return tuple(sorted(e for e in edges if math.isfinite(e)))
+
+
+def recount(dataset: Dataset, binnings: Mapping[str, Binning]) -> dict[str, Binning]:
+    """The same frozen bins with ``dataset``'s counts as their reference counts (one scan,
+    or the store's profiles): to compare ``dataset`` with another on bins fitted once,
+    such as a baseline's, instead of fitting new ones on it. The summary statistics
+    (min, max, mean, std) stay those of the original fit. Example::
+
+        bins = recount(model.dataset(environment="production", version="v1"),
+                       model.baseline("training").binnings_)
+        drift(v1, v2, binnings=bins)        # v1 against v2 on the baseline's bins
+    """
+    counted = histograms(dataset, binnings)
+    out: dict[str, Binning] = {}
+    for name, b in binnings.items():
+        again = copy.copy(b)
+        again.reference_counts_ = tuple(int(c) for c in counted[name])
+        again.n_reference_ = int(counted[name].sum())
+        out[name] = again
+    return out
