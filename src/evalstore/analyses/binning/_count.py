@@ -162,7 +162,9 @@ def collect(
                 "by", f"one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
             )
         group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
-    aggs, decoders, parts = _plan(dataset, binnings, extra or {})
+    # in one order whatever the caller's: the same columns are the same query (and profile)
+    ordered = {name: binnings[name] for name in sorted(binnings)}
+    aggs, decoders, parts = _plan(dataset, ordered, extra or {})
     if not aggs:
         return {}
     profiled = _profiled.collect(dataset, aggs, decoders, parts, list(extra or {}), by)
