@@ -139,6 +139,8 @@ def test_counts_from_profiles_equal_counts_from_rows(
         plain, profiled = _both(store, lambda ds=ds: collect(ds, bins, _extra(ds), by=by))
         _same(plain, profiled)
     assert store._engine.profiles._entries  # the profiles were used, not only the rows
+    engine, model_id = store._engine, model._record.id
+    assert engine.pairs(model_id) == sorted(engine.volumes(model_id))  # from the batches
 
 
 def test_kept_hours_are_not_read_again(

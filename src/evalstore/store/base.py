@@ -136,6 +136,11 @@ class EvaluationStore(abc.ABC):
         engine keeps them."""
         return False
 
+    def pairs(self, model_id: int) -> list[tuple[str, str]]:
+        """The (environment, version) pairs with inferences: here from :meth:`volumes`; an
+        engine may read them from its batches."""
+        return sorted(self.volumes(model_id))
+
     def volumes(self, model_id: int) -> dict[tuple[str, str], tuple[int, Any, Any]]:
         """Rows, first and last timestamp per (environment, version) of the model's
         inferences. Here counted from the rows; an engine may keep them with its batches."""

@@ -577,6 +577,14 @@ class DuckDBStore(EvaluationStore):
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def pairs(self, model_id: int) -> list[tuple[str, str]]:
+        rows = self._fetch(
+            "SELECT DISTINCT environment, version FROM batches WHERE model_id = ? "
+            "AND kind = 'inferences' AND rows > 0 ORDER BY ALL",
+            [model_id],
+        )
+        return [(r[0], r[1]) for r in rows]
+
     def volumes(self, model_id: int) -> dict[tuple[str, str], tuple[int, Any, Any]]:
         """:meth:`EvaluationStore.volumes` from the batches' counts and time ranges; the
         pairs where a batch replaced earlier rows (whose times the ranges still cover) or a

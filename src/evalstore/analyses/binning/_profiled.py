@@ -13,13 +13,14 @@ sums may then differ from one sum over the range in the last bits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import ibis.expr.operations as ops
 import numpy as np
 
+from evalstore._memo import Memo
 from evalstore.dataset import Dataset, query_table
 from evalstore.store._profiles import HOUR, Profiles, floor_hour
 
@@ -120,21 +121,26 @@ class _Part:
 
 def _pairs(dataset: Dataset) -> tuple[list[Pair], datetime, datetime] | None:
     """The (environment, version) pairs with rows that the selection holds, and its time
-    range, bounded by its rows' when open; None without rows."""
+    range, bounded by its rows' when open (from the store's volumes); None without rows."""
     envs, versions = dataset.environments, dataset.versions
+    store = dataset._store
+
+    def held(pair: Pair) -> bool:
+        return (envs is None or pair[0] in envs) and (versions is None or pair[1] in versions)
+
+    lo, hi = dataset.start, dataset.end
+    if lo is not None and hi is not None:
+        pairs = [pair for pair in store.pairs(dataset.model_id) if held(pair)]
+        return (pairs, lo, hi) if pairs and lo < hi else None
     found = {
         pair: (first, last)
-        for pair, (rows, first, last) in dataset._store.volumes(dataset.model_id).items()
-        if rows
-        and first is not None
-        and last is not None
-        and (envs is None or pair[0] in envs)
-        and (versions is None or pair[1] in versions)
+        for pair, (rows, first, last) in store.volumes(dataset.model_id).items()
+        if rows and first is not None and last is not None and held(pair)
     }
     if not found:
         return None
-    lo = dataset.start or floor_hour(min(f for f, _ in found.values()))
-    hi = dataset.end or floor_hour(max(last for _, last in found.values())) + HOUR
+    lo = lo or floor_hour(min(f for f, _ in found.values()))
+    hi = hi or floor_hour(max(last for _, last in found.values())) + HOUR
     return (sorted(found), lo, hi) if lo < hi else None
 
 
@@ -181,6 +187,33 @@ def _sum_pairs(part: _Part, per_pair: Sequence[Mapping[datetime, Hour]]) -> dict
     return {h: v[0] if len(v) == 1 else part.add(v) for h, v in out.items()}
 
 
+#: built parts, per plan (``_count._PLANS``): ~25 ms of Python per view
+_PARTS: Memo[list[_Part]] = Memo(256)
+
+
+def _parts(
+    dataset: Dataset,
+    aggs: dict[str, Any],
+    decoders: dict[str, Decoder],
+    parts: dict[str, list[str]],
+    extra: list[str],
+    volatile: frozenset[str],
+) -> list[_Part]:
+    """The plan as hourly queries: the columns that actuals change apart from the others."""
+    out = []
+    for keep in (False, True):
+        names = {
+            n: d
+            for n, d in decoders.items()
+            if bool(_columns([aggs[k] for k in parts[n]]) & volatile) is keep
+        }
+        more = [k for k in extra if bool(_columns([aggs[k]]) & volatile) is keep]
+        if names or more:
+            keys = [k for n in names for k in parts[n]] + more + ["n"]
+            out.append(_Part(dataset, {k: aggs[k] for k in keys}, names, more))
+    return out
+
+
 def collect(
     dataset: Dataset,
     aggs: dict[str, Any],
@@ -188,6 +221,7 @@ def collect(
     parts: dict[str, list[str]],
     extra: list[str],
     by: str | None,
+    key: Hashable | None = None,
 ) -> dict[datetime | None, Counted] | None:
     """``_count.collect``'s result from the profiles, or None when they cannot give it
     (no profiles, a filtered selection, an aggregate that does not add up, no rows, a
@@ -207,24 +241,13 @@ def collect(
         return None
     full = [first + HOUR * i for i in range(int((last - first) / HOUR))]
 
-    # columns that actuals change, apart from the others
-    volatile = profiles.volatile
-    groups: list[tuple[dict[str, Decoder], list[str]]] = []
-    for keep in (False, True):
-        names = {
-            n: d
-            for n, d in decoders.items()
-            if bool(_columns([aggs[k] for k in parts[n]]) & volatile) is keep
-        }
-        more = [k for k in extra if bool(_columns([aggs[k]]) & volatile) is keep]
-        if names or more:
-            groups.append((names, more))
+    def build() -> list[_Part]:
+        return _parts(dataset, aggs, decoders, parts, extra, profiles.volatile)
 
+    built = build() if key is None else _PARTS.get((key, profiles.volatile), build)
     window = _window(by)
     results: list[tuple[_Part, dict[datetime | None, Hour]]] = []
-    for names, more in groups:
-        keys = [k for n in names for k in parts[n]] + more + ["n"]
-        part = _Part(dataset, {k: aggs[k] for k in keys}, names, more)
+    for part in built:
         by_hour = _profile(profiles, part, dataset, pairs, full)
         if by_hour is None:
             return None
