@@ -368,7 +368,8 @@ class Views:
 
     def warm(self, name: str) -> None:
         """Compute a model's default views, the pages people open first, in that order;
-        then the drift of every environment's whole history (which keeps its profiles)."""
+        then the drift and quality of every environment's whole history (which keeps the
+        store's profiles)."""
         facts = self.facts(name)
         if not facts.environments:
             return
@@ -380,13 +381,15 @@ class Views:
         from evalstore.ui.compare import compare, compare_sides  # it builds on this module
 
         compare(self, facts, *compare_sides(facts, view, {}))
-        # then the drift of each environment's whole history: its hours' histograms become
-        # the store's profiles, so that the drift of any range or version afterwards reads
-        # only the hours of the batches that came since (``analyses/binning/_profiled.py``)
+        # then the drift and data quality of each environment's whole history: their
+        # hours' counts become the store's profiles, so that any range or version afterwards
+        # reads only the hours of the batches that came since (``binning/_profiled.py``)
         for env in facts.environments:
             first = facts.volume(env).first
             if first is not None:
-                self.drift(facts, self.resolve(facts, {"environment": env, "start": str(first)}))
+                whole = self.resolve(facts, {"environment": env, "start": str(first)})
+                self.drift(facts, whole)
+                self.quality(facts, whole)
 
     def changed_models(self) -> list[str]:
         """Models whose generation moved since the cache last saw them (for the warmer)."""

@@ -21,6 +21,7 @@ import ibis.expr.operations as ops
 import numpy as np
 
 from evalstore._memo import Memo
+from evalstore.analyses.binning._binning import WINDOWS
 from evalstore.dataset import Dataset, query_table
 from evalstore.store._profiles import HOUR, Profiles, floor_hour
 
@@ -48,8 +49,18 @@ def _window(by: str | None) -> Callable[[datetime], datetime | None]:
     return lambda h: h.replace(day=1, hour=0)
 
 
-def _additive(expr: Any) -> bool:
-    return isinstance(expr.op(), ops.Sum | ops.Count | ops.CountStar)
+#: how an aggregate over a range follows from its hours' values (those that are not NULL)
+_MERGES: dict[type, Callable[[list[Any]], Any]] = {
+    ops.Sum: sum,
+    ops.Count: sum,
+    ops.CountStar: sum,
+    ops.Min: min,
+    ops.Max: max,
+}
+
+
+def _merge_of(expr: Any) -> Callable[[list[Any]], Any] | None:
+    return _MERGES.get(type(expr.op()))
 
 
 def _columns(exprs: Sequence[Any]) -> set[str]:
@@ -71,6 +82,7 @@ class _Part:
         self.query = t.group_by(group).aggregate(**aggs)
         self.decoders = decoders
         self.extra = extra
+        self.merges = [_merge_of(aggs[k]) or sum for k in extra]
         self.columns = _columns(list(aggs.values()))
         nothing = self.query.schema().to_pyarrow().empty_table()
         self.sizes = [decode(nothing).shape[1] for decode in decoders.values()]
@@ -91,7 +103,10 @@ class _Part:
         )
         out: dict[Pair, dict[datetime, Hour]] = {pair: {} for pair in pairs}
         table = part.execute(self.query)
-        counts = np.hstack([decode(table) for decode in self.decoders.values()])
+        counts = np.hstack(
+            [np.zeros((table.num_rows, 0), dtype=np.int64)]
+            + [decode(table) for decode in self.decoders.values()]
+        )
         more = list(zip(*(table.column(k).to_pylist() for k in self.extra), strict=True))
         keys = zip(
             *(table.column(k).to_pylist() for k in ("environment", "version", "window_")),
@@ -108,7 +123,7 @@ class _Part:
         extra = []
         for i in range(len(self.extra)):
             values = [h[1][i] for h in hours if h[1][i] is not None]
-            extra.append(sum(values) if values else None)
+            extra.append(self.merges[i](values) if values else None)
         return counts, tuple(extra)
 
     def split(self, hour: Hour) -> Counted:
@@ -224,12 +239,14 @@ def collect(
     key: Hashable | None = None,
 ) -> dict[datetime | None, Counted] | None:
     """``_count.collect``'s result from the profiles, or None when they cannot give it
-    (no profiles, a filtered selection, an aggregate that does not add up, no rows, a
-    range within one hour)."""
+    (no profiles, a filtered selection, nothing that merges across hours, no rows, a
+    range within one hour). The ``extra`` aggregates that do not merge across hours
+    (distinct counts) come from one query of the rows, grouped like the result."""
     profiles = dataset._store.profiles
     if profiles is None or dataset.where is not None or not dataset.unique_ids:
         return None
-    if not all(_additive(aggs[k]) for k in extra):
+    merged = [k for k in extra if _merge_of(aggs[k]) is not None]
+    if not decoders and not merged:
         return None
     found_pairs = _pairs(dataset)
     if found_pairs is None:
@@ -242,7 +259,7 @@ def collect(
     full = [first + HOUR * i for i in range(int((last - first) / HOUR))]
 
     def build() -> list[_Part]:
-        return _parts(dataset, aggs, decoders, parts, extra, profiles.volatile)
+        return _parts(dataset, aggs, decoders, parts, merged, profiles.volatile)
 
     built = build() if key is None else _PARTS.get((key, profiles.volatile), build)
     window = _window(by)
@@ -270,5 +287,29 @@ def collect(
             c, e = part.split(summed.get(w, part.empty))
             counts.update(c)
             values.update(e)
-        out[w] = ({n: counts[n] for n in decoders}, {k: values[k] for k in extra})
-    return out
+        out[w] = ({n: counts[n] for n in decoders}, values)
+    rest = [k for k in extra if k not in merged]
+    if rest and not _from_rows(dataset, {k: aggs[k] for k in rest}, by, out):
+        return None
+    return {w: (c, {k: e[k] for k in extra}) for w, (c, e) in out.items()}
+
+
+def _from_rows(
+    dataset: Dataset, aggs: dict[str, Any], by: str | None, out: dict[datetime | None, Counted]
+) -> bool:
+    """Add to ``out`` the ``aggs`` read from the rows, per window of ``by``; False if the
+    rows' windows are not those of ``out`` (a batch came in between)."""
+    t = query_table(dataset)
+    if by is None:
+        table = dataset.execute(t.aggregate(**aggs))
+        windows: list[datetime | None] = [None] * table.num_rows
+    else:
+        group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
+        table = dataset.execute(t.group_by(group).aggregate(**aggs))
+        windows = table.column("window_").to_pylist()
+    if set(windows) != set(out):
+        return False
+    values = {k: table.column(k).to_pylist() for k in aggs}
+    for i, w in enumerate(windows):
+        out[w][1].update({k: v[i] for k, v in values.items()})
+    return True
