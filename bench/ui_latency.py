@@ -25,8 +25,9 @@ slice), each requested:
 
 - **first load after a batch**: what a user waits for on a view nobody opened since the
   last batch arrived, on a server whose warmer ran once (its default views, then the
-  drift of each environment's whole history, which keeps the store's profiles: the
-  histograms of every hour on the baseline's bins). Before each URL the UI's result cache
+  drift and quality of each environment's whole history, which keep the store's
+  profiles: every hour's histograms on the baseline's bins and quality counts). Before
+  each URL the UI's result cache
   is emptied and the profiles forget the last day's hours, as the commit of that day's
   batches makes them do. DuckDB's own buffers stay warm (the store was opened and read
   before); so do the compiled SQL and the slices' query expressions, which a server keeps
