@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import ibis.expr.operations as ops
 import numpy as np
+import pyarrow as pa
 
 from evalstore._memo import Memo
 from evalstore.analyses.binning._binning import WINDOWS
@@ -84,7 +85,16 @@ class _Part:
         self.extra = extra
         self.merges = [_merge_of(aggs[k]) or sum for k in extra]
         self.columns = _columns(list(aggs.values()))
-        nothing = self.query.schema().to_pyarrow().empty_table()
+        # decoders on no rows give their widths (a hand-made table: Ibis's own conversion
+        # to Arrow imports pyarrow_hotfix, which Ibis does not install)
+        histogram = pa.map_(pa.float64(), pa.int64())
+        nothing = pa.table(
+            {
+                name: pa.array([], type=histogram if dtype.is_map() else pa.float64())
+                for name, dtype in self.query.schema().items()
+                if name in aggs
+            }
+        )
         self.sizes = [decode(nothing).shape[1] for decode in decoders.values()]
         self.empty: Hour = (np.zeros(sum(self.sizes), dtype=np.int64), (None,) * len(extra))
 
