@@ -122,18 +122,21 @@ class _Part:
             *(table.column(k).to_pylist() for k in ("environment", "version", "window_")),
             strict=True,
         )
+        counts.flags.writeable = False  # kept and shared: a caller may not change them
         for i, (env, version, hour) in enumerate(keys):
             out.setdefault((env, version), {})[hour] = (counts[i], more[i] if more else ())
         return out
 
     def add(self, hours: Sequence[Hour]) -> Hour:
-        if not hours:
-            return self.empty
+        if len(hours) < 2:
+            return hours[0] if hours else self.empty
         counts = np.sum(np.stack([h[0] for h in hours]), axis=0)
         extra = []
-        for i in range(len(self.extra)):
-            values = [h[1][i] for h in hours if h[1][i] is not None]
-            extra.append(self.merges[i](values) if values else None)
+        for merge, values in zip(
+            self.merges, zip(*(h[1] for h in hours), strict=True), strict=True
+        ):
+            found = [v for v in values if v is not None]
+            extra.append(merge(found) if found else None)
         return counts, tuple(extra)
 
     def split(self, hour: Hour) -> Counted:
