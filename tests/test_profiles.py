@@ -17,7 +17,7 @@ import evalstore as es
 from evalstore.analyses.binning import Binning, collect, fit_binnings
 from evalstore.analyses.drift import drift_families
 from evalstore.dataset import Dataset, query_table
-from evalstore.store._profiles import Profiles
+from evalstore.store._profiles import HOUR, Profiles, sizeof
 
 SCHEMA = es.Schema(
     prediction_id="id",
@@ -285,3 +285,21 @@ def test_quality_from_profiles_equals_quality_from_rows(
         assert _close(plain, profiled)
     kept = store._engine.profiles._entries
     assert any(env == "production" for _, env, _, _ in kept)  # quality read the profiles
+
+
+def test_profiles_hold_at_most_max_bytes_dropping_the_least_recently_used() -> None:
+    hour = datetime(2024, 3, 1, 5)
+    value = (np.zeros(500, dtype=np.int64), (1.0,))  # about 4 KB
+    profiles = Profiles(max_bytes=3 * sizeof(value))
+    a = profiles.entry("q", 1, "production", "v1", ["x"])
+    assert profiles.keep(a, profiles.changes, [hour], {hour: value})
+    b = profiles.entry("q", 1, "production", "v2", ["x"])
+    assert profiles.keep(b, profiles.changes, [hour], {hour: value})
+    assert profiles.nbytes == 2 * sizeof(value)
+    c = profiles.entry("q", 1, "training", "v1", ["x"])
+    later = hour + HOUR
+    assert profiles.keep(c, profiles.changes, [hour, later], {hour: value, later: value})
+    assert list(profiles._entries.values()) == [b, c]  # a, the least recently used, went
+    assert profiles.nbytes == 3 * sizeof(value)
+    profiles.inferences_written(1, "training", "v1", hour, hour, False)
+    assert c.nbytes == sizeof(value) and profiles.nbytes == 2 * sizeof(value)

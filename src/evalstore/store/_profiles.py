@@ -25,6 +25,7 @@ How an entry stays true to the rows, since only this process writes to the store
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["HOUR", "Entry", "Profiles", "floor_hour"]
+__all__ = ["HOUR", "Entry", "Profiles", "floor_hour", "sizeof"]
 
 HOUR = timedelta(hours=1)
 
@@ -54,6 +55,8 @@ class Entry:
     """hours computed (with rows or without)"""
     hours: dict[datetime, Any] = field(default_factory=dict)
     """what the query found per hour with rows"""
+    nbytes: int = 0
+    """about how much memory ``hours`` holds"""
 
     def holds(self, model_id: int, environment: str, version: str | None) -> bool:
         return (
@@ -67,23 +70,38 @@ class Entry:
         if first is None or last is None:
             self.covered.clear()
             self.hours.clear()
+            self.nbytes = 0
             return
         lo, hi = floor_hour(first), floor_hour(last)
         for hour in [h for h in self.covered if lo <= h <= hi]:
             self.covered.discard(hour)
-            self.hours.pop(hour, None)
+            if hour in self.hours:
+                self.nbytes -= sizeof(self.hours.pop(hour))
+
+
+def sizeof(value: Any) -> int:
+    """About the memory an hour's value holds: an array and a tuple of scalars (what
+    ``_profiled.py`` keeps), else Python's own measure."""
+    if isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "nbytes"):
+        return int(value[0].nbytes) + 160 + 40 * len(value[1])
+    return sys.getsizeof(value)
 
 
 class Profiles:
-    """The entries of one store, most recently used last (at most ``max_entries``).
+    """The entries of one store, most recently used last: at most ``max_entries``, and the
+    least recently used dropped while they hold more than ``max_bytes`` (the 10M-row store
+    of ``bench/ui_latency.py``, 60 days of 3 environment-version pairs, keeps 36 MiB).
 
     Use: ``token = profiles.changes`` before a query; ``profiles.keep(entry, token, ...)``
     after it. Thread-safe."""
 
-    def __init__(self, volatile: Iterable[str] = (), max_entries: int = 64) -> None:
+    def __init__(
+        self, volatile: Iterable[str] = (), max_entries: int = 64, max_bytes: int = 256 << 20
+    ) -> None:
         self.volatile = frozenset(volatile)
         """columns that actuals change (in rows of any hour)"""
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.enabled = False
         """off until asked for (``EvaluationStore.keep_profiles``): a read that is not
         repeated would pay for hours it never reads again"""
@@ -134,8 +152,20 @@ class Profiles:
             for hour in hours:
                 entry.covered.add(hour)
                 if hour in found:
+                    if hour in entry.hours:
+                        entry.nbytes -= sizeof(entry.hours[hour])
                     entry.hours[hour] = found[hour]
+                    entry.nbytes += sizeof(found[hour])
+            held = sum(e.nbytes for e in self._entries.values())
+            while held > self.max_bytes and len(self._entries) > 1:
+                _, dropped = self._entries.popitem(last=False)
+                held -= dropped.nbytes
             return True
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(e.nbytes for e in self._entries.values())
 
     # -- what writes change ----------------------------------------------------------------
 
