@@ -303,3 +303,30 @@ def test_profiles_hold_at_most_max_bytes_dropping_the_least_recently_used() -> N
     assert profiles.nbytes == 3 * sizeof(value)
     profiles.inferences_written(1, "training", "v1", hour, hour, False)
     assert c.nbytes == sizeof(value) and profiles.nbytes == 2 * sizeof(value)
+
+
+def test_a_read_right_after_a_commit_never_finds_the_hours_it_changed(
+    store: es.Store, model: es.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read between a batch's commit and the rest of its write sees the new rows."""
+    engine = store._engine
+    bins = _bins(model)
+    ds = model.dataset(environment="production", version="v1")
+    collect(ds, bins, by="day")  # every hour is kept
+    seen: list[Any] = []
+    before = engine._generation
+
+    class Schemas(dict):  # type: ignore[type-arg]
+        """The store's schema cache, cleared right after each commit: read then."""
+
+        def clear(self) -> None:
+            super().clear()
+            if engine._generation != before and not seen:
+                seen.append(collect(ds, bins, by="day"))
+
+    monkeypatch.setattr(engine, "_schemas", Schemas())
+    more = frame(np.random.default_rng(5), 300, 40_000, 5, 3.0).drop(columns="label")
+    model.log(more, schema=SERVING, version="v1", environment="production")
+    plain, _ = _both(store, lambda: collect(ds, bins, by="day"))
+    assert seen
+    _same(plain, seen[0])

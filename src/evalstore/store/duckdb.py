@@ -35,7 +35,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
@@ -411,17 +411,16 @@ class DuckDBStore(EvaluationStore):
                         last,
                     ],
                 )
+                # the profiles forget what the batch changes both before the commit (no
+                # read after it may find them) and after (a read that ran meanwhile saw
+                # the rows before it, and may have kept them)
+                forget = self._forget(model_id, kind, version, environment, first, last)
+                forget(replaced > 0, actuals > 0)
                 self.con.execute("COMMIT")
                 with self._idle:  # readers cache a schema only if no commit came between
                     self._generation += 1
                     self._schemas.clear()
-                if kind == "inferences":
-                    assert version is not None
-                    self._profiles.inferences_written(
-                        model_id, environment, version, first, last, replaced > 0
-                    )
-                if kind == "actuals" or actuals:
-                    self._profiles.actuals_written(model_id, environment)
+                forget(replaced > 0, actuals > 0)
             except duckdb.OutOfMemoryException as exc:
                 self.con.execute("ROLLBACK")
                 raise BatchRejected(
@@ -436,6 +435,28 @@ class DuckDBStore(EvaluationStore):
             finally:
                 self._schemas.clear()
         return BatchReport(batch_id, rows, replaced, actuals, time.perf_counter() - started)
+
+    def _forget(
+        self,
+        model_id: int,
+        kind: str,
+        version: str | None,
+        environment: str,
+        first: datetime | None,
+        last: datetime | None,
+    ) -> Callable[[bool, bool], None]:
+        """What a batch makes the profiles forget: its hours (all of its pair's when it
+        replaced rows), and what reads actuals if it brought any."""
+
+        def forget(replaced: bool, actuals: bool) -> None:
+            if kind == "inferences" and version is not None:
+                self._profiles.inferences_written(
+                    model_id, environment, version, first, last, replaced
+                )
+            if kind == "actuals" or actuals:
+                self._profiles.actuals_written(model_id, environment)
+
+        return forget
 
     @contextmanager
     def _write_memory(self) -> Iterator[None]:

@@ -7,8 +7,10 @@ them the first time; after a batch, the batch's) in one grouped query, the other
 memory, and the partial hours at the edges of the range from the rows. Columns that
 actuals change are kept apart, so that late actuals cost a query of those columns only.
 
-Every aggregate must add up across hours (counts, histograms, sums of ``extra``); float
-sums may then differ from one sum over the range in the last bits.
+Histograms and counts add up across hours, and so do the ``extra`` sums, minima and maxima
+(float sums may then differ from one sum over the range in the last bits); the ``extra``
+aggregates that do not merge across hours (distinct counts) are read from the rows, in one
+query of their own grouped like the result.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from evalstore.dataset import Dataset, query_table
 from evalstore.store._profiles import HOUR, Profiles, floor_hour
 
 if TYPE_CHECKING:
-    Decoder: TypeAlias = Callable[[Mapping[str, Any]], np.ndarray]
+    Decoder: TypeAlias = Callable[[pa.Table], np.ndarray]
     Counted: TypeAlias = tuple[dict[str, np.ndarray], dict[str, Any]]
 
 __all__ = ["collect"]
