@@ -51,6 +51,7 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -159,22 +160,8 @@ def build(folder: Path, rows: int, say: Any = print) -> None:
     per_day = (rows - n_train) // PROD_DAYS
     with es.connect(folder) as store:
         model = store.model(MODEL, task="binary_classification")
-        features = NUMERIC + CATEGORICAL
-        with_actuals = es.Schema(
-            prediction_id="prediction_id",
-            timestamp="timestamp",
-            features=features,
-            prediction_score="score",
-            prediction_label="label",
-            actual_label="actual",
-        )
-        serving = es.Schema(
-            prediction_id="prediction_id",
-            timestamp="timestamp",
-            features=features,
-            prediction_score="score",
-            prediction_label="label",
-        )
+        serving = _serving()
+        with_actuals = replace(serving, actual_label="actual")
         chunk = 1_000_000
         for k, first in enumerate(range(0, n_train, chunk)):
             n = min(chunk, n_train - first)

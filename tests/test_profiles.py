@@ -6,6 +6,7 @@ actuals, actuals logged with inferences of another version."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,13 +28,7 @@ SCHEMA = es.Schema(
     prediction_label="pred",
     actual_label="label",
 )
-SERVING = es.Schema(
-    prediction_id="id",
-    timestamp="ts",
-    features=["x", "city"],
-    prediction_score="score",
-    prediction_label="pred",
-)
+SERVING = replace(SCHEMA, actual_label=None)  # the same rows, logged before their actuals
 DAY0 = pd.Timestamp("2024-03-01")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -54,13 +55,7 @@ SCHEMA = es.Schema(
     prediction_label="label",
     actual_label="churned",
 )
-SERVING = es.Schema(
-    prediction_id="id",
-    timestamp="ts",
-    features=["age", "plan"],
-    prediction_score="score",
-    prediction_label="label",
-)
+SERVING = replace(SCHEMA, actual_label=None)  # the same rows, logged before their actuals
 
 
 @pytest.fixture(scope="module")
