@@ -121,13 +121,7 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
         )
 
     def fixed() -> list[Baseline]:
-        found = [
-            views.cache.get(
-                (facts.name, facts.generation, "baseline", name),
-                lambda name=name: model.baseline(name),  # type: ignore[misc]
-            )
-            for name in facts.baseline_names
-        ]
+        found = [views.baseline(facts, name) for name in facts.baseline_names]
         return [base for base in found if not base.is_moving]
 
     def stored(side: Side) -> Baseline | None:

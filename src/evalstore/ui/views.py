@@ -188,14 +188,19 @@ class Views:
         key = (view.reference, view.version, view.start, view.end)
         return self._get(facts, "reference", key, lambda: self._reference(facts, view))  # type: ignore[no-any-return]
 
+    def baseline(self, facts: Facts, name: str) -> Baseline:
+        """A stored baseline of the model, read once per generation."""
+        model = self.store.model(facts.name)
+        return self.cache.get(
+            (facts.name, facts.generation, "baseline", name), lambda: model.baseline(name)
+        )
+
     def _reference(self, facts: Facts, view: View) -> Reference:
         assert view.reference is not None
         name = view.reference
         model = self.store.model(facts.name)
         if name in facts.baseline_names:
-            base = self.cache.get(
-                (facts.name, facts.generation, "baseline", name), lambda: model.baseline(name)
-            )
+            base = self.baseline(facts, name)
             if base.is_moving:
                 ref_ds, fitted = base.reference_for(model, self.current(facts, view, sliced=False))
                 return Reference(name, f"baseline {base.label}", fitted, ref_ds)
