@@ -343,7 +343,11 @@ def measure(
         started = time.perf_counter()
         ui.views.warm(MODEL)
         out["warm_seconds"] = time.perf_counter() - started
-        say(f"  warming the default views and the profiles took {out['warm_seconds']:.1f} s")
+        out["profiles_mib"] = profiles.nbytes / 2**20 if profiles is not None else 0.0
+        say(
+            f"  warming the default views and the profiles took {out['warm_seconds']:.1f} s; "
+            f"the profiles hold {out['profiles_mib']:.0f} MiB"
+        )
         defaults: dict[str, float] = {}
         for page, paths in urls().items():
             defaults[page] = _server_ms(client.get(paths[0]))

@@ -417,7 +417,8 @@ class Store:
         and drop them), so that drift over ranges that overlap earlier ones reads only the
         hours not read before. Worth it when the same rows are read again and again, as
         in the server (which keeps them) or a notebook going through windows; a first read
-        costs about 1.5x a plain one. See docs/concepts.md, "Profiles"."""
+        costs more than a plain one (it groups the rows by hour). See docs/concepts.md,
+        "Profiles"."""
         self._engine.keep_profiles(keep)
 
     def model(self, name: str, task: Task | str | None = None) -> Model:

@@ -90,7 +90,7 @@ def sizeof(value: Any) -> int:
 class Profiles:
     """The entries of one store, most recently used last: at most ``max_entries``, and the
     least recently used dropped while they hold more than ``max_bytes`` (the 10M-row store
-    of ``bench/ui_latency.py``, 60 days of 3 environment-version pairs, keeps 36 MiB).
+    of ``bench/ui_latency.py``, 60 days of 3 environment-version pairs, keeps about 23 MiB).
 
     Use: ``token = profiles.changes`` before a query; ``profiles.keep(entry, token, ...)``
     after it. Thread-safe."""
