@@ -589,3 +589,71 @@ def test_docstring_example_registers_a_metric(store: es.Store) -> None:
         assert result.value("positive_rate") == pytest.approx(frame["pred"].mean(), abs=1e-12)
     finally:
         unregister_metric("positive_rate")
+
+
+def _histogram(rng: np.random.Generator, n_bins: int, span: int, exact: bool) -> pd.DataFrame:
+    """A score histogram as the engine returns it: two group keys (text with NULLs, an
+    integer), a bin, positives and negatives, in no particular order."""
+    rows = []
+    for team in ["a", "b", None]:
+        for shard in (0, 7):
+            bins = rng.choice(span, size=min(n_bins, span), replace=False)
+            for b in bins:
+                pos, neg = int(rng.integers(0, 4)), int(rng.integers(0, 4))
+                if pos + neg:
+                    rows.append((team, shard, float(b) / span if exact else int(b), pos, neg))
+    df = pd.DataFrame(rows, columns=["team", "shard", "__es_bin", "pos", "neg"])
+    return df.sample(frac=1.0, random_state=int(rng.integers(1 << 30))).reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("n_bins", "span", "exact"),
+    [(300, 4096, False), (50, 1 << 30, False), (200, 10_000, True)],
+    ids=["dense-slots", "sorted", "exact-scores"],
+)
+def test_score_sums_match_sklearn_per_group(n_bins: int, span: int, exact: bool) -> None:
+    """The NumPy finish of a score histogram: per group, the AUC and AP equal
+    scikit-learn's on the bins (weighted by the counts), and DeLong's sums a plain loop's."""
+    import pyarrow as pa
+
+    from evalstore.analyses.metrics.ranking import auc_summary, score_sums
+
+    rng = np.random.default_rng(n_bins)
+    df = _histogram(rng, n_bins, span, exact)
+    out = score_sums(pa.Table.from_pandas(df, preserve_index=False), ap_variance=True).to_pylist()
+    assert len(out) == 6  # 3 teams (one NULL) x 2 shards
+    for row in out:
+        g = df[(df.team.isna() if row["team"] is None else df.team == row["team"])]
+        g = g[g.shard == row["shard"]].sort_values("__es_bin")
+        y = np.r_[np.ones(len(g)), np.zeros(len(g))]
+        score = np.r_[g["__es_bin"], g["__es_bin"]]
+        weight = np.r_[g["pos"], g["neg"]]
+        s = auc_summary(row)
+        assert s["P"] == g.pos.sum() and s["N"] == g.neg.sum()
+        assert s["auc"] == pytest.approx(skm.roc_auc_score(y, score, sample_weight=weight))
+        assert s["ap"] == pytest.approx(
+            skm.average_precision_score(y, score, sample_weight=weight)
+        )
+        pos, neg = g.pos.to_numpy(float), g.neg.to_numpy(float)
+        cneg = np.cumsum(neg)
+        lower = cneg - neg / 2
+        assert row["v10_sq"] == pytest.approx(float(np.sum(pos * lower * lower)))
+        assert row["ties"] == pytest.approx(float(np.sum(pos * neg)))
+
+
+def test_score_sums_of_no_rows_keep_the_group_columns() -> None:
+    import pyarrow as pa
+
+    from evalstore.analyses.metrics.ranking import score_sums
+
+    empty = pa.table(
+        {
+            "k": pa.array([], pa.string()),
+            "__es_bin": pa.array([], pa.int64()),
+            "pos": pa.array([], pa.int64()),
+            "neg": pa.array([], pa.int64()),
+        }
+    )
+    out = score_sums(empty, ap_variance=False)
+    assert out.num_rows == 0
+    assert out.column_names[:3] == ["k", "P", "N"]

@@ -47,6 +47,7 @@ import ibis.expr.types as ir
 from evalstore._memo import Memo
 from evalstore.analyses.binning import Binning, column_kinds, feature_columns, fit_binnings
 from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricValue, get_metric
+from evalstore.analyses.metrics._base import Finished, engine_table, finish, same_query
 from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
 from evalstore.analyses.performance import _choose, _plain, bin_index
@@ -339,7 +340,7 @@ class _Branch:
     inputs: MetricInput
     main: ir.Table
     names: dict[str, str]  # the metric's aggregate name -> output column
-    queries: dict[str, ir.Table]
+    queries: dict[str, ir.Table | Finished]
 
 
 #: branches built, by everything that builds them (another window reuses them)
@@ -381,14 +382,26 @@ def _build_branch(
     return _Branch(inputs, t.group_by(KEY).aggregate(**exprs), names, dict(metric.queries(inputs)))
 
 
-def _run(ds: Dataset, tables: list[ir.Table]) -> tuple[list[dict[str, Any]], int]:
-    """Every table's rows, as one UNION ALL query when their schemas agree."""
-    schema = tables[0].schema()
-    if all(t.schema() == schema for t in tables[1:]):
+def _run(ds: Dataset, queries: list[ir.Table | Finished]) -> tuple[list[dict[str, Any]], int]:
+    """Every query's rows, as one UNION ALL query when their schemas agree (and they are
+    finished alike: a finish treats each group alone, and the branches' keys differ)."""
+    tables = [engine_table(q) for q in queries]
+    schema, how = tables[0].schema(), _finisher(queries[0])
+    if all(
+        t.schema() == schema and _finisher(q) == how for q, t in zip(queries, tables, strict=True)
+    ):
         union = ibis.union(*tables, distinct=False) if len(tables) > 1 else tables[0]
-        return ds.execute(union).to_pylist(), 1
-    rows = [row for t in tables for row in ds.execute(t).to_pylist()]
+        return finish(queries[0], ds.execute(union)).to_pylist(), 1
+    rows = [
+        row
+        for q, t in zip(queries, tables, strict=True)
+        for row in finish(q, ds.execute(t)).to_pylist()
+    ]
     return rows, len(tables)
+
+
+def _finisher(query: ir.Table | Finished) -> Any:
+    return query.finish if isinstance(query, Finished) else None
 
 
 def _evaluate(
@@ -398,7 +411,7 @@ def _evaluate(
     main, queries = _run(ds, [b.main for b in branches])
     extra: dict[str, dict[tuple[int, int], list[dict[str, Any]]]] = {}
     for name, query in branches[0].queries.items():
-        same = next((e for e in extra if branches[0].queries[e].equals(query)), None)
+        same = next((e for e in extra if same_query(branches[0].queries[e], query)), None)
         if same is not None:  # two names for one query (a shared histogram): run it once
             extra[name] = extra[same]
             continue

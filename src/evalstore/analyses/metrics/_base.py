@@ -7,7 +7,9 @@ needs) and says how it is computed in two steps:
    They run, per group, in one query together with every other metric's aggregates;
    equal expressions asked for by two metrics are computed once.
    ``queries(inputs)`` may add whole Ibis tables (a histogram of scores, a confusion
-   matrix) holding the group key columns ``inputs.keys``; equal tables run once.
+   matrix) holding the group key columns ``inputs.keys``; equal tables run once. A
+   query may be :class:`Finished`: its result passes through a function (NumPy on the
+   engine's small result) before the metric sees it.
 2. ``finalize(group)``: plain arithmetic on that group's tiny aggregated result,
    returning the value (and its confidence interval) as a :class:`MetricValue`.
 
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from evalstore._registry import Registry
 from evalstore.errors import ParameterError
@@ -202,8 +205,49 @@ class GroupData(Mapping[str, Any]):
         return self.tables.get(name, [])
 
 
+@dataclass(frozen=True, eq=False)
+class Finished:
+    """A query whose result is finished outside the engine: ``finish`` turns the rows
+    ``table`` returns (an Arrow table) into the rows the metric reads.
+
+    For a last pass that is cheap on the engine's aggregated result and costly in SQL:
+    the cumulative sums of the score histograms (``ranking``) were window functions
+    over up to a million (group, bin) rows; in NumPy they are one sort and a few
+    vectorised passes. ``finish`` must treat each group alone (two groups' rows may come
+    in one result) and compare equal for equal work (a frozen dataclass, not a lambda),
+    so that equal queries still run once.
+    """
+
+    table: ir.Table
+    finish: Callable[[pa.Table], pa.Table]
+
+    def equals(self, other: object) -> bool:
+        return (
+            isinstance(other, Finished)
+            and self.finish == other.finish
+            and self.table.equals(other.table)
+        )
+
+
+def same_query(a: ir.Table | Finished, b: ir.Table | Finished) -> bool:
+    """``a`` and ``b`` ask the engine for the same rows and finish them alike."""
+    if isinstance(a, Finished) or isinstance(b, Finished):
+        return isinstance(a, Finished) and a.equals(b)
+    return bool(a.equals(b))
+
+
+def engine_table(query: ir.Table | Finished) -> ir.Table:
+    """What the engine runs for ``query``."""
+    return query.table if isinstance(query, Finished) else query
+
+
+def finish(query: ir.Table | Finished, result: pa.Table) -> pa.Table:
+    """``result`` (the rows of :func:`engine_table`) as the metric reads them."""
+    return query.finish(result) if isinstance(query, Finished) else result
+
+
 Aggregates = Callable[[MetricInput], Mapping[str, ir.Scalar]]
-Queries = Callable[[MetricInput], Mapping[str, ir.Table]]
+Queries = Callable[[MetricInput], "Mapping[str, ir.Table | Finished]"]
 Finalize = Callable[[GroupData], "MetricValue | float | None"]
 
 
@@ -211,7 +255,7 @@ def _no_aggregates(inputs: MetricInput) -> Mapping[str, ir.Scalar]:
     return {}
 
 
-def _no_queries(inputs: MetricInput) -> Mapping[str, ir.Table]:
+def _no_queries(inputs: MetricInput) -> Mapping[str, ir.Table | Finished]:
     return {}
 
 

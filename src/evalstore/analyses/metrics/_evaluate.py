@@ -15,7 +15,16 @@ from typing import Any
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from evalstore.analyses.metrics._base import GroupData, Metric, MetricInput, MetricValue
+from evalstore.analyses.metrics._base import (
+    Finished,
+    GroupData,
+    Metric,
+    MetricInput,
+    MetricValue,
+    engine_table,
+    finish,
+    same_query,
+)
 
 __all__ = ["GroupResult", "evaluate"]
 
@@ -62,13 +71,13 @@ def evaluate(
             names[name] = columns[op]
         local[metric.key] = names
 
-    tables: list[ir.Table] = []  # distinct extra queries
+    tables: list[ir.Table | Finished] = []  # distinct extra queries
     query_of: dict[str, dict[str, int]] = {}
     for metric in metrics:
         index: dict[str, int] = {}
         for name, query in metric.queries(inputs).items():
             for i, seen in enumerate(tables):
-                if seen.equals(query):
+                if same_query(seen, query):
                     index[name] = i
                     break
             else:
@@ -81,7 +90,7 @@ def evaluate(
     extra: list[dict[tuple[Any, ...], list[dict[str, Any]]]] = []
     for query in tables:
         grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        for row in execute(query).to_pylist():
+        for row in finish(query, execute(engine_table(query))).to_pylist():
             grouped.setdefault(_key(row, keys), []).append(row)
         extra.append(grouped)
 
