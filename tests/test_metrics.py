@@ -631,9 +631,7 @@ def test_score_sums_match_sklearn_per_group(n_bins: int, span: int, exact: bool)
         s = auc_summary(row)
         assert s["P"] == g.pos.sum() and s["N"] == g.neg.sum()
         assert s["auc"] == pytest.approx(skm.roc_auc_score(y, score, sample_weight=weight))
-        assert s["ap"] == pytest.approx(
-            skm.average_precision_score(y, score, sample_weight=weight)
-        )
+        assert s["ap"] == pytest.approx(skm.average_precision_score(y, score, sample_weight=weight))
         pos, neg = g.pos.to_numpy(float), g.neg.to_numpy(float)
         cneg = np.cumsum(neg)
         lower = cneg - neg / 2
