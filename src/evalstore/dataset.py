@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import ibis
 import ibis.expr.operations as ops
@@ -16,6 +16,8 @@ from ibis.common.exceptions import IbisError
 from evalstore._frames import polars_frame
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.store._compiled import TEMPLATE
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +39,14 @@ def query_table(ds: Any) -> ir.Table:
     object (one with ``table`` and ``execute``)."""
     template = getattr(ds, "template", None)
     return template if isinstance(template, ir.Table) else ds.table
+
+
+def beside(ds: Any, fn: Callable[[], T]) -> Callable[[], T]:
+    """``fn`` (reads of ``ds``) started while the caller goes on, where the dataset's store
+    reads from several threads at once (``EvaluationStore.beside``); returns what gives
+    ``fn``'s result. Elsewhere ``fn`` runs when the result is asked for."""
+    start = getattr(getattr(ds, "_store", None), "beside", None)
+    return start(fn) if callable(start) else fn
 
 
 def as_timestamp(value: TimeLike, name: str) -> datetime:

@@ -12,7 +12,7 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -23,6 +23,8 @@ from evalstore.schema import Task
 from evalstore.store._profiles import Profiles
 
 __all__ = ["BatchReport", "EvaluationStore", "ModelRecord", "Progress"]
+
+T = TypeVar("T")
 
 #: called with the number of rows just written
 Progress = Callable[[int], None]
@@ -129,6 +131,12 @@ class EvaluationStore(abc.ABC):
         an engine that forgets the hours each of its writes changes has them, once asked to
         keep them."""
         return None
+
+    def beside(self, fn: Callable[[], T]) -> Callable[[], T]:
+        """``fn`` (reads of this store) started while the caller goes on; returns what gives
+        its result. Here it runs when the result is asked for: only an engine that reads
+        from several threads at once runs it beside."""
+        return fn
 
     def keep_profiles(self, keep: bool = True) -> bool:
         """Keep profiles from now on (or stop, and drop them): worth it in a process that

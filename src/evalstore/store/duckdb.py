@@ -36,10 +36,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import ibis
@@ -58,6 +59,8 @@ from evalstore.store._compiled import bind, sql_of
 from evalstore.store._fold import ACTUALS, fold_missing
 from evalstore.store._profiles import Profiles
 from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
+
+T = TypeVar("T")
 
 __all__ = ["DuckDBStore", "RowStream"]
 
@@ -94,6 +97,26 @@ class _Reader:
         """nested ``snapshot()`` blocks open"""
         self.schemas: dict[str, ibis.Schema] = {}
         """the tables' schemas as this snapshot sees them"""
+
+
+#: threads for :meth:`DuckDBStore.beside` (queries of one analysis side by side)
+SIDE_THREADS = 2
+_SIDE_LOCAL = threading.local()
+_SIDE: list[ThreadPoolExecutor] = []
+_SIDE_LOCK = threading.Lock()
+
+
+def _side_pool() -> ThreadPoolExecutor:
+    """The threads that run :meth:`DuckDBStore.beside` work, for every store."""
+    with _SIDE_LOCK:
+        if not _SIDE:
+            _SIDE.append(ThreadPoolExecutor(SIDE_THREADS, thread_name_prefix="evalstore-beside"))
+        return _SIDE[0]
+
+
+def _inside_side(fn: Callable[[], T]) -> T:
+    _SIDE_LOCAL.inside = True
+    return fn()
 
 
 def _now() -> datetime:
@@ -266,6 +289,19 @@ class DuckDBStore(EvaluationStore):
                 reader.cursor.execute("COMMIT")  # a read: nothing to write
             finally:
                 reader.depth, reader.schemas = 0, {}
+
+    def beside(self, fn: Callable[[], T]) -> Callable[[], T]:
+        """``fn`` run on another thread while the caller goes on: DuckDB runs the threads'
+        queries side by side, each on its own cursor. A query of a day or a week of rows
+        keeps two cores only partly busy, so two such queries together take little more
+        than the longer one. Inside a snapshot, or on such a thread itself, ``fn`` runs
+        when its result is asked for: its reads must see the snapshot, and a thread that
+        waited for work queued behind itself would never end."""
+        reader = self._readers.get(threading.current_thread())
+        if (reader is not None and reader.depth) or getattr(_SIDE_LOCAL, "inside", False):
+            return fn
+        future = _side_pool().submit(_inside_side, fn)
+        return future.result
 
     @property
     def profiles(self) -> Profiles | None:

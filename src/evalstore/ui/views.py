@@ -26,6 +26,7 @@ when it holds at most ``FULL_RANGE_ROWS`` rows, else to its last ``RECENT_DAYS``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,9 @@ __all__ = [
 
 #: the fewest rows a slice needs to be listed among the worst
 MIN_SUPPORT = 30
+
+#: views computed side by side for one page (:meth:`Views.ahead`)
+PARALLEL = 2
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,20 @@ class Views:
         self.cache = cache
         self.on_new_generation = on_new_generation
         """called with a model's name when its data changed since the cache last saw it"""
+        self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="evalstore-ui-views")
+
+    def ahead(self, *parts: Callable[[], Any]) -> None:
+        """Start computing ``parts`` (cached views a page needs next) on other threads.
+
+        A page that needs several independent views (the health summary: performance,
+        drift and data quality) asks for them ahead, then reads them in order: each read
+        waits for the value its thread is computing (the cache computes a key once). The
+        engine runs their queries side by side: one query of a day or a week of rows
+        keeps the machine's cores only partly busy, and the Python between queries runs
+        while another thread waits on the engine.
+        """
+        for part in parts:
+            self._pool.submit(part)
 
     # -- facts ---------------------------------------------------------------------------------
 
@@ -344,6 +362,7 @@ class Views:
     def health(self, facts: Facts) -> Health:
         """The default view's metric against the reference, drift and data-quality counts."""
         view = self.resolve(facts, {})
+        self.ahead(lambda: self.quality(facts, view), lambda: self.drift(facts, view))
         overall = self.overall(facts, view) if facts.has_actuals else None
         row = overall.rows[0] if overall is not None and overall.rows else None
         value = row["value"] if row is not None else None

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from evalstore._memo import Memo
 from evalstore.analyses.binning._binning import WINDOWS
-from evalstore.dataset import Dataset, query_table
+from evalstore.dataset import Dataset, beside, query_table
 from evalstore.store._profiles import HOUR, Profiles, floor_hour
 
 if TYPE_CHECKING:
@@ -277,6 +277,10 @@ def collect(
         return _parts(dataset, aggs, decoders, parts, merged, profiles.volatile)
 
     built = build() if key is None else _PARTS.get((key, profiles.volatile), build)
+    rest = [k for k in extra if k not in merged]
+    # the aggregates that do not merge are read from the rows while the hours are read
+    rows = {k: aggs[k] for k in rest}
+    from_rows = beside(dataset, lambda: _rows_of(dataset, rows, by)) if rest else None
     window = _window(by)
     results: list[tuple[_Part, dict[datetime | None, Hour]]] = []
     for part in built:
@@ -303,28 +307,30 @@ def collect(
             counts.update(c)
             values.update(e)
         out[w] = ({n: counts[n] for n in decoders}, values)
-    rest = [k for k in extra if k not in merged]
-    if rest and not _from_rows(dataset, {k: aggs[k] for k in rest}, by, out):
+    if from_rows is not None and not _from_rows(from_rows(), rest, out):
         return None
     return {w: (c, {k: e[k] for k in extra}) for w, (c, e) in out.items()}
 
 
-def _from_rows(
-    dataset: Dataset, aggs: dict[str, Any], by: str | None, out: dict[datetime | None, Counted]
-) -> bool:
-    """Add to ``out`` the ``aggs`` read from the rows, per window of ``by``; False if the
-    rows' windows are not those of ``out`` (a batch came in between)."""
+def _rows_of(dataset: Dataset, aggs: dict[str, Any], by: str | None) -> pa.Table:
+    """``aggs`` read from the rows, per window of ``by`` (``window_``)."""
     t = query_table(dataset)
     if by is None:
-        table = dataset.execute(t.aggregate(**aggs))
-        windows: list[datetime | None] = [None] * table.num_rows
+        return dataset.execute(t.aggregate(**aggs))
+    group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
+    return dataset.execute(t.group_by(group).aggregate(**aggs))
+
+
+def _from_rows(table: pa.Table, names: list[str], out: dict[datetime | None, Counted]) -> bool:
+    """Add to ``out`` the aggregates ``names`` of ``table`` (:func:`_rows_of`); False if the
+    rows' windows are not those of ``out`` (a batch came in between)."""
+    if "window_" in table.column_names:
+        windows: list[datetime | None] = table.column("window_").to_pylist()
     else:
-        group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
-        table = dataset.execute(t.group_by(group).aggregate(**aggs))
-        windows = table.column("window_").to_pylist()
+        windows = [None] * table.num_rows
     if set(windows) != set(out):
         return False
-    values = {k: table.column(k).to_pylist() for k in aggs}
+    values = {k: table.column(k).to_pylist() for k in names}
     for i, w in enumerate(windows):
         out[w][1].update({k: v[i] for k, v in values.items()})
     return True

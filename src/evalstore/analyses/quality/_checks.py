@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ def type_issue(column: str, expected: ColumnExpectation, got: str | None) -> Qua
     return QualityIssue(column, "type", "error", message)
 
 
+@functools.lru_cache(maxsize=4096)
 def chance_out_of_range(valid: int, n_reference: int) -> int:
     """How many of ``valid`` values may fall outside the range of ``n_reference`` values of
     the same distribution before it is news.
@@ -108,7 +110,8 @@ def chance_out_of_range(valid: int, n_reference: int) -> int:
     A new value of the same continuous distribution lands outside the min-max of
     ``n_reference`` values with probability 2 / (n_reference + 1); the allowance is the
     count that Binomial(valid, that) exceeds with probability below 1e-3. Without a known
-    reference size (expectations written by hand) nothing is allowed."""
+    reference size (expectations written by hand) nothing is allowed. Kept per (valid,
+    n_reference): a result by the hour asks for thousands, most of them alike."""
     if n_reference <= 0 or valid <= 0:
         return 0
     # binom.isf from scipy.special (scipy.stats costs 0.9 s to import): the smallest k

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evalstore.analyses.binning import column_kinds
@@ -40,7 +40,7 @@ from evalstore.analyses.quality.result import (
     QualityResult,
     WindowQuality,
 )
-from evalstore.dataset import query_table
+from evalstore.dataset import beside, query_table
 from evalstore.errors import ParameterError
 from evalstore.schema import Task
 
@@ -134,7 +134,7 @@ def _categories(
     GROUP BYs run for it): small sets come from the scan's sums; a GROUP BY runs for
     large sets, and for small ones with new values, to count and show those."""
     found: dict[str, dict[Window, Found]] = {}
-    queries = 0
+    grouped: dict[str, Callable[[], dict[Window, Found]]] = {}  # GROUP BYs, side by side
     for target in targets:
         exp = expected.get(target.name)
         if exp is None or exp.categories is None:
@@ -146,9 +146,14 @@ def _categories(
         else:
             needed = any(c.valid for c in counts.values())
         if needed:
-            found[target.name] = category_counts(dataset, target.name, exp.categories, by)
-            queries += 1
-    return found, queries
+            categories = exp.categories
+
+            def count(name: str = target.name, values: Any = categories) -> Any:
+                return category_counts(dataset, name, values, by)
+
+            grouped[target.name] = beside(dataset, count)
+    found.update({name: result() for name, result in grouped.items()})
+    return found, len(grouped)
 
 
 def _summed(categories: Sequence[Any], counts: Counts) -> Found:
@@ -256,9 +261,10 @@ def quality(
     issues, targets, expected = _targets(dataset, expectations, columns)
     n_reference = expectations.n_reference if expectations is not None else 0
     consistency = _consistency.plan(query_table(dataset), parsed, threshold, positive_class)
+    repeated = beside(dataset, lambda: repeated_ids(dataset, by))  # it needs nothing below
     scanned = scan(dataset, targets, consistency.aggregates, by, exact_distinct)
     found, queries = _categories(dataset, targets, expected, scanned, by)
-    repeats = repeated_ids(dataset, by)
+    repeats = repeated()
     queries += 2  # the scan and the duplicates
 
     notes = list(consistency.notes)

@@ -53,9 +53,11 @@ def check_by(by: object) -> str | None:
     return by if by is None else str(by)
 
 
+@functools.lru_cache(maxsize=256)
 def kind_of(dtype: dt.DataType) -> str | None:
     """``numeric`` (floating point), ``categorical`` (text, integers, booleans) or None
-    (a type quality does not check), as in ``binning.column_kinds``."""
+    (a type quality does not check), as in ``binning.column_kinds`` (kept per type, as
+    :func:`dtype_name`)."""
     if dtype.is_floating():
         return "numeric"
     if dtype.is_integer() or dtype.is_string() or dtype.is_boolean():

@@ -1,0 +1,142 @@
+"""Reads side by side (``DuckDBStore.beside``): an analysis starts independent queries on
+other threads. They run elsewhere only where that is safe: not inside a snapshot (whose
+reads must stay in its transaction) and not from such a thread (which could wait for work
+queued behind itself). Results and errors come back to the caller."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evalstore as es
+from evalstore.analyses.quality import quality
+from evalstore.dataset import beside
+
+SCHEMA = es.Schema(
+    prediction_id="id",
+    timestamp="ts",
+    features=["x", "city"],
+    prediction_score="score",
+    actual_label="label",
+)
+
+
+def frame(n: int, first: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(first, first + n)],
+            "ts": pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.random(n) * 3, unit="D"),
+            "x": rng.normal(size=n),
+            "city": rng.choice(["paris", "lyon", "oslo"], n),
+            "score": rng.random(n),
+            "label": rng.integers(0, 2, n),
+        }
+    )
+
+
+@pytest.fixture
+def model(store: es.Store) -> es.Model:
+    m = store.model("m", task="binary_classification")
+    m.log(frame(300, 0, 1), schema=SCHEMA, version="v1", environment="production")
+    m.log(frame(300, 100, 2), schema=SCHEMA, version="v2", environment="production")
+    return m
+
+
+def count(ds) -> int:  # type: ignore[no-untyped-def]
+    return int(ds.execute(ds.table.count().name("n")).column("n")[0].as_py())
+
+
+def test_beside_runs_on_another_thread_and_returns_the_result(model: es.Model) -> None:
+    ds = model.dataset(environment="production")
+    seen: list[threading.Thread] = []
+
+    def work() -> int:
+        seen.append(threading.current_thread())
+        return count(ds)
+
+    result = beside(ds, work)
+    assert result() == 600
+    assert seen and seen[0] is not threading.current_thread()
+
+
+def test_beside_raises_the_error_of_its_work(model: es.Model) -> None:
+    ds = model.dataset(environment="production")
+
+    def fail() -> None:
+        raise ValueError("no such column: nope")
+
+    result = beside(ds, fail)
+    with pytest.raises(ValueError, match="nope"):
+        result()
+
+
+def test_inside_a_snapshot_work_stays_on_the_thread_and_sees_the_snapshot(
+    store: es.Store, model: es.Model
+) -> None:
+    ds = model.dataset(environment="production")
+    seen: list[threading.Thread] = []
+
+    def work() -> int:
+        seen.append(threading.current_thread())
+        return count(ds)
+
+    with store._engine.snapshot():
+        assert count(ds) == 600
+        # a batch committed meanwhile (from another thread) is not in the snapshot
+        writer = threading.Thread(
+            target=lambda: model.log(
+                frame(50, 1000, 3), schema=SCHEMA, version="v1", environment="production"
+            )
+        )
+        writer.start()
+        writer.join()
+        result = beside(ds, work)
+        assert result() == 600
+    assert seen == [threading.current_thread()]
+    assert count(ds) == 650
+
+
+def test_work_started_from_a_side_thread_runs_there(model: es.Model) -> None:
+    """Two levels of side work on a pool of two threads: without running the inner work in
+    place, four nested calls would wait for each other forever."""
+    ds = model.dataset(environment="production")
+    threads: list[tuple[threading.Thread, threading.Thread]] = []
+
+    def inner() -> int:
+        return count(ds)
+
+    def outer() -> int:
+        here = threading.current_thread()
+        got = beside(ds, lambda: (threads.append((here, threading.current_thread())), inner())[1])
+        return got()
+
+    got: list[int] = []
+
+    def run() -> None:
+        results = [beside(ds, outer) for _ in range(4)]
+        got.extend(r() for r in results)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "the side threads wait for each other"
+    assert got == [600] * 4
+    assert threads and all(a is b for a, b in threads)
+
+
+def test_quality_with_side_reads_equals_quality_in_one_thread(
+    store: es.Store, model: es.Model
+) -> None:
+    """The duplicate ids and category counts run beside the scan; in a snapshot they run in
+    line. Both give the same result."""
+    base = model.create_baseline("prod", environment="production", version="v1")
+    ds = model.dataset(environment="production")
+    side = quality(ds, base.expectations_, by="day").to_dict()
+    with store._engine.snapshot():
+        inline = quality(ds, base.expectations_, by="day").to_dict()
+    assert side == inline
+    assert any(w["ids_in_several_versions"] for w in side["windows"])  # the ids v1 and v2 share
