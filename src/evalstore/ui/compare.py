@@ -19,7 +19,7 @@ from evalstore.analyses.baseline import Baseline
 from evalstore.analyses.binning import fit_binnings, recount
 from evalstore.analyses.drift import DriftResult, drift_families
 from evalstore.analyses.performance import PerformanceResult, performance
-from evalstore.dataset import as_timestamp
+from evalstore.dataset import as_timestamp, beside
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.ui.state import Facts, View, day_text
 from evalstore.ui.views import Views, covers
@@ -153,14 +153,11 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
                 raise ParameterError(
                     "compare", "two selections with rows", f"no rows for {side.label}"
                 )
-        perf_b = performance(ds_b) if facts.has_actuals else None
-        perf_a = None
-        if base is not None and base.performance_ is not None and perf_b is not None:
-            perf_a = PerformanceResult.from_dict(base.performance_)
-            if perf_a.metrics != perf_b.metrics:
-                perf_a = None
-        if perf_a is None and facts.has_actuals:
-            perf_a = performance(ds_a)
+        # the sides' performance runs beside the drift below (their queries are independent)
+        later_b = beside(ds_b, lambda: performance(ds_b)) if facts.has_actuals else None
+        later_a = None
+        if facts.has_actuals and (base is None or base.performance_ is None):
+            later_a = beside(ds_a, lambda: performance(ds_a))
         shared = [b for b in fixed() if all(n in b.binnings_ for n in names)]
         if base is not None and all(n in base.binnings_ for n in names):
             bins = base.binnings_
@@ -173,6 +170,19 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
         results = iter(drift_families(ds_a, ds_b, families, binnings=bins)[0] if families else [])
         found = next(results) if facts.features else None
         preds = next(results) if facts.predictions else None
+        perf_b = later_b() if later_b is not None else None
+        perf_a = later_a() if later_a is not None else None
+        if (
+            perf_a is None
+            and base is not None
+            and base.performance_ is not None
+            and perf_b is not None
+        ):
+            perf_a = PerformanceResult.from_dict(base.performance_)
+            if perf_a.metrics != perf_b.metrics:
+                perf_a = None
+        if perf_a is None and facts.has_actuals:
+            perf_a = performance(ds_a)
         return Comparison(a, b, rows_a, rows_b, perf_a, perf_b, found, preds)
 
     return views.cache.get((facts.name, facts.generation, "compare", a, b), compute)
