@@ -1,11 +1,11 @@
 """Ranking metrics: ROC AUC and PR AUC (average precision), from a score histogram in the engine.
 
-One query per family: the engine groups the rows by (group keys, score bin) counting
-positives and negatives; then cumulative sums over each group's bins, in NumPy on that
-histogram (:func:`score_sums`), give the AUC, DeLong's variance and the average
-precision. The histogram has at most one row per (group, bin) with rows: a million at
-most for a week of the 10M-row benchmark store by the hour, where window functions in
-the engine took 2-3x as long as the sort and sums in NumPy.
+One query for the AUCs and APs of a call: the engine groups the rows by (group keys,
+score bin) counting positives and negatives; then cumulative sums over each group's bins,
+in NumPy on that histogram (:func:`score_sums`), give the AUC, DeLong's variance and the
+average precision. The histogram has at most one row per (group, bin) with rows: about a
+million for the slices of a week of the 10M-row UI benchmark store, where DuckDB's window
+passes took 0.57 s and the sort and sums in NumPy take 0.1-0.26 s.
 
 **Binned** (``roc_auc``, ``pr_auc``): 2^16 equal-width bins of the score on [0, 1].
 Binning only changes pairs that fall in the same bin, which count as ties (1/2), so
