@@ -325,3 +325,109 @@ def test_a_read_right_after_a_commit_never_finds_the_hours_it_changed(
     plain, _ = _both(store, lambda: collect(ds, bins, by="day"))
     assert seen
     _same(plain, seen[0])
+
+
+def _ids_per_day(ds: Dataset) -> dict[Any, Any]:
+    """Distinct ids and rows per day (does not add up across hours), read from the rows."""
+    t = query_table(ds)
+    q = t.group_by(day=t.timestamp.truncate("D")).aggregate(
+        ids=t.prediction_id.nunique(), rows=t.count()
+    )
+    return {r["day"]: (r["ids"], r["rows"]) for r in ds.execute(q).to_pylist()}
+
+
+def test_whole_windows_are_kept_and_forgotten_with_their_hours(
+    store: es.Store, model: es.Model
+) -> None:
+    """``by_windows``: a whole window is computed once; a batch makes the store forget the
+    windows that hold its hours (and every window, when it replaced rows); the partial
+    windows at the edges are always read. Values equal the rows' after each batch."""
+    from evalstore.analyses.binning._profiled import by_windows
+
+    ranges: list[tuple[Any, Any]] = []
+
+    def compute(ds: Dataset) -> dict[Any, Any]:
+        ranges.append((ds.start, ds.end))
+        return _ids_per_day(ds)
+
+    def check(selection: dict[str, Any]) -> None:
+        ds = model.dataset(**selection)
+        got = by_windows(ds, "ids", ["prediction_id"], "day", compute)
+        assert got == _ids_per_day(ds)
+
+    whole = {"environment": "production", "start": "2024-03-01", "end": "2024-03-09"}
+    check(whole)
+    assert ranges == [(datetime(2024, 3, 1), datetime(2024, 3, 9))]
+    ranges.clear()
+    check(whole)
+    assert ranges == []  # every window kept
+    check({"environment": "production", "start": "2024-03-02T06:00", "end": "2024-03-05"})
+    assert ranges == [(datetime(2024, 3, 2, 6), datetime(2024, 3, 3))]  # the partial edge only
+    ranges.clear()
+
+    # ids of v2 logged again under v1, on March 4th: that day's ids and rows change
+    rng = np.random.default_rng(11)
+    again = frame(rng, 60, 20_000, 1).drop(columns="label")
+    again["ts"] = pd.Timestamp("2024-03-04T08:00") + pd.to_timedelta(
+        rng.random(60) * 3600 * 10, unit="s"
+    )
+    model.log(again, schema=SERVING, version="v1", environment="production")
+    check(whole)
+    assert ranges == [(datetime(2024, 3, 4), datetime(2024, 3, 5))]
+    ranges.clear()
+
+    # a batch that replaces earlier rows (its ids were logged before, in other hours)
+    moved = again.head(10).copy()
+    moved["ts"] = pd.Timestamp("2024-03-07T12:00")
+    model.log(moved, schema=SERVING, version="v1", environment="production")
+    check(whole)
+    assert ranges == [(datetime(2024, 3, 1), datetime(2024, 3, 9))]  # every window again
+    ranges.clear()
+
+    # a batch of another environment changes nothing here
+    model.log(frame(rng, 50, 90_000, 8), schema=SCHEMA, version="v1", environment="training")
+    check(whole)
+    assert ranges == []
+
+
+def test_quality_by_day_stays_equal_to_the_rows_after_batches(
+    store: es.Store, model: es.Model
+) -> None:
+    """Quality's distinct counts and ids under several versions are kept per whole day; after
+    a batch that adds values and shares ids in a kept day, they equal the rows' again."""
+    from evalstore.analyses.quality import quality
+
+    expectations = model.create_baseline("t", environment="training").expectations_
+    ds = model.dataset(environment="production", start="2024-03-01", end="2024-03-09")
+
+    def read() -> dict[str, Any]:
+        return quality(ds, expectations, by="day").to_dict()
+
+    def day(result: dict[str, Any]) -> tuple[int, int]:
+        """March 3rd's ids under several versions and distinct cities."""
+        windows = [w for w in result["windows"] if str(w["window"]).startswith("2024-03-03")]
+        cities = [
+            c
+            for c in result["columns"]
+            if c["column"] == "city" and str(c["window"]).startswith("2024-03-03")
+        ]
+        return windows[0]["ids_in_several_versions"], cities[0]["distinct"]
+
+    plain, profiled = _both(store, read)
+    assert _close(plain, profiled)
+    before = day(profiled)
+    rng = np.random.default_rng(12)
+    more = frame(rng, 80, 20_000, 1, 2.0)  # ids of v2, now under v1 too
+    more["ts"] = pd.Timestamp("2024-03-03T10:00") + pd.to_timedelta(rng.random(80) * 3600, unit="s")
+    more["city"] = "bergen"  # a value never seen: the day's distinct count grows
+    model.log(more.drop(columns="label"), schema=SERVING, version="v1", environment="production")
+    plain, profiled = _both(store, read)
+    assert _close(plain, profiled)
+    shared, cities = day(profiled)
+    assert shared > before[0] and cities == before[1] + 1  # the kept day was read again
+    # late actuals change the distinct counts of the actual column, in every day
+    late = pd.DataFrame({"id": [f"p{i}" for i in range(10_000, 10_900)]})
+    late["label"] = np.random.default_rng(13).integers(0, 2, len(late))
+    model.log_actuals(late, prediction_id="id", actual="label", environment="production")
+    plain, profiled = _both(store, read)
+    assert _close(plain, profiled)

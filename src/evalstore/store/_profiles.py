@@ -21,6 +21,11 @@ How an entry stays true to the rows, since only this process writes to the store
   they forget every entry of their environment that reads an actual column;
 - a query that began before a change may have read the rows before it: what it found is
   kept only if nothing changed while it ran (``changes``).
+
+Aggregates that do not add up across hours (distinct counts, ids logged under several
+versions) are kept per whole window instead (:class:`Windows`: a day of a selection's
+(environment, version) pairs, say), and a batch makes the store forget the windows that
+hold any of its hours.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["HOUR", "Entry", "Profiles", "floor_hour", "sizeof"]
+__all__ = ["HOUR", "Entry", "Profiles", "Windows", "floor_hour", "sizeof"]
 
 HOUR = timedelta(hours=1)
 
@@ -79,6 +84,37 @@ class Entry:
                 self.nbytes -= sizeof(self.hours.pop(hour))
 
 
+Span = tuple[datetime, datetime]
+
+
+@dataclass
+class Windows:
+    """One query's values per whole window (``[start, end)``) over the rows of several
+    (environment, version) pairs of a model together."""
+
+    model_id: int
+    pairs: frozenset[tuple[str, str]]
+    columns: frozenset[str]
+    """the columns the query reads"""
+    values: dict[Span, Any] = field(default_factory=dict)
+    nbytes: int = 0
+
+    def holds(self, model_id: int, environment: str, version: str | None) -> bool:
+        return self.model_id == model_id and any(
+            env == environment and (version is None or v == version) for env, v in self.pairs
+        )
+
+    def forget(self, first: datetime | None = None, last: datetime | None = None) -> None:
+        """Forget the windows holding an hour from ``first`` to ``last``, or all of them."""
+        if first is None or last is None:
+            self.values.clear()
+            self.nbytes = 0
+            return
+        lo, hi = floor_hour(first), floor_hour(last) + HOUR
+        for span in [s for s in self.values if s[0] < hi and lo < s[1]]:
+            self.nbytes -= sizeof(self.values.pop(span))
+
+
 def sizeof(value: Any) -> int:
     """About the memory an hour's value holds: an array and a tuple of scalars (what
     ``_profiled.py`` keeps), else Python's own measure."""
@@ -109,7 +145,7 @@ class Profiles:
         self.changes = 0
         """incremented by every write that changed rows"""
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Entry | Windows] = OrderedDict()
 
     def entry(
         self, key: Hashable, model_id: int, environment: str, version: str, columns: Iterable[str]
@@ -119,15 +155,55 @@ class Profiles:
         full = (model_id, environment, version, key)
         with self._lock:
             found = self._entries.get(full)
-            if found is None:
-                found = self._entries[full] = Entry(
-                    model_id, environment, version, frozenset(columns)
-                )
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+            if not isinstance(found, Entry):
+                found = Entry(model_id, environment, version, frozenset(columns))
+                self._add(full, found)
             else:
                 self._entries.move_to_end(full)
             return found
+
+    def windows(
+        self,
+        key: Hashable,
+        model_id: int,
+        pairs: Iterable[tuple[str, str]],
+        columns: Iterable[str],
+    ) -> Windows:
+        """The per-window values of ``key`` (the query, and its window) on the rows of
+        ``pairs`` together, made empty if new."""
+        held = frozenset(pairs)
+        full = ("windows", model_id, held, key)
+        with self._lock:
+            found = self._entries.get(full)
+            if not isinstance(found, Windows):
+                found = Windows(model_id, held, frozenset(columns))
+                self._add(full, found)
+            else:
+                self._entries.move_to_end(full)
+            return found
+
+    def _add(self, key: Hashable, entry: Entry | Windows) -> None:
+        self._entries[key] = entry
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def read_windows(self, entry: Windows, spans: Iterable[Span]) -> dict[Span, Any]:
+        """The values kept for those of ``spans`` that are."""
+        with self._lock:
+            return {s: entry.values[s] for s in spans if s in entry.values}
+
+    def keep_windows(self, entry: Windows, token: int, found: dict[Span, Any]) -> bool:
+        """Keep ``found`` (whole windows' values), unless a write came since ``token``."""
+        with self._lock:
+            if token != self.changes:
+                return False
+            for span, value in found.items():
+                if span in entry.values:
+                    entry.nbytes -= sizeof(entry.values[span])
+                entry.values[span] = value
+                entry.nbytes += sizeof(value)
+            self._trim()
+            return True
 
     def missing(self, entry: Entry, hours: Iterable[datetime]) -> list[datetime]:
         with self._lock:
@@ -156,11 +232,15 @@ class Profiles:
                         entry.nbytes -= sizeof(entry.hours[hour])
                     entry.hours[hour] = found[hour]
                     entry.nbytes += sizeof(found[hour])
-            held = sum(e.nbytes for e in self._entries.values())
-            while held > self.max_bytes and len(self._entries) > 1:
-                _, dropped = self._entries.popitem(last=False)
-                held -= dropped.nbytes
+            self._trim()
             return True
+
+    def _trim(self) -> None:
+        """Drop the least recently used entries while they hold more than ``max_bytes``."""
+        held = sum(e.nbytes for e in self._entries.values())
+        while held > self.max_bytes and len(self._entries) > 1:
+            _, dropped = self._entries.popitem(last=False)
+            held -= dropped.nbytes
 
     @property
     def nbytes(self) -> int:

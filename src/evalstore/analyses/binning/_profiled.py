@@ -15,7 +15,7 @@ query of their own grouped like the result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     Decoder: TypeAlias = Callable[[pa.Table], np.ndarray]
     Counted: TypeAlias = tuple[dict[str, np.ndarray], dict[str, Any]]
 
-__all__ = ["collect"]
+__all__ = ["by_windows", "collect"]
 
 #: what one hour holds: the counts of every column, end to end, and the extra values
 Hour: TypeAlias = tuple[np.ndarray, tuple[Any, ...]]
@@ -50,6 +50,83 @@ def _window(by: str | None) -> Callable[[datetime], datetime | None]:
     if by == "week":
         return lambda h: h.replace(hour=0) - timedelta(days=h.weekday())
     return lambda h: h.replace(day=1, hour=0)
+
+
+def _following(by: str) -> Callable[[datetime], datetime]:
+    """The start of the window after the one starting at ``w``."""
+    if by == "hour":
+        return lambda w: w + HOUR
+    if by == "day":
+        return lambda w: w + timedelta(days=1)
+    if by == "week":
+        return lambda w: w + timedelta(days=7)
+    return lambda w: (w.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+#: a whole window kept without rows
+_NO_ROWS = ("no rows",)
+
+
+def by_windows(
+    dataset: Dataset,
+    key: Hashable,
+    columns: Iterable[str],
+    by: str | None,
+    compute: Callable[[Dataset], Mapping[Any, Any]],
+) -> dict[Any, Any] | None:
+    """``compute(dataset)`` (a value per window of ``by`` with rows) for aggregates that do
+    not add up across hours, with the whole windows kept by the profiles: a window is
+    computed once, until a batch changes one of its hours; ``compute`` runs on the
+    selection narrowed to each run of windows not kept, and the partial windows at the
+    range's edges. None where the profiles cannot serve (none kept, a filter, no window,
+    no rows): the caller reads the rows. ``key`` names the query; ``columns``: what it
+    reads (actuals of the environment make the store forget it if it reads theirs)."""
+    profiles = dataset._store.profiles
+    if by is None or profiles is None or dataset.where is not None or not dataset.unique_ids:
+        return None
+    found_pairs = _pairs(dataset)
+    if found_pairs is None:
+        return None
+    pairs, lo, hi = found_pairs
+    start, following = _window(by), _following(by)
+    spans: list[tuple[datetime, datetime]] = []
+    w = start(floor_hour(lo))
+    assert w is not None
+    while w < hi:
+        spans.append((w, following(w)))
+        w = following(w)
+    whole = [s for s in spans if lo <= s[0] and s[1] <= hi]
+    entry = profiles.windows((key, by), dataset.model_id, pairs, columns)
+    token = profiles.changes
+    kept = profiles.read_windows(entry, whole)
+    todo = [s for s in spans if s not in kept]
+    found: dict[Any, Any] = {}
+    for a, b in _span_runs(todo):
+        part = Dataset(
+            dataset._store,
+            dataset.model_id,
+            environment=dataset.environments,
+            version=dataset.versions,
+            start=max(a, lo),
+            end=min(b, hi),
+            task=dataset.task,
+        )
+        found.update(compute(part))
+    profiles.keep_windows(entry, token, {s: found.get(s[0], _NO_ROWS) for s in todo if s in whole})
+    out = {s[0]: v for s, v in kept.items() if v is not _NO_ROWS}
+    out.update(found)
+    return out
+
+
+def _span_runs(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Adjacent windows as one [start, end)."""
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(spans):
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 #: how an aggregate over a range follows from its hours' values (those that are not NULL)
@@ -280,7 +357,9 @@ def collect(
     rest = [k for k in extra if k not in merged]
     # the aggregates that do not merge are read from the rows while the hours are read
     rows = {k: aggs[k] for k in rest}
-    from_rows = beside(dataset, lambda: _rows_of(dataset, rows, by)) if rest else None
+    from_rows = None
+    if rest:  # read from the rows (whole windows kept apart) while the hours are read
+        from_rows = beside(dataset, lambda: _non_merging(dataset, rows, by, key))
     window = _window(by)
     results: list[tuple[_Part, dict[datetime | None, Hour]]] = []
     for part in built:
@@ -307,30 +386,44 @@ def collect(
             counts.update(c)
             values.update(e)
         out[w] = ({n: counts[n] for n in decoders}, values)
-    if from_rows is not None and not _from_rows(from_rows(), rest, out):
+    if from_rows is not None and not _from_rows(from_rows(), out):
         return None
     return {w: (c, {k: e[k] for k in extra}) for w, (c, e) in out.items()}
 
 
-def _rows_of(dataset: Dataset, aggs: dict[str, Any], by: str | None) -> pa.Table:
-    """``aggs`` read from the rows, per window of ``by`` (``window_``)."""
+def _rows_of(dataset: Dataset, aggs: dict[str, Any], by: str | None) -> dict[Any, Any]:
+    """``aggs`` read from the rows, per window of ``by`` with rows (None: one, overall)."""
     t = query_table(dataset)
     if by is None:
-        return dataset.execute(t.aggregate(**aggs))
-    group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
-    return dataset.execute(t.group_by(group).aggregate(**aggs))
-
-
-def _from_rows(table: pa.Table, names: list[str], out: dict[datetime | None, Counted]) -> bool:
-    """Add to ``out`` the aggregates ``names`` of ``table`` (:func:`_rows_of`); False if the
-    rows' windows are not those of ``out`` (a batch came in between)."""
-    if "window_" in table.column_names:
-        windows: list[datetime | None] = table.column("window_").to_pylist()
+        table = dataset.execute(t.aggregate(**aggs))
+        windows: list[Any] = [None] * table.num_rows
     else:
-        windows = [None] * table.num_rows
-    if set(windows) != set(out):
+        group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
+        table = dataset.execute(t.group_by(group).aggregate(**aggs))
+        windows = table.column("window_").to_pylist()
+    values = {k: table.column(k).to_pylist() for k in aggs}
+    return {w: {k: v[i] for k, v in values.items()} for i, w in enumerate(windows)}
+
+
+def _non_merging(
+    dataset: Dataset, aggs: dict[str, Any], by: str | None, key: Hashable | None
+) -> dict[Any, Any]:
+    """:func:`_rows_of`, with whole windows kept by the profiles (:func:`by_windows`)."""
+    if key is not None:
+        name = ("non-merging", key, tuple(sorted(aggs)))
+        kept = by_windows(
+            dataset, name, _columns(list(aggs.values())), by, lambda ds: _rows_of(ds, aggs, by)
+        )
+        if kept is not None:
+            return kept
+    return _rows_of(dataset, aggs, by)
+
+
+def _from_rows(found: dict[Any, Any], out: dict[datetime | None, Counted]) -> bool:
+    """Add to ``out`` the values per window ``found`` (:func:`_rows_of`); False if the
+    rows' windows are not those of ``out`` (a batch came in between)."""
+    if set(found) != set(out):
         return False
-    values = {k: table.column(k).to_pylist() for k in names}
-    for i, w in enumerate(windows):
-        out[w][1].update({k: v[i] for k, v in values.items()})
+    for w, values in found.items():
+        out[w][1].update(values)
     return True

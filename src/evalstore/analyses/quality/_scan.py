@@ -31,6 +31,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from evalstore.analyses.binning import WINDOWS, collect
+from evalstore.analyses.binning._profiled import by_windows
 from evalstore.dataset import query_table
 from evalstore.errors import ParameterError, did_you_mean
 
@@ -250,6 +251,17 @@ def repeated_ids(dataset: Dataset, by: str | None) -> dict[Window, Repeats]:
         # One version: nothing to find, as the store keeps (version, environment,
         # prediction_id) unique; the GROUP BY below would cost 12 s and 1 GiB at 10M rows.
         return {}
+    # per window, the counts depend on that window's rows only: whole windows are kept
+    # by the store's profiles, if it keeps them (a batch makes it forget its windows)
+    kept = by_windows(dataset, "repeated_ids", _ID_COLUMNS, by, lambda ds: _repeats(ds, by))
+    return kept if kept is not None else _repeats(dataset, by)
+
+
+_ID_COLUMNS = ("environment", "version", "prediction_id", "timestamp")
+
+
+def _repeats(dataset: Dataset, by: str | None) -> dict[Window, Repeats]:
+    t = query_table(dataset)
     keys = _window_key(t, by)
     if getattr(dataset, "unique_ids", False):
         # an id's rows are its versions: one GROUP BY (10M-row store, a week of two
