@@ -591,12 +591,14 @@ def test_docstring_example_registers_a_metric(store: es.Store) -> None:
         unregister_metric("positive_rate")
 
 
-def _histogram(rng: np.random.Generator, n_bins: int, span: int, exact: bool) -> pd.DataFrame:
+def _histogram(
+    rng: np.random.Generator, n_bins: int, span: int, exact: bool, shards: int = 2
+) -> pd.DataFrame:
     """A score histogram as the engine returns it: two group keys (text with NULLs, an
     integer), a bin, positives and negatives, in no particular order."""
     rows = []
     for team in ["a", "b", None]:
-        for shard in (0, 7):
+        for shard in range(0, 7 * shards, 7):
             bins = rng.choice(span, size=min(n_bins, span), replace=False)
             for b in bins:
                 pos, neg = int(rng.integers(0, 4)), int(rng.integers(0, 4))
@@ -607,11 +609,18 @@ def _histogram(rng: np.random.Generator, n_bins: int, span: int, exact: bool) ->
 
 
 @pytest.mark.parametrize(
-    ("n_bins", "span", "exact"),
-    [(300, 4096, False), (50, 1 << 30, False), (200, 10_000, True)],
-    ids=["dense-slots", "sorted", "exact-scores"],
+    ("n_bins", "span", "exact", "shards"),
+    [
+        (300, 4096, False, 2),
+        (40, 1 << 16, False, 80),
+        (50, 1 << 30, False, 2),
+        (200, 10_000, True, 2),
+    ],
+    ids=["dense-slots", "radix", "sorted", "exact-scores"],
 )
-def test_score_sums_match_sklearn_per_group(n_bins: int, span: int, exact: bool) -> None:
+def test_score_sums_match_sklearn_per_group(
+    n_bins: int, span: int, exact: bool, shards: int
+) -> None:
     """The NumPy finish of a score histogram: per group, the AUC and AP equal
     scikit-learn's on the bins (weighted by the counts), and DeLong's sums a plain loop's."""
     import pyarrow as pa
@@ -619,9 +628,9 @@ def test_score_sums_match_sklearn_per_group(n_bins: int, span: int, exact: bool)
     from evalstore.analyses.metrics.ranking import auc_summary, score_sums
 
     rng = np.random.default_rng(n_bins)
-    df = _histogram(rng, n_bins, span, exact)
+    df = _histogram(rng, n_bins, span, exact, shards)
     out = score_sums(pa.Table.from_pandas(df, preserve_index=False), ap_variance=True).to_pylist()
-    assert len(out) == 6  # 3 teams (one NULL) x 2 shards
+    assert len(out) == 3 * shards  # 3 teams (one NULL) x the shards
     for row in out:
         g = df[(df.team.isna() if row["team"] is None else df.team == row["team"])]
         g = g[g.shard == row["shard"]].sort_values("__es_bin")
