@@ -390,6 +390,28 @@ def test_whole_windows_are_kept_and_forgotten_with_their_hours(
     assert ranges == []
 
 
+def test_windows_read_while_a_batch_lands_are_not_kept(store: es.Store, model: es.Model) -> None:
+    """A write between reading the kept windows and keeping the new ones: nothing is kept,
+    and the caller is told to read the rows (None)."""
+    from evalstore.analyses.binning._profiled import by_windows
+
+    selection = {"environment": "production", "start": "2024-03-01", "end": "2024-03-09"}
+    ds = model.dataset(**selection)
+    landed: list[int] = []
+
+    def compute(part: Dataset) -> dict[Any, Any]:
+        if not landed:
+            more = frame(np.random.default_rng(21), 40, 60_000, 8).drop(columns="label")
+            landed.append(
+                model.log(more, schema=SERVING, version="v2", environment="production").rows
+            )
+        return _ids_per_day(part)
+
+    assert by_windows(ds, "ids", ["prediction_id"], "day", compute) is None
+    got = by_windows(ds, "ids", ["prediction_id"], "day", compute)  # nothing was kept
+    assert got == _ids_per_day(model.dataset(**selection))
+
+
 def test_quality_by_day_stays_equal_to_the_rows_after_batches(
     store: es.Store, model: es.Model
 ) -> None:

@@ -112,7 +112,10 @@ def by_windows(
             task=dataset.task,
         )
         found.update(compute(part))
-    profiles.keep_windows(entry, token, {s: found.get(s[0], _NO_ROWS) for s in todo if s in whole})
+    if not profiles.keep_windows(
+        entry, token, {s: found.get(s[0], _NO_ROWS) for s in todo if s in whole}
+    ):
+        return None  # a write came meanwhile: what was kept may be older than what was read
     out = {s[0]: v for s, v in kept.items() if v is not _NO_ROWS}
     out.update(found)
     return out
