@@ -394,6 +394,40 @@ def test_views_share_one_drift_scan_and_count_from_the_facts(churn_store: es.Sto
     assert health.drifted == views.drift(facts, health.view)[0].drifted_columns  # type: ignore[union-attr]
 
 
+def test_health_computes_its_quality_and_drift_ahead_on_other_threads(
+    churn_store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Views.ahead: the health summary's data quality and drift are computed on the views'
+    threads, once, while it computes the performance; its counts are those of quality()."""
+    import threading
+
+    from evalstore.analyses.quality import quality
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    views = Views(churn_store, ResultCache())
+    threads: dict[str, list[str]] = {"quality": [], "drift": []}
+    for name in threads:
+        original = getattr(Views, name)
+
+        def traced(self: Views, *args: Any, _name: str = name, _f: Any = original) -> Any:
+            threads[_name].append(threading.current_thread().name)
+            return _f(self, *args)
+
+        monkeypatch.setattr(Views, name, traced)
+    facts = views.facts("churn")
+    health = views.health(facts)
+    for name, seen in threads.items():
+        assert any(t.startswith("evalstore-ui-views") for t in seen), (name, seen)
+    assert views.cache.misses == len({k for k in views.cache._entries})  # each key once
+    ref = views.reference(facts, health.view)
+    assert ref is not None
+    checked = quality(
+        views.current(facts, health.view), ref.baseline.expectations_, by=health.view.window
+    )
+    assert (health.errors, health.warnings) == (len(checked.errors), len(checked.warnings))
+
+
 def test_compare_counts_side_a_on_the_baselines_bins(churn_store: es.Store) -> None:
     """v1 against v2: the drift from A to B on the stored baseline's bins, with A's own
     counts as the reference (numpy-counted), equal to drift() on those bins."""
