@@ -183,6 +183,25 @@ def test_binary_slices_match_sklearn(
     assert all(s.ci_low is not None for s in result.rows if s.n >= 30 and s.value is not None)
 
 
+def test_auc_bins_where_every_row_or_no_row_has_an_actual(store: es.Store) -> None:
+    """The AUC's main query counts only the rows without an actual, and its histogram the
+    others: a bin whose rows all have an actual, and one whose rows have none, are each
+    still a slice with the oracle's value, n and rows without an actual."""
+    rng = np.random.default_rng(11)
+    frame = make(rng, 2000)
+    north, south = (frame["region"] == "north").to_numpy(), (frame["region"] == "south").to_numpy()
+    frame.loc[north, "y"] = np.nan
+    filled = south & frame["y"].isna().to_numpy()
+    frame.loc[filled, "y"] = (rng.random(filled.sum()) < frame.loc[filled, "score"]).astype(float)
+    model = log(store, {"production": frame})
+    result = slices(model.dataset(environment="production"), "roc_auc")
+    check_rows(result, frame, "roc_auc")
+    none, every = result.find("region", "north"), result.find("region", "south")
+    assert none is not None and every is not None
+    assert (none.value, none.n, none.n_without_actual) == (None, 0, int(north.sum()))
+    assert every.value is not None and every.n == int(south.sum()) and every.n_without_actual == 0
+
+
 def test_equal_to_performance_per_column(credit: tuple[es.Model, pd.DataFrame, Any]) -> None:
     model, _, _ = credit
     current = model.dataset(environment="production")

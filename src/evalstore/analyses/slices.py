@@ -373,10 +373,18 @@ def _build_branch(
     keys = {KEY: (index + position * STRIDE).cast("int64")}
     inputs = prepare(table, task, keys, **settings)
     t = inputs.table
+    aggregates = metric.aggregates(inputs)
+    if not aggregates:
+        # everything comes from the metric's own queries (the AUC's histogram, on the
+        # rows with an actual): this one only counts the others, so it bins only them
+        # (a week of the 10M-row UI store: 0.32 s when it binned every row)
+        without = t.filter(~inputs.has_actual)
+        main = without.group_by(KEY).aggregate(**{N_WITHOUT_ACTUAL: without.count()})
+        return _Branch(inputs, main, {}, dict(metric.queries(inputs)))
     exprs: dict[str, ir.Scalar] = {N_WITHOUT_ACTUAL: t.count(where=~inputs.has_actual)}
     seen: dict[Any, str] = {}
     names: dict[str, str] = {}
-    for name, expr in metric.aggregates(inputs).items():
+    for name, expr in aggregates.items():
         op = expr.op()
         if op not in seen:  # equal expressions run once; names line up across branches
             seen[op] = f"__es_a{len(seen)}"
@@ -423,16 +431,20 @@ def _evaluate(
         grouped = extra[name] = {}
         for row in rows:
             grouped.setdefault(divmod(int(row[KEY]), STRIDE), []).append(row)
+    counted = {divmod(int(row[KEY]), STRIDE): row for row in main}
+    found = set(counted)
+    if not branches[0].names:  # the main query counted only the rows without an actual
+        found.update(key for rows in extra.values() for key in rows)
     out = {}
-    for row in main:
-        key = divmod(int(row[KEY]), STRIDE)
+    for key in sorted(found):
         branch = branches[key[0] + 1]
+        row = counted.get(key, {})
         group = GroupData(
             scalars={name: row[column] for name, column in branch.names.items()},
             tables={name: extra[name].get(key, []) for name in extra},
             input=branch.inputs,
         )
-        out[key] = (metric.result(group), int(row[N_WITHOUT_ACTUAL] or 0))
+        out[key] = (metric.result(group), int(row.get(N_WITHOUT_ACTUAL) or 0))
     return out, queries
 
 
