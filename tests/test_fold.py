@@ -99,3 +99,24 @@ def test_a_store_from_before_the_fold_is_folded_when_opened(tmp_path: Path) -> N
         pd.testing.assert_frame_equal(after, before)
         folded, joined = _both(store, model)
         pd.testing.assert_frame_equal(folded, joined)
+
+
+def test_actuals_come_last_after_a_new_feature(store: es.Store) -> None:
+    """A feature added by a later batch lands after the folded actuals in the table; reads
+    still give the actuals last, as the join did (without a new feature: the table as is)."""
+    from dataclasses import replace
+
+    model = store.model("grown", task="binary_classification")
+    mid = model._record.id
+    engine = store._engine
+    model.log(binary_frame(6), schema=BINARY_SCHEMA, version="v1", environment="production")
+    plain = engine.inferences(mid)
+    assert engine.with_actuals(mid, plain) is plain  # the actuals are already last
+    grown = binary_frame(6, start=6).assign(tenure=np.arange(6, dtype="int64"))
+    schema = replace(BINARY_SCHEMA, features=[*BINARY_SCHEMA.features, "tenure"])
+    model.log(grown, schema=schema, version="v2", environment="production")
+    assert engine.inferences(mid).columns[-1] == "tenure"
+    assert model.dataset().table.columns[-1] == "actual_label"
+    folded, joined = _both(store, model)
+    pd.testing.assert_frame_equal(folded, joined)
+    assert folded["tenure"].notna().sum() == 6
