@@ -648,6 +648,26 @@ def test_score_sums_match_sklearn_per_group(
         assert row["ties"] == pytest.approx(float(np.sum(pos * neg)))
 
 
+@pytest.mark.parametrize("shards", [2, 80])
+def test_score_sums_do_not_depend_on_the_order_of_the_rows(shards: int) -> None:
+    """The engine returns a histogram's rows in any order (it aggregates on several
+    threads): the sums, to the last bit, are the same for every order."""
+    import pyarrow as pa
+
+    from evalstore.analyses.metrics.ranking import score_sums
+
+    rng = np.random.default_rng(shards)
+    df = _histogram(rng, 60, 4096, False, shards)
+
+    def sums(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        out = score_sums(pa.Table.from_pandas(frame, preserve_index=False), ap_variance=True)
+        return sorted(out.to_pylist(), key=lambda r: (r["team"] or "", r["shard"]))
+
+    first = sums(df)
+    for seed in range(3):
+        assert sums(df.sample(frac=1.0, random_state=seed)) == first
+
+
 def test_score_sums_of_no_rows_keep_the_group_columns() -> None:
     import pyarrow as pa
 

@@ -203,16 +203,20 @@ def _counts(table: pa.Table, name: str) -> np.ndarray:
 
 def _group_ids(table: pa.Table, groups: list[str]) -> tuple[np.ndarray, int]:
     """A number per row in [0, size), equal for rows of one group (NULL keys included),
-    and the size."""
+    and the size. The numbers follow the order of the key values, not of the rows: the
+    running sums cross groups in that order, so their last bits do not depend on the order
+    in which the engine returned the rows."""
     gid = np.zeros(table.num_rows, dtype=np.int64)
     size = 1
     for name in groups:
         codes = pc.dictionary_encode(table.column(name).combine_chunks(), null_encoding="encode")
         width = max(len(codes.dictionary), 1)
+        rank = np.empty(len(codes.dictionary), dtype=np.int64)
+        rank[np.asarray(pc.sort_indices(codes.dictionary).to_numpy())] = np.arange(len(rank))
         if size * width >= 2**40:  # renumber the groups so far densely first
             gid = np.unique(gid, return_inverse=True)[1].astype(np.int64).reshape(-1)
             size = int(gid.max()) + 1 if len(gid) else 1
-        gid = gid * width + np.asarray(codes.indices.to_numpy(), dtype=np.int64)
+        gid = gid * width + rank[np.asarray(codes.indices.to_numpy(), dtype=np.int64)]
         size *= width
     return gid, size
 
