@@ -5,6 +5,12 @@ put into the expression whole and compiled with it."""
 from __future__ import annotations
 
 import functools
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -15,6 +21,7 @@ import evalstore as es
 from conftest import BINARY_SCHEMA, REGRESSION_SCHEMA, binary_frame, regression_frame
 from evalstore.analyses.performance import performance
 from evalstore.errors import ParameterError
+from evalstore.store import _compiled
 from evalstore.store.base import EvaluationStore
 
 N = 600  # rows per environment, one an hour
@@ -153,3 +160,96 @@ def test_volumes_from_the_batches_equal_counting_the_rows(store: es.Store) -> No
     # a store from before the ranges were kept: its batches have none, and are counted
     engine.con.execute("UPDATE batches SET first_ts = NULL, last_ts = NULL")
     assert engine.volumes(mid) == _volumes_of_rows(store, model)
+
+
+# -- compiled SQL kept beside the store, for the next process -----------------------------------
+
+WINDOW = {"environment": "production", "start": "2024-01-27", "end": "2024-02-03"}
+
+#: a later process: opens the store, runs the report, prints what it compiled and read
+LATER = """
+import json, sys
+import ibis
+import evalstore as es
+from evalstore.store import _compiled
+_compiled.KEEP_SECONDS = 0.0
+calls = []
+to_sql = ibis.to_sql
+ibis.to_sql = lambda *a, **k: calls.append(1) or to_sql(*a, **k)
+with es.connect(sys.argv[1]) as store:
+    report = store.model("m").report(reference="train", current=json.loads(sys.argv[2]),
+                                     slice_columns=["city"], progress=False)
+    auc = report.performance_current.value("roc_auc")
+    print(json.dumps({"compiled": len(calls), "from_file": store._engine._sql.from_file,
+                      "rows": report.current["rows"], "auc": auc}))
+"""
+
+
+def test_a_later_process_reads_the_sql_an_earlier_one_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL of each query is kept in a file beside the store: later processes (other
+    hash seeds) read it, the second compiles nothing, and both get the same numbers; the
+    drift scan's query, with its builtin ``histogram`` aggregate, is kept too."""
+    monkeypatch.setattr(_compiled, "KEEP_SECONDS", 0.0)
+    folder = tmp_path / "store"
+    with es.connect(folder) as store:
+        model = _model(store)
+        model.create_baseline("train", environment="training")
+        first = model.report(
+            reference="train", current=WINDOW, slice_columns=["city"], progress=False
+        )
+        assert store._engine._sql.from_file == 0
+    kept = folder / "evalstore.compiled.sqlite"
+    with sqlite3.connect(kept) as db:
+        (n,) = db.execute("SELECT count(*) FROM compiled").fetchone()
+        (hist,) = db.execute(
+            "SELECT count(*) FROM compiled WHERE sql LIKE '%HISTOGRAM(%'"
+        ).fetchone()
+    assert n > 5 and hist > 0
+    runs = []
+    for seed in ("12345", "678"):  # the first may compile what the baseline just fitted built
+        out = subprocess.run(
+            [sys.executable, "-c", LATER, str(folder), json.dumps(WINDOW)],
+            capture_output=True, text=True, timeout=300, check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )  # fmt: skip
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[0]["from_file"] > 5
+    assert runs[1]["compiled"] == 0  # every query of the report read from the file
+    assert runs[1]["from_file"] == runs[0]["from_file"] + runs[0]["compiled"]
+    for later in runs:
+        assert later["rows"] == first.current["rows"] == 168
+        assert later["auc"] == first.performance_current.value("roc_auc")
+
+
+def test_kept_sql_is_read_only_for_the_same_code_and_a_bad_file_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another version of the code (another namespace) reads none of the kept SQL; the file
+    keeps at most ``KEEP_QUERIES``; a damaged file is left alone and queries compile."""
+    monkeypatch.setattr(_compiled, "KEEP_SECONDS", 0.0)
+    folder = tmp_path / "store"
+
+    def report(store: es.Store) -> dict[str, Any]:
+        model = store.model("m")
+        result = model.report(
+            reference="train", current=WINDOW, slice_columns=["city"], progress=False
+        )
+        return _numbers(result)
+
+    with es.connect(folder) as store:
+        _model(store).create_baseline("train", environment="training")
+        want = report(store)
+    with es.connect(folder) as store:
+        assert report(store) == want and store._engine._sql.from_file > 5
+    monkeypatch.setattr(_compiled, "_NAMESPACE", [b"another version of the code"])
+    with es.connect(folder) as store:
+        assert report(store) == want and store._engine._sql.from_file == 0
+    monkeypatch.setattr(_compiled, "KEEP_QUERIES", 3)
+    with es.connect(folder), sqlite3.connect(folder / "evalstore.compiled.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM compiled").fetchone() == (3,)
+    (folder / "evalstore.compiled.sqlite").write_bytes(b"not a database " * 100)
+    with es.connect(folder) as store:
+        assert store._engine._sql._db is None
+        assert report(store) == want and store._engine._sql.from_file == 0

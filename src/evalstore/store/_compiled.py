@@ -6,28 +6,178 @@ Analyses build their queries on a dataset's *template* (``Dataset.template``): a
 dataset that runs the query. Two selections of the same columns (another time window,
 version or filter) give the same query, so it is compiled once; the selection is bound when
 it runs, as a common table expression in front of the cached SQL.
+
+The SQL of the queries that took a while to compile is also written to a file beside the
+store (:class:`CompiledSql`), keyed by the query itself (its pickled Ibis operation), so that
+a new process -- a report from the shell, a server that restarted -- compiles none of the
+queries an earlier one did: a restarted server's first health summary compiled for 0.72 s
+of its 1.7 s, a report on a 10% window for 0.27 s of its 1.1 s. The file is a cache: any
+error reading or writing it makes the store compile as before.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+import pickle
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import duckdb
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from evalstore._memo import Memo
 
-__all__ = ["TEMPLATE", "bind", "sql_of"]
+__all__ = ["TEMPLATE", "CompiledSql", "bind", "sql_of"]
+
+log = logging.getLogger("evalstore.store")
 
 #: the name every template takes in a cached query (and the CTE that binds it)
 TEMPLATE = "evalstore_selection"
 
+#: queries that compile faster than this are not written to the file
+KEEP_SECONDS = 0.005
+#: at most this many queries in the file: the ones used least recently go first
+KEEP_QUERIES = 4096
 
-def sql_of(cache: Memo[str], op: ops.Node) -> str:
+
+class CompiledSql:
+    """The DuckDB SQL of Ibis operations: in memory for the ``size`` most recently used,
+    and, with a ``path``, in a SQLite file that later processes read (the queries that took
+    at least ``KEEP_SECONDS`` to compile; at most ``KEEP_QUERIES``). Thread-safe."""
+
+    def __init__(self, path: Path | None, size: int = 512) -> None:
+        self.memory: Memo[str] = Memo(size)
+        self.from_file = 0
+        """queries read from the file rather than compiled"""
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            try:
+                self._db = _open(path)
+            except (sqlite3.Error, OSError) as exc:  # a read-only folder, a damaged file
+                log.info("compiled SQL is not kept in %s: %s", path, exc)
+
+    @property
+    def hits(self) -> int:
+        return self.memory.hits
+
+    @property
+    def misses(self) -> int:
+        return self.memory.misses
+
+    def sql(self, op: ops.Node) -> str:
+        """The SQL of ``op``, compiled once while this cache (or its file) keeps it."""
+        return self.memory.get(op, lambda: self._sql(op))
+
+    def _sql(self, op: ops.Node) -> str:
+        key = self._key(op)
+        if key is not None:
+            found = self._read(key)
+            if found is not None:
+                self.from_file += 1
+                return found
+        started = time.perf_counter()
+        text = str(ibis.to_sql(op.to_expr(), dialect="duckdb"))
+        if key is not None and time.perf_counter() - started >= KEEP_SECONDS:
+            self._write(key, text)
+        return text
+
+    def _key(self, op: ops.Node) -> str | None:
+        if self._db is None:
+            return None
+        try:
+            body = pickle.dumps(op, protocol=5)
+        except (pickle.PicklingError, TypeError, AttributeError):  # e.g. a UDF of a closure
+            return None
+        return hashlib.sha256(_namespace() + body).hexdigest()
+
+    def _read(self, key: str) -> str | None:
+        with self._lock:
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute("SELECT sql FROM compiled WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    self._db.execute(
+                        "UPDATE compiled SET used = ? WHERE key = ?", (time.time(), key)
+                    )
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return None
+        return str(row[0]) if row is not None else None
+
+    def _write(self, key: str, text: str) -> None:
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO compiled (key, sql, used) VALUES (?, ?, ?)",
+                    (key, text, time.time()),
+                )
+            except sqlite3.Error as exc:
+                self._fail(exc)
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        log.info("compiled SQL is no longer kept on disk: %s", exc)
+        self._close()
+
+    def _close(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    # autocommit: each write stands alone; another process may read the file meanwhile
+    db = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA synchronous = OFF")  # a cache: a write lost in a crash costs a compile
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS compiled (key TEXT PRIMARY KEY, sql TEXT NOT NULL, "
+        "used REAL NOT NULL)"
+    )
+    db.execute(
+        "DELETE FROM compiled WHERE key NOT IN "
+        "(SELECT key FROM compiled ORDER BY used DESC LIMIT ?)",
+        (KEEP_QUERIES,),
+    )
+    return db
+
+
+_NAMESPACE: list[bytes] = []
+
+
+def _namespace() -> bytes:
+    """What else the SQL of an operation depends on: the versions of Ibis and DuckDB, and
+    evalstore's own code (its compile rules), so that an upgrade or an edit reads none of
+    the SQL compiled before it."""
+    if not _NAMESPACE:
+        digest = hashlib.sha256(f"{ibis.__version__}|{duckdb.__version__}|".encode())
+        root = Path(__file__).resolve().parents[1]  # the evalstore package
+        for source in sorted(root.rglob("*.py")):
+            digest.update(source.relative_to(root).as_posix().encode())
+            digest.update(source.read_bytes())
+        _NAMESPACE.append(digest.digest())
+    return _NAMESPACE[0]
+
+
+def sql_of(cache: CompiledSql, op: ops.Node) -> str:
     """The DuckDB SQL of an Ibis operation, compiled once while ``cache`` keeps it."""
-    return cache.get(op, lambda: str(ibis.to_sql(op.to_expr(), dialect="duckdb")))
+    return cache.sql(op)
 
 
-def bind(cache: Memo[str], expr: ir.Expr, selection: ir.Table) -> str:
+def bind(cache: CompiledSql, expr: ir.Expr, selection: ir.Table) -> str:
     """The SQL of ``expr`` (built on a template) run on ``selection``: ``expr`` compiled once
     for every selection of these columns, behind ``WITH evalstore_selection AS (the
     selection's SQL)``."""

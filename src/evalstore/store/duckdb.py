@@ -48,14 +48,13 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
-from evalstore._memo import Memo
 from evalstore.errors import BatchRejected, ParameterError, StoreLocked
 from evalstore.ingest.plan import ModelState, Plan
 from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
 from evalstore.schema import Task
 from evalstore.store._batch import BatchWriter
-from evalstore.store._compiled import bind, sql_of
+from evalstore.store._compiled import CompiledSql, bind, sql_of
 from evalstore.store._fold import ACTUALS, fold_missing
 from evalstore.store._profiles import Profiles
 from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
@@ -190,8 +189,8 @@ class DuckDBStore(EvaluationStore):
         self.con.execute("SET TimeZone = 'UTC'")
         self._lock = threading.RLock()
         self._schemas: dict[str, ibis.Schema] = {}
-        self._sql: Memo[str] = Memo(512)
-        """compiled queries, per query shape (``_compiled.py``)"""
+        self._sql = CompiledSql(self.path.with_suffix(".compiled.sqlite"))
+        """compiled queries, per query shape, kept beside the store (``_compiled.py``)"""
         self._profiles = Profiles(volatile=ACTUALS)
         """aggregates per hour, forgotten for the hours a batch changes (``_profiles.py``)"""
         self._generation = 0
@@ -691,3 +690,4 @@ class DuckDBStore(EvaluationStore):
                 self._readers.clear()
                 self._cursors.close()
             self.con.close()
+            self._sql.close()

@@ -39,6 +39,18 @@ _duckdb_approx_quantiles: Callable[..., Any] = ibis.udf.agg.builtin(
 )
 
 
+def _picklable(udf: Callable[..., Any], *args: Any) -> None:
+    """Name the operation class Ibis made for a builtin UDF in this module, so that the
+    queries using it pickle: the store keeps compiled SQL by the pickled query
+    (``store/_compiled.py``)."""
+    node = type(udf(*args).op())
+    globals()[node.__name__] = node
+
+
+_picklable(_duckdb_histogram, ibis.literal(0.0), ibis.literal([0.0], type="array<float64>"))
+_picklable(_duckdb_approx_quantiles, ibis.literal(0.0), ibis.literal([0.5], type="array<float32>"))
+
+
 def _array_literal(values: Sequence[float], element: str) -> Any:
     """A constant list as one text literal cast in the engine: Ibis compiles a list literal
     element by element, 0.1 s per 1000 values, which dominated fine-bin queries."""
