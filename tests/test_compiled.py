@@ -171,8 +171,6 @@ LATER = """
 import json, sys
 import ibis
 import evalstore as es
-from evalstore.store import _compiled
-_compiled.KEEP_SECONDS = 0.0
 calls = []
 to_sql = ibis.to_sql
 ibis.to_sql = lambda *a, **k: calls.append(1) or to_sql(*a, **k)
@@ -191,7 +189,6 @@ def test_a_later_process_reads_the_sql_an_earlier_one_compiled(
     """The SQL of each query is kept in a file beside the store: later processes (other
     hash seeds) read it, the second compiles nothing, and both get the same numbers; the
     drift scan's query, with its builtin ``histogram`` aggregate, is kept too."""
-    monkeypatch.setattr(_compiled, "KEEP_SECONDS", 0.0)
     folder = tmp_path / "store"
     with es.connect(folder) as store:
         model = _model(store)
@@ -228,7 +225,6 @@ def test_kept_sql_is_read_only_for_the_same_code_and_a_bad_file_is_ignored(
 ) -> None:
     """Another version of the code (another namespace) reads none of the kept SQL; the file
     keeps at most ``KEEP_QUERIES``; a damaged file is left alone and queries compile."""
-    monkeypatch.setattr(_compiled, "KEEP_SECONDS", 0.0)
     folder = tmp_path / "store"
 
     def report(store: es.Store) -> dict[str, Any]:
