@@ -36,7 +36,9 @@ slice), each requested:
   server that just started, before its warmer ran, or any view on bins other than the
   baseline's;
 - **repeated**: the same URLs again, ``--repeats`` times: a reload, a shared link, the
-  view the warmer computed after the batch.
+  view the warmer computed after the batch;
+- with ``--restart``, **restarted**: each page's default view once in a new server process,
+  first with no compiled SQL kept beside the store, then with what that process kept.
 
 It prints p50/p95 per page for both, the machine's load average before and after, and
 writes the same as JSON to ``bench/results/ui-latency-<timestamp>.json``.
@@ -388,6 +390,44 @@ def measure(
     return out
 
 
+#: a server that restarted: opens the store, then each page's default view once, printed as JSON
+RESTARTED = """
+import json, sys, warnings
+sys.path.insert(0, sys.argv[2])
+import ui_latency as bench
+import evalstore as es
+from evalstore.server import create_app
+warnings.simplefilter("ignore", DeprecationWarning)
+from fastapi.testclient import TestClient
+store = es.connect(sys.argv[1])
+app = create_app(store)
+app.state.evalstore_ui.warmer.enabled = False
+with TestClient(app) as client:
+    print(json.dumps({page: bench._server_ms(client.get(paths[0]))
+                      for page, paths in bench.urls().items()}))
+store.close()
+"""
+
+
+def measure_restarts(folder: Path, say: Any = print) -> dict[str, dict[str, float]]:
+    """The default view of each page, first load in a new server process: with no compiled
+    SQL kept (the store's ``evalstore.compiled.sqlite`` deleted first), then again with the
+    SQL the first process kept. Neither has profiles or a warmer (a server that just
+    started)."""
+    import subprocess
+
+    out: dict[str, dict[str, float]] = {}
+    (folder / "evalstore.compiled.sqlite").unlink(missing_ok=True)
+    for name in ("nothing kept", "compiled SQL kept"):
+        done = subprocess.run(
+            [sys.executable, "-c", RESTARTED, str(folder), str(ROOT / "bench")],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        say(f"  restarted, {name}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in out[name].items()))
+    return out
+
+
 def _serving() -> Any:
     import evalstore as es
 
@@ -411,6 +451,12 @@ def main() -> None:
     )
     parser.add_argument("--rebuild", action="store_true", help="build the store again")
     parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="then time each page's default view in a server that just restarted, without and "
+        "with the compiled SQL an earlier process kept (deletes the store's compiled-SQL file)",
+    )
+    parser.add_argument(
         "--new-batch",
         action="store_true",
         help="then log 1,000 more rows (into the cached store: they stay) and time the pages "
@@ -422,6 +468,9 @@ def main() -> None:
     load_before = os.getloadavg()
     print(f"UI latency on {rows:,} rows ({folder}); load average {load_before[0]:.2f}")
     result = measure(folder, args.repeats, args.new_batch)
+    if args.restart:
+        print("a server that restarted: each page's default view once, in a new process")
+        result["restarted_ms"] = measure_restarts(folder)
     load_after = os.getloadavg()
     result.update(
         {
