@@ -10,10 +10,11 @@ it runs, as a common table expression in front of the cached SQL.
 The SQL is also written to a file beside the store (:class:`CompiledSql`), keyed by the
 query itself (its pickled Ibis operation), so that a new process -- a report from the
 shell, a server that restarted -- compiles none of the queries an earlier one did: a
-restarted server's first slices page took 1.6-1.8 s, then 1.0 s, on the 10M-row UI benchmark
-store (``bench/ui_latency.py --restart``). Every query is kept, small ones too: the first compile of a process costs
-0.1-0.15 s more (Ibis and sqlglot get ready), whatever its size. The file is a cache: any
-error reading or writing it makes the store compile as before.
+restarted server's first slices page took 1.6-1.8 s, then 1.0 s, on the 10M-row UI
+benchmark store (``bench/ui_latency.py --restart``). Every query is kept, small ones too:
+the first compile of a process costs 0.1-0.15 s more (Ibis and sqlglot get ready),
+whatever its size. The file is a cache: any error reading or writing it makes the store
+compile as before.
 """
 
 from __future__ import annotations
