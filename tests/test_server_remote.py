@@ -116,6 +116,9 @@ def test_same_api_types_and_errors_as_embedded(server: Server, store: es.Store) 
         assert isinstance(batch["created_at"], datetime) and batch["rows"] == 10
         assert "types" in [m.name for m in remote.models()]
         assert all(isinstance(m, es.ModelInfo) for m in remote.models())
+        assert remote.keep_profiles() is None  # the server keeps them already
+        with pytest.raises(es.ParameterError, match="keeps profiles for all of its clients"):
+            remote.keep_profiles(False)
         store_info = remote.info()
         assert isinstance(store_info, es.StoreInfo) and store_info.home == str(
             server.store.resolve()

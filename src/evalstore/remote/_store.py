@@ -93,6 +93,21 @@ class RemoteStore:
         """Close the connections to the server (the server and its store keep running)."""
         self._http.close()
 
+    def keep_profiles(self, keep: bool = True) -> None:
+        """As ``Store.keep_profiles``, where the profiles live in the server: it keeps each
+        hour's histograms for all of its clients (``evalstore serve`` asks its store for
+        them), so ``keep=True`` asks for what it does already. One client cannot stop them
+        for the others: ``keep=False`` is refused."""
+        if not isinstance(keep, bool):
+            raise ParameterError("keep", "True or False", keep)
+        if not keep:
+            raise ParameterError(
+                "keep",
+                "True: the server keeps profiles for all of its clients",
+                keep,
+                "Read from the rows with an embedded store (es.connect(folder)) instead.",
+            )
+
     def model(self, name: str, task: Task | str | None = None) -> RemoteModel:
         """Get a model, creating it when ``task`` is given and it does not exist yet."""
         check_name(name, "model name")
