@@ -119,6 +119,8 @@ def test_same_api_types_and_errors_as_embedded(server: Server, store: es.Store) 
         assert remote.keep_profiles() is None  # the server keeps them already
         with pytest.raises(es.ParameterError, match="keeps profiles for all of its clients"):
             remote.keep_profiles(False)
+        with pytest.raises(es.ParameterError, match="keep must be True or False"):
+            remote.keep_profiles("yes")  # type: ignore[arg-type]
         store_info = remote.info()
         assert isinstance(store_info, es.StoreInfo) and store_info.home == str(
             server.store.resolve()
