@@ -412,6 +412,59 @@ def test_windows_read_while_a_batch_lands_are_not_kept(store: es.Store, model: e
     assert got == _ids_per_day(model.dataset(**selection))
 
 
+def test_new_categories_are_kept_per_window(
+    store: es.Store, model: es.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GROUP BY that counts and shows new categories runs once per whole window: read
+    again, nothing is grouped; after a batch with another new value in one day, only that
+    day is, and the result equals the rows' (with the new value among its examples)."""
+    from evalstore.analyses.quality import _scan, quality
+
+    expectations = model.create_baseline("t", environment="training").expectations_
+    ds = model.dataset(environment="production", start="2024-03-01", end="2024-03-09")
+    grouped: list[tuple[Any, Any]] = []
+    original = _scan._category_counts
+
+    def counted(part: Dataset, *args: Any, **kwargs: Any) -> Any:
+        grouped.append((part.start, part.end))
+        return original(part, *args, **kwargs)
+
+    monkeypatch.setattr(_scan, "_category_counts", counted)
+
+    def new_city(city: str, day: str, first_id: int) -> None:
+        rng = np.random.default_rng(first_id)
+        more = frame(rng, 30, first_id, 1)
+        more["ts"] = pd.Timestamp(day) + pd.to_timedelta(rng.random(30) * 3600, unit="s")
+        more["city"] = city
+        model.log(
+            more.drop(columns="label"), schema=SERVING, version="v2", environment="production"
+        )
+
+    def read() -> dict[str, Any]:
+        return quality(ds, expectations, by="day").to_dict()
+
+    def examples(result: dict[str, Any], day: str) -> list[Any]:
+        return next(
+            c["new_categories"]
+            for c in result["columns"]
+            if c["column"] == "city" and str(c["window"]).startswith(day)
+        )
+
+    new_city("bergen", "2024-03-03T10:00", 70_000)
+    first = read()
+    assert grouped == [(datetime(2024, 3, 1), datetime(2024, 3, 9))]
+    assert examples(first, "2024-03-03") == ["bergen"]
+    grouped.clear()
+    assert read() == first
+    assert grouped == []  # every day kept
+    new_city("tromso", "2024-03-05T10:00", 71_000)
+    plain, profiled = _both(store, read)
+    assert (datetime(2024, 3, 5), datetime(2024, 3, 6)) in grouped
+    assert grouped[-1] == (datetime(2024, 3, 5), datetime(2024, 3, 6))  # that day only
+    assert examples(profiled, "2024-03-05") == ["tromso"]
+    assert _close(plain, profiled)
+
+
 def test_quality_by_day_stays_equal_to_the_rows_after_batches(
     store: es.Store, model: es.Model
 ) -> None:

@@ -197,7 +197,21 @@ def category_counts(
 ) -> dict[Window, Found]:
     """One GROUP BY of ``column``'s values (per window): which expected values occur, and
     how many rows hold other values, with the most frequent of them as examples. Returns
-    at most ``len(expected) + EXAMPLES`` rows per window."""
+    at most ``len(expected) + EXAMPLES`` rows per window.
+
+    A window's values depend on its rows only: whole windows are kept by the store's
+    profiles, as for :func:`repeated_ids` (a week by the hour of the 10M-row UI store,
+    after a batch: its day's hours are read, not the week's 168)."""
+    key = ("category_counts", column, tuple(map(repr, expected)))
+    columns = (column, "environment", "version", "timestamp")
+    compute = functools.partial(_category_counts, column=column, expected=expected, by=by)
+    kept = by_windows(dataset, key, columns, by, compute)
+    return kept if kept is not None else _category_counts(dataset, column, expected, by)
+
+
+def _category_counts(
+    dataset: Dataset, column: str, expected: Sequence[Any], by: str | None
+) -> dict[Window, Found]:
     t = query_table(dataset)
     x = t[column]
     present = x.notnull() & ~x.isnan() if x.type().is_floating() else x.notnull()
