@@ -570,6 +570,57 @@ def test_drift_over_time_windows_match_drift_on_those_rows(store: es.Store) -> N
     assert [w.result["x"].drifted for w in over.windows] == [False, True, True]
 
 
+def test_actuals_that_have_not_arrived_are_not_drift(store: es.Store) -> None:
+    """Rows whose actual has not arrived yet are left out of an actual column's drift: with
+    15% of production's actuals pending and the same label rate (the same distribution of
+    values), nothing drifts, and the values equal NumPy's PSI and scipy's chi-square and KS
+    on the actuals that arrived."""
+    rng = np.random.default_rng(31)
+    serving = es.Schema(prediction_id="id", features=["x"], prediction_score="score")
+    found: dict[str, Any] = {}
+    for task, actual in (("binary_classification", "label"), ("regression", "value")):
+        n = 4000
+        frames = []
+        for prefix in ("t", "p"):
+            y = (rng.random(n) < 0.4).astype("int64") if actual == "label" else rng.normal(2, 1, n)
+            frames.append(
+                pd.DataFrame(
+                    {"id": [f"{prefix}{i}" for i in range(n)], "x": rng.normal(size=n),
+                     "score": rng.random(n), "y": y}
+                )
+            )  # fmt: skip
+        train, prod = frames
+        model = store.model(f"m{next(_names)}", task=task)
+        column = "actual_label" if actual == "label" else "actual_score"
+        full = es.Schema(
+            prediction_id="id", features=["x"], prediction_score="score", **{column: "y"}
+        )
+        model.log(train, schema=full, version="v1", environment="training", progress=False)
+        model.log(prod.drop(columns="y"), schema=serving, version="v1", environment="production")
+        arrived = prod.iloc[:3400]
+        model.log_actuals(arrived[["id", "y"]], prediction_id="id", actual="y", progress=False)
+        ref_ds = model.dataset(environment="training")
+        cur_ds = model.dataset(environment="production")
+        method = "psi" if actual == "label" else "ks"
+        result = drift(ref_ds, cur_ds, [column], method=method)
+        assert result.drifted_columns == []
+        found[method] = (result[column], train["y"], arrived["y"], ref_ds, cur_ds)
+
+    psi, train_y, arrived_y, ref_ds, cur_ds = found["psi"]
+    assert (psi.n_reference, psi.n_current) == (4000, 3400)
+    r = np.bincount(train_y, minlength=2).astype(float)
+    c = np.bincount(arrived_y, minlength=2).astype(float)
+    rs, cs = _smoothed_oracle(r, c)
+    assert psi.value == pytest.approx(float(np.sum((cs - rs) * np.log(cs / rs))), rel=1e-9)
+    chi = drift(ref_ds, cur_ds, ["actual_label"], method="chi2")["actual_label"]
+    oracle = stats.chi2_contingency(np.vstack([r, c]), correction=False)
+    assert chi.p_value == pytest.approx(oracle.pvalue, rel=1e-9)
+    ks, train_y, arrived_y, _, _ = found["ks"]
+    d = stats.ks_2samp(train_y, arrived_y).statistic
+    assert ks.value - 1e-9 <= d <= ks.details["upper_bound"] + 1e-9
+    assert ks.n_current == 3400
+
+
 # -- detection on real data ------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from evalstore.analyses.drift._registry import (
 from evalstore.analyses.drift.result import ColumnDrift, DriftOverTime, DriftResult, DriftWindow
 from evalstore.dataset import query_table
 from evalstore.errors import ParameterError
+from evalstore.store._fold import ACTUALS
 
 if TYPE_CHECKING:
     from evalstore.dataset import Dataset
@@ -192,8 +193,8 @@ class _Plan:
         rows: list[dict[str, Any]] = []
         for name in self.names:
             method, b = self.methods[name], self.standard[name]
-            ref = np.asarray(b.reference_counts_, dtype=np.int64)
-            cur = counts[name]
+            ref = _arrived(name, b, np.asarray(b.reference_counts_, dtype=np.int64))
+            cur = _arrived(name, b, counts[name])
             value = known.get(name)
             if value is None:
                 data = DriftInput(b, ref, cur)
@@ -201,8 +202,8 @@ class _Plan:
                     fb, i = self.fine[name], fine_index[name]
                     data = DriftInput(
                         fb,
-                        np.asarray(fb.reference_counts_, dtype=np.int64),
-                        counts[name + _FINE],
+                        _arrived(name, fb, np.asarray(fb.reference_counts_, dtype=np.int64)),
+                        _arrived(name, fb, counts[name + _FINE]),
                         float(extra.get(f"below{i}") or 0.0),
                         float(extra.get(f"above{i}") or 0.0),
                     )
@@ -246,6 +247,21 @@ class _Plan:
         else:
             ratio = c.threshold / c.value if c.value else math.inf
         return ratio * c.weight
+
+
+def _arrived(name: str, b: Binning, counts: np.ndarray) -> np.ndarray:
+    """An actual column's counts without its ``missing`` bin: there, a row without an
+    actual is one whose actual has not arrived yet, not a missing value (data quality
+    counts those), so the drift compares the actuals that arrived on both sides. Other
+    columns' counts as they are."""
+    if name not in ACTUALS:
+        return counts
+    missing = [i for i, kind in enumerate(b.bin_kinds) if kind == "missing"]
+    if not missing or not counts[missing].any():
+        return counts
+    out = np.array(counts, dtype=np.int64)
+    out[missing] = 0
+    return out
 
 
 def _bins(b: Binning, ref: np.ndarray, cur: np.ndarray) -> list[dict[str, Any]]:
