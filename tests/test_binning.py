@@ -88,7 +88,12 @@ def numpy_quantile_edges(values: np.ndarray, bins: int) -> tuple[float, ...]:
     x = values[~np.isnan(values)]
     if len(x) == 0:
         return ()
-    return tuple(np.unique(np.quantile(x, np.linspace(0, 1, bins + 1))))
+    edges = tuple(np.unique(np.quantile(x, np.linspace(0, 1, bins + 1))))
+    values = np.unique(x)
+    if 1 < len(edges) <= bins and len(values) <= bins:
+        # tied quantiles on a column of few values: one bin per value, edges halfway
+        return (values[0], *(values[:-1] / 2 + values[1:] / 2), values[-1])
+    return edges
 
 
 def assert_same_edges(got: tuple[float, ...], want: tuple[float, ...]) -> None:

@@ -570,6 +570,34 @@ def test_drift_over_time_windows_match_drift_on_those_rows(store: es.Store) -> N
     assert [w.result["x"].drifted for w in over.windows] == [False, True, True]
 
 
+def test_a_flag_or_count_column_gets_a_bin_per_value(store: es.Store) -> None:
+    """A float column of few values (a 0/1 flag, small counts) is binned one value per bin,
+    not on tied quantiles (which left a flag in one bin ``[0, 1]``): a flag moving from 30%
+    to 70% of ones drifts, with scipy's chi-square on its two values; a column of more
+    values than bins keeps its quantile edges."""
+    rng = np.random.default_rng(41)
+    n = 3000
+    ref = pd.DataFrame(
+        {
+            "flag": (rng.random(n) < 0.3).astype(float),
+            "count": rng.poisson(1.5, n).clip(0, 5).astype(float),
+            "many": rng.integers(0, 40, n).astype(float),
+        }
+    )
+    cur = ref.assign(flag=(rng.random(n) < 0.7).astype(float))
+    ref_ds, cur_ds = log(store, ref, cur)
+    found = drift(ref_ds, cur_ds, method="chi2")
+    flag = found["flag"]
+    assert [b["label"] for b in flag.to_dict()["bins"]][1:3] == ["[0, 0.5]", "(0.5, 1]"]
+    table = np.array([np.bincount(f.astype(int), minlength=2) for f in (ref.flag, cur.flag)])
+    oracle = stats.chi2_contingency(table, correction=False)
+    assert flag.details["chi2"] == pytest.approx(oracle.statistic, rel=1e-9)
+    assert flag.drifted and found.drifted_columns == ["flag"]
+    b = fit_binnings(ref_ds, ["count", "many"])
+    assert b["count"].edges_ == (0.0, 0.5, 1.5, 2.5, 3.5, 4.5, 5.0)
+    assert len(b["many"].edges_ or ()) == 11  # 40 values: the 10 quantile bins
+
+
 def test_actuals_that_have_not_arrived_are_not_drift(store: es.Store) -> None:
     """Rows whose actual has not arrived yet are left out of an actual column's drift: with
     15% of production's actuals pending and the same label rate (the same distribution of

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -13,6 +14,8 @@ import ibis
 from evalstore.errors import ParameterError
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from evalstore.dataset import Dataset
 
 from evalstore.analyses.binning import _columns as shared
@@ -124,6 +127,9 @@ def fit_binnings(
         if f"std{i}" in row:
             b.mean_, b.std_ = _float(row[f"mean{i}"]), _float(row[f"std{i}"])
         b.edges_ = _numeric_edges(b, lo, hi, row.get(f"q{i}"), row.get(f"med{i}"))
+        if b.strategy == "quantile" and not b.approximate and 1 < len(b.edges_) <= b.bins:
+            # fewer bins than asked: quantiles tied on repeated values (a 0/1 flag, counts)
+            b.edges_ = _discrete_edges(reference, t, name, b.bins) or b.edges_
     for i, name in enumerate(categorical):
         b = templates[name]
         x = t[name]
@@ -170,6 +176,30 @@ def _numeric_edges(
             inner = [median]
     edges = {float(lo), float(hi), *(e for e in inner if lo < e < hi)}
     return tuple(sorted(e for e in edges if math.isfinite(e)))
+
+
+def _discrete_edges(
+    reference: Dataset, t: ir.Table, name: str, bins: int
+) -> tuple[float, ...] | None:
+    """One bin per value when the column holds at most ``bins`` distinct values: edges at
+    the smallest and largest values and halfway between neighbours, so that ``[0, 0.5]``
+    and ``(0.5, 1]`` part a 0/1 flag that quantile edges leave in one bin ``[0, 1]``
+    (where a shift from 30% to 70% of ones is no drift at all). None with more values."""
+    x = _clean(t[name])
+    query = (
+        t.select(value=x)
+        .filter(ibis._.value.notnull())
+        .group_by("value")
+        .aggregate()
+        .order_by("value")
+        .limit(bins + 1)
+    )
+    values = [float(r["value"]) for r in reference.execute(query).to_pylist()]
+    if len(values) > bins or len(values) < 2 or not all(map(math.isfinite, values)):
+        return None
+    halves = [a / 2 + b / 2 for a, b in itertools.pairwise(values)]  # no overflow near 1e308
+    edges = sorted({values[0], *halves, values[-1]})
+    return tuple(edges) if len(edges) == len(values) + 1 else None
 
 
 def recount(dataset: Dataset, binnings: Mapping[str, Binning]) -> dict[str, Binning]:
