@@ -359,8 +359,32 @@ def test_auc_interval_is_delong(store: es.Store) -> None:
         auc, var = delong(y, scores)
         assert row["value"] == pytest.approx(auc, abs=1e-12)
         half = Z95 * math.sqrt(var)
-        assert row["ci_low"] == pytest.approx(max(0, auc - half), abs=1e-9)
-        assert row["ci_high"] == pytest.approx(min(1, auc + half), abs=1e-9)
+        # the binned AUC's interval is widened by its error bound (the exact one has none)
+        bound = row["detail"].get("error_bound", 0.0)
+        assert (key == "roc_auc") is (bound > 0)
+        assert row["ci_low"] == pytest.approx(max(0, max(0, auc - half) - bound), abs=1e-9)
+        assert row["ci_high"] == pytest.approx(min(1, min(1, auc + half) + bound), abs=1e-9)
+
+
+def test_binned_auc_interval_holds_the_exact_auc_when_scores_share_a_bin(
+    store: es.Store,
+) -> None:
+    """Scores all in [0, 1e-5] fall in one of the fixed score bins: the binned AUC is 0.5
+    with an error bound of 0.5, and its interval, widened by that bound, holds the exact
+    AUC (scikit-learn's), where the binned value's own interval was [0.5, 0.5]."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    score = rng.uniform(0, 1e-5, n)
+    y = (rng.random(n) < score / 1e-5 * 0.2).astype(int)
+    frame = pd.DataFrame({"id": np.arange(n), "score": score, "y": y})
+    model = store.model("tiny-scores", task="binary_classification")
+    schema = es.Schema(prediction_id="id", prediction_score="score", actual_label="y")
+    model.log(frame, schema=schema, version="v1", environment="production", progress=False)
+    result = performance(model.dataset(), ["roc_auc", "pr_auc"])
+    auc, ap = result.get("roc_auc"), result.get("pr_auc")
+    assert auc["value"] == 0.5 and auc["detail"]["error_bound"] == pytest.approx(0.5)
+    assert auc["ci_low"] <= skm.roc_auc_score(y, score) <= auc["ci_high"]
+    assert ap["ci_low"] <= skm.average_precision_score(y, score) <= ap["ci_high"]
 
 
 def test_regression_intervals_are_normal(store: es.Store) -> None:
