@@ -330,8 +330,9 @@ def fit_baseline(
     plus the prediction and actual columns), data-quality expectations, and when it has
     actuals the reference performance and the slices of its primary metric on
     ``slice_columns`` (default the binned features), counting ``positive_class`` as the
-    positive label (binary models; text labels need it). A moving baseline is returned
-    unfitted."""
+    positive label (binary models; text labels without one get no performance). A moving
+    baseline is returned unfitted."""
+    from evalstore.analyses.metrics._inputs import lacks_positive_class
     from evalstore.analyses.performance import performance
     from evalstore.analyses.quality import learn_expectations
 
@@ -356,6 +357,12 @@ def fit_baseline(
     names += [c for c in prediction_columns(reference) if c not in names]
     base.binnings_ = fit_binnings(reference, names)
     base.expectations_ = learn_expectations(reference, columns=names)
+    base.n_rows_ = n
+    if lacks_positive_class(query_table(reference), reference.task, base.positive_class):
+        # text labels without a positive class: no performance to measure, but the bins
+        # and expectations drift and quality need (create_baseline and report refuse
+        # earlier, naming positive_class)
+        return base
     result = performance(reference, positive_class=base.positive_class)
     if any(row["n"] for row in result.rows):
         base.performance_ = result.to_dict()
@@ -369,7 +376,6 @@ def fit_baseline(
             base.slices_ = slices(
                 reference, metric, columns=sliced, binnings=bins, positive_class=base.positive_class
             ).to_dict()
-    base.n_rows_ = n
     return base
 
 

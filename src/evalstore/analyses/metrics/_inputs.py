@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "infer_task",
+    "lacks_positive_class",
     "parse_positive_class",
     "prepare",
     "require_positive_class",
@@ -135,6 +136,15 @@ def parse_positive_class(
     return text
 
 
+def lacks_positive_class(table: ir.Table, task: Task | None, positive_class: Any) -> bool:
+    """Whether a binary model's labels are text and no positive class is given (nothing
+    runs): its performance cannot be measured."""
+    if positive_class is not None or task is not Task.BINARY_CLASSIFICATION:
+        return False
+    dtype = _label_type(table)
+    return dtype is not None and dtype.is_string()
+
+
 def require_positive_class(
     dataset: Dataset, positive_class: Any, call: str, name: str = "positive_class"
 ) -> None:
@@ -143,13 +153,10 @@ def require_positive_class(
     as ``--positive-class``) to ``call`` (``report()``, ``evalstore report``). The message
     lists a few of the labels, read from ``dataset``; other labels pass unchecked (their
     defaults are ``True`` and ``1``)."""
-    if positive_class is not None or dataset.task is not Task.BINARY_CLASSIFICATION:
-        return
     from evalstore.dataset import query_table
 
     table = query_table(dataset)
-    dtype = _label_type(table)
-    if dtype is None or not dtype.is_string():
+    if not lacks_positive_class(table, dataset.task, positive_class):
         return
     column = next(c for c in ("actual_label", "prediction_label") if c in table.columns)
     found = table.select(label=table[column]).filter(ibis._.label.notnull()).distinct()
