@@ -377,7 +377,7 @@ def _stored_slices(
         or found.get("positive_class") != positive_class
     ):
         return None
-    stored = SliceResult.from_dict(fitted.slices_)
+    stored = SliceResult.from_dict(found)
     if columns is None:
         return stored
     if not set(columns) <= set(stored.columns):

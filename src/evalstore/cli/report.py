@@ -97,6 +97,7 @@ def report_cmd(
                 raise ParameterError("--out", "a path ending in .html, .md or .json", str(output))
         from evalstore.analyses.baseline import Baseline
         from evalstore.analyses.metrics._inputs import parse_positive_class, require_positive_class
+        from evalstore.dataset import Dataset
 
         with _store(store) as s:
             m = s.model(model)
@@ -107,6 +108,7 @@ def report_cmd(
                 raise ParameterError("--current", "an environment or key=value pairs", current)
             ref_sel = m._selection(ref, "--reference", baselines=True)
             cur_ds = m._selection(cur, "--current", baselines=False)
+            assert isinstance(cur_ds, Dataset)  # without baselines, a selection is rows
             positive = parse_positive_class(cur_ds.table, positive_class, "--positive-class")
             stored = ref_sel.positive_class if isinstance(ref_sel, Baseline) else None
             given = positive if positive is not None else stored
@@ -176,9 +178,11 @@ def baseline_create_cmd(
 
         with _store(store) as s:
             m = s.model(model)
-            rows = m.dataset(environment=environment, version=version, start=start, end=end)
-            positive = parse_positive_class(rows.table, positive_class, "--positive-class")
-            require_positive_class(rows, positive, "evalstore baseline create", "--positive-class")
+            chosen = m.dataset(environment=environment, version=version, start=start, end=end)
+            positive = parse_positive_class(chosen.table, positive_class, "--positive-class")
+            require_positive_class(
+                chosen, positive, "evalstore baseline create", "--positive-class"
+            )
             base = m.create_baseline(
                 name,
                 environment=environment,
