@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from typer.testing import CliRunner
 
 import evalstore as es
@@ -304,3 +310,144 @@ def test_cli_report_and_baseline(tmp_path: Path) -> None:
     )
     assert code == 0, text
     assert json.loads(out.read_text())["reference"]["baseline"]["name"] == "cli-base"
+
+
+# -- text labels: the positive class is named by the user -------------------------------------
+
+TEXT_SCHEMA = es.Schema(
+    prediction_id="id",
+    timestamp="ts",
+    features=["x"],
+    prediction_score="score",
+    prediction_label="pred",
+    actual_label="y",
+)
+
+
+def text_frame(seed: int, prefix: str) -> pd.DataFrame:
+    """A binary model whose labels are "yes"/"no"; ``score`` is the probability of "yes"."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    x = rng.normal(size=n)
+    score = 1 / (1 + np.exp(-1.5 * x))
+    return pd.DataFrame(
+        {
+            "id": [f"{prefix}-{i:05d}" for i in range(n)],
+            "ts": pd.Timestamp("2024-05-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 5 * 86400, n), "s"),
+            "x": x,
+            "score": score,
+            # labels decided apart from the score: precision and recall are not symmetric
+            "pred": np.where(rng.random(n) < 0.35, "yes", "no"),
+            "y": np.where(rng.random(n) < score, "yes", "no"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, es.Model]]:
+    path = tmp_path_factory.mktemp("text") / "store"
+    with es.connect(path) as store:
+        model = store.model("text", task="binary_classification")
+        model.log(text_frame(1, "t"), schema=TEXT_SCHEMA, version="v1", environment="training")
+        model.log(text_frame(2, "p"), schema=TEXT_SCHEMA, version="v1", environment="production")
+        yield path, model
+
+
+def sklearn_values(df: pd.DataFrame, positive: str) -> dict[str, float]:
+    y, pred = df.y, df.pred
+    return {
+        "precision": precision_score(y, pred, pos_label=positive),
+        "recall": recall_score(y, pred, pos_label=positive),
+        "f1": f1_score(y, pred, pos_label=positive),
+        # the score is the probability of the positive class, whichever it is
+        "roc_auc": roc_auc_score(y == positive, df.score),
+    }
+
+
+def current_values(report: Report, ref: bool = False) -> dict[str, float]:
+    result = report.performance_reference if ref else report.performance_current
+    assert result is not None
+    return {r["metric"]: r["value"] for r in result.rows}
+
+
+def test_text_labels_report_is_scikit_learns(text_model) -> None:
+    _, model = text_model
+    report = model.report("training", "production", positive_class="yes")
+    for df, found in (
+        (text_frame(2, "p"), current_values(report)),
+        (text_frame(1, "t"), current_values(report, ref=True)),
+    ):
+        expected = sklearn_values(df, "yes")
+        for metric in ("precision", "recall", "f1"):
+            assert found[metric] == pytest.approx(expected[metric], rel=1e-12), metric
+        # binned AUC: within its documented bound of the exact value
+        assert found["roc_auc"] == pytest.approx(expected["roc_auc"], abs=1e-4)
+    assert report.performance_current.positive_class == "yes"
+    assert report.slices_current is not None and report.slices_current.positive_class == "yes"
+
+
+def test_text_labels_swapping_the_positive_class(text_model) -> None:
+    _, model = text_model
+    yes = current_values(model.report("training", "production", positive_class="yes"))
+    no = current_values(model.report("training", "production", positive_class="no"))
+    expected = sklearn_values(text_frame(2, "p"), "no")
+    assert no["precision"] == pytest.approx(expected["precision"], rel=1e-12)
+    assert no["recall"] == pytest.approx(expected["recall"], rel=1e-12)
+    assert no["precision"] != pytest.approx(yes["precision"])
+    assert no["recall"] != pytest.approx(yes["recall"])
+    assert no["accuracy"] == pytest.approx(yes["accuracy"])  # the same rows are right
+
+
+def test_text_labels_without_a_positive_class_name_the_call(text_model) -> None:
+    _, model = text_model
+    with pytest.raises(es.ParameterError, match=r"labels include 'no', 'yes'.*to report\(\)"):
+        model.report("training", "production")
+    with pytest.raises(es.ParameterError, match=r"to create_baseline\(\), e.g. positive_class="):
+        model.create_baseline("no-class", environment="training")
+
+
+def test_text_labels_baseline_keeps_its_positive_class(text_model) -> None:
+    _, model = text_model
+    base = model.create_baseline("text-base", environment="training", positive_class="yes")
+    assert model.baseline("text-base").positive_class == "yes"
+    stored = model.report("text-base", "production")  # the baseline's positive class
+    given = model.report("training", "production", positive_class="yes")
+    assert current_values(stored) == current_values(given)
+    assert current_values(stored, ref=True) == pytest.approx(current_values(given, ref=True))
+    # another positive class measures the baseline's rows again
+    other = model.report(base, "production", positive_class="no")
+    expected = sklearn_values(text_frame(1, "t"), "no")
+    assert current_values(other, ref=True)["recall"] == pytest.approx(expected["recall"])
+
+
+def test_text_labels_cli_positive_class(text_model) -> None:
+    path, _ = text_model
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*args, "--store", str(path)])
+        return result.exit_code, result.output
+
+    code, text = run("report", "-m", "text", "-r", "training", "-c", "production")
+    assert code == 1 and "--positive-class yes" in text and "evalstore report" in text, text
+    out = path.parent / "text.json"
+    code, text = run(
+        "report", "-m", "text", "-r", "training", "-c", "production", "--positive-class", "no",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, text
+    found = Report.from_dict(json.loads(out.read_text()))
+    expected = sklearn_values(text_frame(2, "p"), "no")
+    assert current_values(found)["precision"] == pytest.approx(expected["precision"])
+    assert current_values(found)["recall"] == pytest.approx(expected["recall"])
+    code, text = run("baseline", "create", "cli-text", "-m", "text", "-e", "training")
+    assert code == 1 and "--positive-class" in text and "baseline create" in text, text
+    code, text = run(
+        "baseline", "create", "cli-text", "-m", "text", "-e", "training", "--positive-class", "yes"
+    )
+    assert code == 0, text
+    code, text = run("report", "-m", "text", "-r", "cli-text", "-c", "production", "-o", str(out))
+    assert code == 0, text
+    found = Report.from_dict(json.loads(out.read_text()))
+    assert found.performance_current.positive_class == "yes"

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from sklearn.metrics import roc_auc_score
 
 import evalstore as es
 from conftest import BINARY_SCHEMA, binary_frame
@@ -717,3 +719,53 @@ def test_api_doc_analysis_examples_run(
     assert json.loads(created)["name"] == "late-july"
     assert [b["name"] for b in json.loads(listed)] == ["late-july", "training"]
     assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_remote_text_labels_positive_class(server: Server, tmp_path: Path) -> None:
+    """A yes/no model through the server: report and baseline take positive_class, as the
+    embedded ones do, with the same numbers and the same refusal."""
+    rng = np.random.default_rng(7)
+    n = 800
+    score = rng.random(n)
+    schema = es.Schema(prediction_id="id", prediction_score="score", actual_label="y")
+    frames = {
+        env: pd.DataFrame(
+            {
+                "id": [f"{env}-{i}" for i in range(n)],
+                "score": score,
+                "y": np.where(rng.random(n) < score, "yes", "no"),
+            }
+        )
+        for env in ("training", "production")
+    }
+    with es.connect(server.url) as remote, es.connect(tmp_path / "local") as local:
+        models = [
+            remote.model("text-labels", task="binary_classification"),
+            local.model("text-labels", task="binary_classification"),
+        ]
+        reports = []
+        for model in models:
+            for env, df in frames.items():
+                model.log(df, schema=schema, version="v1", environment=env)
+            with pytest.raises(es.ParameterError, match=r"to report\(\)"):
+                model.report("training", "production")
+            base = model.create_baseline("train", environment="training", positive_class="no")
+            assert base.positive_class == "no" and model.baseline("train").positive_class == "no"
+            reports.append(
+                [
+                    model.report("training", "production", positive_class="yes"),
+                    model.report("train", "production"),  # the baseline's: "no"
+                ]
+            )
+    y = frames["production"].y
+    for given, stored in reports:
+        assert given.performance_current.value("roc_auc") == pytest.approx(
+            roc_auc_score(y == "yes", score), abs=1e-4
+        )
+        assert stored.performance_current.positive_class == "no"
+        assert stored.performance_current.value("roc_auc") == pytest.approx(
+            roc_auc_score(y == "no", score), abs=1e-4
+        )
+    (remote_given, remote_stored), (local_given, local_stored) = reports
+    assert remote_given.performance_current.rows == local_given.performance_current.rows
+    assert remote_stored.performance_current.rows == local_stored.performance_current.rows

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from evalstore._progress import progress_bar
 from evalstore._settings import resolve
 from evalstore.analyses.baseline import Baseline, Selector, fit_baseline
+from evalstore.analyses.metrics._inputs import require_positive_class
 from evalstore.dataset import Dataset, TimeLike, Where
 from evalstore.errors import ModelNotFound, ParameterError, did_you_mean
 from evalstore.ingest.plan import ENVIRONMENTS, plan_actuals, plan_inferences
@@ -217,6 +218,7 @@ class Model:
         where: Mapping[str, Any] | None = None,
         moving_days: int | None = None,
         columns: Sequence[str] | None = None,
+        positive_class: Any = None,
     ) -> Baseline:
         """Fit a baseline on the selected rows and store it as the next version of ``name``.
 
@@ -224,10 +226,22 @@ class Model:
         that later comparisons never read the reference again. ``moving_days=N`` makes a
         moving one: the N days before each current dataset (same environment, version and
         filter), fitted when used. See :mod:`evalstore.analyses.baseline`.
+
+        ``positive_class``: binary models, the label counted as positive; text labels need
+        it (``positive_class="yes"``), boolean and integer labels default to ``True`` / ``1``.
+        The baseline stores it, and reports against it use it.
         """
         check_name(name, "baseline name")
         ds = self.dataset(environment, version, start, end, where)
-        fitted = fit_baseline(ds, name, Selector.of(ds), columns=columns, moving_days=moving_days)
+        require_positive_class(ds, positive_class, "create_baseline()")
+        fitted = fit_baseline(
+            ds,
+            name,
+            Selector.of(ds),
+            columns=columns,
+            moving_days=moving_days,
+            positive_class=positive_class,
+        )
         body = fitted.to_dict()
         fitted.version, fitted.created_at = self._store._meta.add_baseline(
             self._record.id, name, body
@@ -267,6 +281,7 @@ class Model:
         slice_columns: Sequence[str] | None = None,
         min_support: int = 30,
         progress: bool | None = None,
+        positive_class: Any = None,
     ) -> Report:
         """Performance, drift, data quality and the worst slices of ``current`` against
         ``reference`` (see :mod:`evalstore.analyses.report`).
@@ -275,12 +290,20 @@ class Model:
         (``{"environment": "production", "start": "2024-06-01"}``) or a name: a stored
         baseline's, else an environment's. The reference may be a Baseline. ``window``:
         the performance-over-time window (default by the span of the data).
+
+        ``positive_class``: binary models, the label counted as positive. Default: the
+        baseline's when the reference is one created with it, else ``True`` / ``1`` for
+        boolean / integer labels; text labels need one (``positive_class="yes"``).
         """
         from evalstore.analyses.report import build_report
 
         ref = self._selection(reference, "reference", baselines=True)
         cur = self._selection(current, "current", baselines=False)
         assert not isinstance(cur, Baseline)
+        stored = ref.positive_class if isinstance(ref, Baseline) else None
+        require_positive_class(
+            cur, positive_class if positive_class is not None else stored, "report()"
+        )
         return build_report(
             self,
             ref,
@@ -291,6 +314,7 @@ class Model:
             slice_columns=slice_columns,
             min_support=min_support,
             progress=progress,
+            positive_class=positive_class,
         )
 
     def _selection(self, value: Any, what: str, baselines: bool) -> Dataset | Baseline:

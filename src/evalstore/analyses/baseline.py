@@ -10,6 +10,9 @@
 A **fixed** baseline (training, validation, a production window) is fitted once when it is
 created: bins of every feature, tag and prediction column (:mod:`.binning`), the
 data-quality expectations (:mod:`.quality`), the reference performance and row count.
+A binary model with text labels needs its positive class to measure performance
+(``create_baseline(..., positive_class="yes")``); the baseline keeps it, and reports against
+it use it unless told another.
 Comparing a new current window against it reads only that window: the reference is never
 scanned again, so each window costs time in proportion to its own size.
 
@@ -186,12 +189,17 @@ class Baseline:
     Fitted state ends in ``_``: ``binnings_`` (column -> fitted :class:`~.binning.Binning`),
     ``expectations_`` (data quality), ``performance_`` (the reference's performance, plain
     data) and ``n_rows_``. A moving baseline has none stored: see :meth:`reference_for`.
+
+    ``positive_class``: the label the performance counts as positive (binary models; None:
+    ``True`` / ``1``, the default of boolean / integer labels). Reports against the baseline
+    use it unless given another.
     """
 
     name: str
     selector: Selector = field(default_factory=Selector)
     moving_days: int | None = None
     columns: tuple[str, ...] | None = None
+    positive_class: str | int | bool | None = None
     version: int | None = None
     """set once stored: 1 for the first fit of this name, then 2, ..."""
     created_at: datetime | None = None
@@ -201,7 +209,7 @@ class Baseline:
     slices_: dict[str, Any] | None = None
     """the reference's slices of its primary metric (plain data of a SliceResult)"""
     n_rows_: int | None = None
-    _moving_cache: dict[datetime, Baseline] = field(default_factory=dict, repr=False)
+    _moving_cache: dict[tuple[datetime, Any], Baseline] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         md = self.moving_days
@@ -227,12 +235,15 @@ class Baseline:
             return f"{self.name} (moving, {self.moving_days} days)"
         return f"{self.name} v{self.version}" if self.version else self.name
 
-    def reference_for(self, model: Model, current: Dataset) -> tuple[Dataset, Baseline]:
+    def reference_for(
+        self, model: Model, current: Dataset, positive_class: Any = None
+    ) -> tuple[Dataset, Baseline]:
         """The reference rows to compare ``current`` with, and the fitted baseline to use.
 
         Fixed: the selector's rows and this baseline. Moving: the ``moving_days`` before
         the first timestamp of ``current`` (its ``start``, else its earliest row), fitted
-        on first use and cached per window start.
+        on first use -- with ``positive_class``, else the baseline's -- and cached per
+        window start and positive class.
         """
         if not self.is_moving:
             return self.selector.dataset(model), self
@@ -251,11 +262,14 @@ class Baseline:
                 self.moving_days,
             ) from None
         reference = self.selector.dataset(model, start=start, end=first)
-        fitted = self._moving_cache.get(start)
+        positive = positive_class if positive_class is not None else self.positive_class
+        fitted = self._moving_cache.get((start, positive))
         if fitted is None:
             window = Selector.of(reference)
-            fitted = fit_baseline(reference, self.name, window, columns=self.columns)
-            self._moving_cache[start] = fitted
+            fitted = fit_baseline(
+                reference, self.name, window, columns=self.columns, positive_class=positive
+            )
+            self._moving_cache[start, positive] = fitted
         return reference, fitted
 
     def to_dict(self) -> dict[str, Any]:
@@ -268,6 +282,7 @@ class Baseline:
             "selector": self.selector.to_dict(),
             "moving_days": self.moving_days,
             "columns": list(self.columns) if self.columns is not None else None,
+            "positive_class": self.positive_class,
             "n_rows": self.n_rows_,
             "binnings": {name: b.to_dict() for name, b in self.binnings_.items()},
             "expectations": self.expectations_.to_dict() if self.expectations_ else None,
@@ -286,6 +301,7 @@ class Baseline:
             selector=Selector.from_dict(data.get("selector") or {}),
             moving_days=data.get("moving_days"),
             columns=tuple(columns) if columns is not None else None,
+            positive_class=data.get("positive_class"),  # absent from older baselines
             version=data.get("version"),
             created_at=_time(data.get("created_at")),
         )
@@ -308,12 +324,15 @@ def fit_baseline(
     columns: Sequence[str] | None = None,
     moving_days: int | None = None,
     slice_columns: Sequence[str] | None = None,
+    positive_class: Any = None,
 ) -> Baseline:
     """Fit a baseline on ``reference``: bins of ``columns`` (default every feature and tag,
     plus the prediction and actual columns), data-quality expectations, and when it has
     actuals the reference performance and the slices of its primary metric on
-    ``slice_columns`` (default the binned features). A moving baseline is returned
-    unfitted."""
+    ``slice_columns`` (default the binned features), counting ``positive_class`` as the
+    positive label (binary models; text labels without one get no performance). A moving
+    baseline is returned unfitted."""
+    from evalstore.analyses.metrics._inputs import lacks_positive_class
     from evalstore.analyses.performance import performance
     from evalstore.analyses.quality import learn_expectations
 
@@ -322,6 +341,7 @@ def fit_baseline(
         selector=selector if selector is not None else Selector.of(reference),
         moving_days=moving_days,
         columns=tuple(columns) if columns is not None else None,
+        positive_class=_positive_class(reference, positive_class),
     )
     if base.is_moving:
         return base
@@ -337,7 +357,13 @@ def fit_baseline(
     names += [c for c in prediction_columns(reference) if c not in names]
     base.binnings_ = fit_binnings(reference, names)
     base.expectations_ = learn_expectations(reference, columns=names)
-    result = performance(reference)
+    base.n_rows_ = n
+    if lacks_positive_class(query_table(reference), reference.task, base.positive_class):
+        # text labels without a positive class: no performance to measure, but the bins
+        # and expectations drift and quality need (create_baseline and report refuse
+        # earlier, naming positive_class)
+        return base
+    result = performance(reference, positive_class=base.positive_class)
     if any(row["n"] for row in result.rows):
         base.performance_ = result.to_dict()
         from evalstore.analyses.slices import slices
@@ -347,6 +373,24 @@ def fit_baseline(
         if sliced:
             metric = primary_metric(task, has_scores(reference))
             bins = {c: base.binnings_[c] for c in sliced}
-            base.slices_ = slices(reference, metric, columns=sliced, binnings=bins).to_dict()
-    base.n_rows_ = n
+            base.slices_ = slices(
+                reference, metric, columns=sliced, binnings=bins, positive_class=base.positive_class
+            ).to_dict()
     return base
+
+
+def _positive_class(reference: Dataset, value: Any) -> str | int | bool | None:
+    """``value`` as a baseline stores it (plain JSON data), checked against the labels."""
+    if value is None:
+        return None
+    task = reference.task
+    if task is not None and task is not Task.BINARY_CLASSIFICATION:
+        raise ParameterError(
+            "positive_class", "None for a non-binary model", value, f"({task.value})"
+        )
+    from evalstore.analyses.metrics._inputs import resolve_positive_class
+
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # a NumPy scalar
+    found: str | int | bool = resolve_positive_class(query_table(reference), value)
+    return found

@@ -24,6 +24,11 @@ What it computes (every part in the engine, from aggregates):
 
 With a baseline as the reference, its stored bins, expectations and performance are used
 and the reference rows are not read again, except for the reference's slices.
+
+A binary model counts ``positive_class`` as the positive label: given to the report, else the
+baseline's (``create_baseline(..., positive_class=...)``), else ``True`` / ``1`` for boolean /
+integer labels (text labels need one). A baseline whose performance was measured with another
+positive class has it measured again on its rows.
 """
 
 from __future__ import annotations
@@ -361,13 +366,18 @@ ReferenceArg = "Dataset | Baseline | str | Mapping[str, Any]"
 
 
 def _stored_slices(
-    fitted: Baseline, metric: str, columns: Sequence[str] | None
+    fitted: Baseline, metric: str, columns: Sequence[str] | None, positive_class: Any
 ) -> SliceResult | None:
-    """The baseline's own slices of ``metric`` on ``columns`` (None: all it has), or None
-    when it holds no such slices."""
-    if fitted.slices_ is None or fitted.slices_.get("metric") != metric:
+    """The baseline's own slices of ``metric`` on ``columns`` (None: all it has) for
+    ``positive_class``, or None when it holds no such slices."""
+    found = fitted.slices_
+    if (
+        found is None
+        or found.get("metric") != metric
+        or found.get("positive_class") != positive_class
+    ):
         return None
-    stored = SliceResult.from_dict(fitted.slices_)
+    stored = SliceResult.from_dict(found)
     if columns is None:
         return stored
     if not set(columns) <= set(stored.columns):
@@ -400,6 +410,7 @@ def build_report(
     slice_columns: Sequence[str] | None = None,
     min_support: int = 30,
     progress: bool | None = None,
+    positive_class: Any = None,
 ) -> Report:
     """Compute a :class:`Report` (use ``Model.report``, which resolves its arguments)."""
     if window is not None and window not in TIME_WINDOWS:
@@ -430,7 +441,9 @@ def build_report(
         fitted: Baseline | None = None
         if isinstance(reference, Baseline):
             baseline = reference
-            ref_ds, fitted = reference.reference_for(model, current)
+            if positive_class is None:
+                positive_class = reference.positive_class
+            ref_ds, fitted = reference.reference_for(model, current, positive_class)
             baseline_ref = {
                 "name": baseline.name,
                 "version": baseline.version,
@@ -445,28 +458,39 @@ def build_report(
             primary = chosen[0]
         window = window or auto_window(first, last)
         wanted = list(slice_columns) if slice_columns is not None else None
-        # whether the fitted baseline holds the reference's performance (then not recomputed)
-        stored_perf = fitted is not None and fitted.performance_ is not None and chosen is None
 
         step("fitting the baseline")
         if fitted is None:
-            fitted = fit_baseline(ref_ds, "reference", columns=columns, slice_columns=wanted)
+            fitted = fit_baseline(
+                ref_ds,
+                "reference",
+                columns=columns,
+                slice_columns=wanted,
+                positive_class=positive_class,
+            )
             baseline = fitted
-            stored_perf = fitted.performance_ is not None and chosen is None
         lap("baseline")
         features = list(columns) if columns is not None else feature_columns(current)
         features = [c for c in features if c in fitted.binnings_]
         predicted = [c for c in prediction_columns(current) if c in fitted.binnings_]
 
         step("performance")
+        perf_cur = performance(current, chosen, positive_class=positive_class)
+        # the positive class as the labels type it (None but for binary models)
+        positive = perf_cur.positive_class
         perf_ref: PerformanceResult | None = None
-        if stored_perf and fitted.performance_ is not None:
-            perf_ref = PerformanceResult.from_dict(fitted.performance_)
-        elif fitted.performance_ is not None:
-            perf_ref = performance(ref_ds, chosen)
-        perf_cur = performance(current, chosen)
+        stored = fitted.performance_
+        if stored is not None:
+            # the baseline's performance is reused when it measured the same metrics of the
+            # same positive class
+            if chosen is None and stored.get("positive_class") == positive:
+                perf_ref = PerformanceResult.from_dict(stored)
+            else:
+                perf_ref = performance(ref_ds, chosen, positive_class=positive)
         # per window, the AUC's histogram is sorted per group: the coarser slice bins
-        over_time = performance(current, [primary], by=window, score_bins=SCORE_BINS)
+        over_time = performance(
+            current, [primary], by=window, score_bins=SCORE_BINS, positive_class=positive
+        )
         lap("performance")
 
         step("drift")
@@ -479,7 +503,9 @@ def build_report(
         lap("prediction_drift")
 
         step("data quality")
-        checked = quality(current, expectations=fitted.expectations_)
+        # the positive class as given: without one, integer labels other than 0/1 are not
+        # checked against the scores (as quality() does)
+        checked = quality(current, expectations=fitted.expectations_, positive_class=positive_class)
         lap("quality")
 
         step("slices")
@@ -488,10 +514,15 @@ def build_report(
         cur_slices = ref_slices = None
         if slice_names and perf_cur.rows and any(r["n"] for r in perf_cur.rows):
             cur_slices = slices(
-                current, primary, columns=slice_names, binnings=slice_bins, min_support=min_support
+                current,
+                primary,
+                columns=slice_names,
+                binnings=slice_bins,
+                min_support=min_support,
+                positive_class=positive,
             )
             if perf_ref is not None:
-                ref_slices = _stored_slices(fitted, primary, slice_names)
+                ref_slices = _stored_slices(fitted, primary, slice_names, positive)
                 if ref_slices is None:
                     ref_slices = slices(
                         ref_ds,
@@ -499,6 +530,7 @@ def build_report(
                         columns=slice_names,
                         binnings=slice_bins,
                         min_support=min_support,
+                        positive_class=positive,
                     )
         lap("slices")
 

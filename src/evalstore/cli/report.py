@@ -23,6 +23,16 @@ app.add_typer(baseline_app, name="baseline")
 
 _FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}
 
+PositiveClassOption = Annotated[
+    str | None,
+    typer.Option(
+        "--positive-class",
+        help="Binary models: the label counted as positive, e.g. yes (text labels need it; "
+        "default: the baseline's, else true / 1 for boolean / integer labels).",
+        show_default=False,
+    ),
+]
+
 
 @app.command("report")
 def report_cmd(
@@ -73,6 +83,7 @@ def report_cmd(
             show_default=False,
         ),
     ] = None,
+    positive_class: PositiveClassOption = None,
     store: StoreOption = None,
     progress: ProgressOption = None,
 ) -> None:
@@ -84,6 +95,10 @@ def report_cmd(
             fmt = _FORMATS.get(output.suffix.lower(), "")
             if not fmt:
                 raise ParameterError("--out", "a path ending in .html, .md or .json", str(output))
+        from evalstore.analyses.baseline import Baseline
+        from evalstore.analyses.metrics._inputs import parse_positive_class, require_positive_class
+        from evalstore.dataset import Dataset
+
         with _store(store) as s:
             m = s.model(model)
             parsed = parse_selection(reference, "--reference")
@@ -91,7 +106,21 @@ def report_cmd(
             cur = parse_selection(current, "--current")
             if isinstance(cur, BaselineRef):
                 raise ParameterError("--current", "an environment or key=value pairs", current)
-            result = m.report(ref, cur, metrics=metric or None, window=window, progress=progress)
+            ref_sel = m._selection(ref, "--reference", baselines=True)
+            cur_ds = m._selection(cur, "--current", baselines=False)
+            assert isinstance(cur_ds, Dataset)  # without baselines, a selection is rows
+            positive = parse_positive_class(cur_ds.table, positive_class, "--positive-class")
+            stored = ref_sel.positive_class if isinstance(ref_sel, Baseline) else None
+            given = positive if positive is not None else stored
+            require_positive_class(cur_ds, given, "evalstore report", "--positive-class")
+            result = m.report(
+                ref_sel,
+                cur_ds,
+                metrics=metric or None,
+                window=window,
+                progress=progress,
+                positive_class=positive,
+            )
         if output is None:
             out.print(result.to_markdown(), markup=False)
             return
@@ -139,19 +168,29 @@ def baseline_create_cmd(
             show_default=False,
         ),
     ] = None,
+    positive_class: PositiveClassOption = None,
     store: StoreOption = None,
 ) -> None:
     """Fit a baseline on a selection and store it (a new version when the name exists)."""
 
     def body() -> None:
+        from evalstore.analyses.metrics._inputs import parse_positive_class, require_positive_class
+
         with _store(store) as s:
-            base = s.model(model).create_baseline(
+            m = s.model(model)
+            chosen = m.dataset(environment=environment, version=version, start=start, end=end)
+            positive = parse_positive_class(chosen.table, positive_class, "--positive-class")
+            require_positive_class(
+                chosen, positive, "evalstore baseline create", "--positive-class"
+            )
+            base = m.create_baseline(
                 name,
                 environment=environment,
                 version=version,
                 start=start,
                 end=end,
                 moving_days=moving_days,
+                positive_class=positive,
             )
         rows = "moving" if base.is_moving else f"{base.n_rows_:,} rows"
         out.print(

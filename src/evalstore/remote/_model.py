@@ -290,6 +290,7 @@ class RemoteModel:
         slice_columns: Sequence[str] | None = None,
         min_support: int = 30,
         progress: bool | None = None,
+        positive_class: Any = None,
     ) -> Report:
         """Performance, drift, data quality and the worst slices of ``current`` against
         ``reference``, computed by the server: as ``Model.report``. Each side is a name (a
@@ -305,6 +306,7 @@ class RemoteModel:
         params += _many("metrics", metrics) + _many("columns", columns)
         params += _scalar("window", window) + _many("slice_columns", slice_columns)
         params += _scalar("min_support", min_support)
+        params += _scalar("positive_class", positive_class)
         return Report.from_dict(self._get("report", params))
 
     # -- baselines ---------------------------------------------------------------------------
@@ -320,6 +322,7 @@ class RemoteModel:
         where: Mapping[str, Any] | None = None,
         moving_days: int | None = None,
         columns: Sequence[str] | None = None,
+        positive_class: Any = None,
     ) -> Baseline:
         """Fit a baseline on the selected rows and store it as the next version of ``name``:
         as ``Model.create_baseline``, fitted by the server."""
@@ -336,6 +339,8 @@ class RemoteModel:
         body["moving_days"] = _jsonable(moving_days, "moving_days")
         if columns is not None:
             body["columns"] = [columns] if isinstance(columns, str) else list(columns)
+        if positive_class is not None:
+            body["positive_class"] = _jsonable(positive_class, "positive_class")
         found = self._store._request(
             "POST",
             f"/models/{self.name}/baselines",

@@ -309,6 +309,12 @@ class BaselineCreateIn(BaseModel):
     columns: list[str] | None = Field(
         None, description="The columns to fit (default: features, tags, predictions, actuals)."
     )
+    positive_class: str | int | bool | None = Field(
+        None,
+        description="Binary models: the label counted as positive, as the labels are typed "
+        '("yes", 1, true); text labels need it. Stored with the baseline; reports against '
+        "it use it.",
+    )
 
 
 _ERROR_TEXT = {

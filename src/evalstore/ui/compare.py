@@ -154,10 +154,13 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
                     "compare", "two selections with rows", f"no rows for {side.label}"
                 )
         # the sides' performance runs beside the drift below (their queries are independent)
-        later_b = beside(ds_b, lambda: performance(ds_b)) if facts.has_actuals else None
+        positive = views.positive_class(facts) if facts.has_actuals else None
+        later_b = None
+        if facts.has_actuals:
+            later_b = beside(ds_b, lambda: performance(ds_b, positive_class=positive))
         later_a = None
         if facts.has_actuals and (base is None or base.performance_ is None):
-            later_a = beside(ds_a, lambda: performance(ds_a))
+            later_a = beside(ds_a, lambda: performance(ds_a, positive_class=positive))
         shared = [b for b in fixed() if all(n in b.binnings_ for n in names)]
         if base is not None and all(n in base.binnings_ for n in names):
             bins = base.binnings_
@@ -179,10 +182,10 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
             and perf_b is not None
         ):
             perf_a = PerformanceResult.from_dict(base.performance_)
-            if perf_a.metrics != perf_b.metrics:
+            if perf_a.metrics != perf_b.metrics or perf_a.positive_class != perf_b.positive_class:
                 perf_a = None
         if perf_a is None and facts.has_actuals:
-            perf_a = performance(ds_a)
+            perf_a = performance(ds_a, positive_class=positive)
         return Comparison(a, b, rows_a, rows_b, perf_a, perf_b, found, preds)
 
     return views.cache.get((facts.name, facts.generation, "compare", a, b), compute)

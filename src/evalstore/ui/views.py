@@ -19,7 +19,12 @@ window, metric, reference, slice):
 
 The reference is a stored baseline (its bins, expectations and performance are read from
 the metadata: the reference rows are never scanned again) or an environment, fitted once
-per generation and kept in the cache. The current window defaults to the whole selection
+per generation and kept in the cache.
+
+A binary model counts as positive the positive class of its latest baseline that stores one
+(``create_baseline(..., positive_class="yes")``), else ``True`` / ``1`` for boolean / integer
+labels; with text labels and no such baseline, the pages that measure performance say how
+to create one. The current window defaults to the whole selection
 when it holds at most ``FULL_RANGE_ROWS`` rows, else to its last ``RECENT_DAYS`` days.
 """
 
@@ -34,9 +39,11 @@ from evalstore.analyses.baseline import Baseline, fit_baseline, prediction_colum
 from evalstore.analyses.binning import Binning, feature_columns, fit_binnings
 from evalstore.analyses.drift import DriftOverTime, DriftResult, drift_families
 from evalstore.analyses.metrics import get_metric
+from evalstore.analyses.metrics._inputs import require_positive_class
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.analyses.quality import Expectations, QualityResult, quality
 from evalstore.analyses.slices import SliceResult, slice_predicate, slices
+from evalstore.schema import Task
 from evalstore.ui.cache import ResultCache
 from evalstore.ui.state import (
     FULL_RANGE_ROWS,
@@ -226,7 +233,9 @@ class Views:
         ref_ds = model.dataset(environment=name, version=view.version)
         fitted = self.cache.get(
             (facts.name, facts.generation, "fit", name, view.version),
-            lambda: fit_baseline(ref_ds, name),
+            lambda: fit_baseline(
+                ref_ds, name, positive_class=self.positive_class(facts, required=False)
+            ),
         )
         label = f"{name} rows" + (f" of {view.version}" if view.version else "")
         return Reference(name, label, fitted, ref_ds)
@@ -243,6 +252,28 @@ class Views:
             lambda: fit_binnings(current, facts.features),
         )
 
+    def positive_class(self, facts: Facts, required: bool = True) -> Any:
+        """The positive class of a binary model's pages: its latest baseline's that stores
+        one, else None (the labels' default). Text labels without one raise a
+        ParameterError saying how to store one when ``required`` (the performance needs
+        it; drift and quality do not)."""
+        if facts.task is not Task.BINARY_CLASSIFICATION:
+            return None
+        for summary in reversed(facts.baselines):  # latest first
+            found = self.baseline(facts, str(summary["name"])).positive_class
+            if found is not None:
+                return found
+        if not required:
+            return None
+        require_positive_class(
+            self.store.model(facts.name).dataset(),
+            None,
+            "model.create_baseline(name, environment=..., positive_class=...) or "
+            "`evalstore baseline create NAME --positive-class VALUE`: the pages use the "
+            "latest baseline's",
+        )
+        return None
+
     # -- analyses ------------------------------------------------------------------------------
 
     def _get(self, facts: Facts, kind: str, key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
@@ -253,7 +284,12 @@ class Views:
             facts,
             "over_time",
             (*view.key, view.window, view.metric),
-            lambda: performance(self.current(facts, view), [view.metric], by=view.window),
+            lambda: performance(
+                self.current(facts, view),
+                [view.metric],
+                by=view.window,
+                positive_class=self.positive_class(facts),
+            ),
         )
 
     def overall(self, facts: Facts, view: View) -> PerformanceResult:
@@ -261,7 +297,9 @@ class Views:
             facts,
             "overall",
             (*view.key, view.metric),
-            lambda: performance(self.current(facts, view), [view.metric]),
+            lambda: performance(
+                self.current(facts, view), [view.metric], positive_class=self.positive_class(facts)
+            ),
         )
 
     def rows(self, facts: Facts, view: View) -> int:
@@ -280,14 +318,15 @@ class Views:
         if ref is None or not facts.has_actuals:
             return None
         stored = ref.baseline.performance_
-        if stored is not None:
+        positive = self.positive_class(facts)
+        if stored is not None and (positive is None or stored.get("positive_class") == positive):
             for row in stored.get("rows", []):
                 if row.get("metric") == view.metric and not any(k in row for k in stored["by"]):
                     value = row.get("value")
                     return float(value) if value is not None else None
 
         def compute() -> float | None:
-            result = performance(ref.dataset, [view.metric])
+            result = performance(ref.dataset, [view.metric], positive_class=positive)
             return result.rows[0]["value"] if result.rows else None
 
         return self._get(facts, "ref_value", (view.reference, view.version, view.metric), compute)  # type: ignore[no-any-return]
@@ -360,6 +399,7 @@ class Views:
                 columns=facts.features,
                 binnings=bins,
                 min_support=MIN_SUPPORT,
+                positive_class=self.positive_class(facts),
             ),
         )
 

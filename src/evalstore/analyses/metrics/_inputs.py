@@ -2,14 +2,16 @@
 
 The prepared table is one projection of ``Dataset.table``: the group keys plus a few
 derived columns (is the actual known, is it the positive class, the predicted class,
-the scores). Nothing runs here; it is an Ibis expression the metrics build on.
+the scores). Nothing runs here; it is an Ibis expression the metrics build on. The one
+exception is :func:`require_positive_class`, which reads a few labels for its error message.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from numbers import Integral
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -29,7 +31,17 @@ from evalstore.analyses.metrics._base import (
 from evalstore.errors import ParameterError
 from evalstore.schema import Task
 
-__all__ = ["infer_task", "prepare", "resolve_positive_class"]
+if TYPE_CHECKING:
+    from evalstore.dataset import Dataset
+
+__all__ = [
+    "infer_task",
+    "lacks_positive_class",
+    "parse_positive_class",
+    "prepare",
+    "require_positive_class",
+    "resolve_positive_class",
+]
 
 SCORE_PREFIX = "prediction_score:"
 
@@ -98,6 +110,66 @@ def resolve_positive_class(table: ir.Table, positive_class: Any) -> Any:
     if not isinstance(positive_class, str):
         raise ParameterError("positive_class", "a string (the labels are text)", positive_class)
     return positive_class
+
+
+_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+
+
+def parse_positive_class(
+    table: ir.Table, text: str | None, name: str = "positive_class"
+) -> str | int | bool | None:
+    """The positive class written as text (a query parameter, a CLI flag), typed as the
+    stored labels are: ``true``/``false`` (or ``1``/``0``) for booleans, an integer for
+    integers, the text itself for text labels. ``name``: the parameter errors name."""
+    if text is None:
+        return None
+    dtype = _label_type(table)
+    if dtype is not None and dtype.is_boolean():
+        found = {"true": True, "1": True, "false": False, "0": False}.get(text.strip().lower())
+        if found is None:
+            raise ParameterError(name, "true or false (the labels are booleans)", text)
+        return found
+    if dtype is not None and dtype.is_integer():
+        if not _INTEGER.match(text.strip()):
+            raise ParameterError(name, "an integer (the labels are integers)", text)
+        return int(text)
+    return text
+
+
+def lacks_positive_class(table: ir.Table, task: Task | None, positive_class: Any) -> bool:
+    """Whether a binary model's labels are text and no positive class is given (nothing
+    runs): its performance cannot be measured."""
+    if positive_class is not None or task is not Task.BINARY_CLASSIFICATION:
+        return False
+    dtype = _label_type(table)
+    return dtype is not None and dtype.is_string()
+
+
+def require_positive_class(
+    dataset: Dataset, positive_class: Any, call: str, name: str = "positive_class"
+) -> None:
+    """Refuse text labels of a binary model without a positive class, before any analysis
+    runs, naming what the caller can pass: ``name`` (``positive_class``, or a CLI flag such
+    as ``--positive-class``) to ``call`` (``report()``, ``evalstore report``). The message
+    lists a few of the labels, read from ``dataset``; other labels pass unchecked (their
+    defaults are ``True`` and ``1``)."""
+    from evalstore.dataset import query_table
+
+    table = query_table(dataset)
+    if not lacks_positive_class(table, dataset.task, positive_class):
+        return
+    column = next(c for c in ("actual_label", "prediction_label") if c in table.columns)
+    found = table.select(label=table[column]).filter(ibis._.label.notnull()).distinct()
+    labels = sorted(dataset.execute(found.limit(5)).column("label").to_pylist())
+    example = labels[-1] if labels else "yes"
+    shown = f"{name} {example}" if name.startswith("--") else f"{name}={example!r}"
+    seen = f"The labels include {', '.join(repr(v) for v in labels)}; " if labels else ""
+    raise ParameterError(
+        name,
+        "given when the labels are text",
+        None,
+        f"{seen}pass the positive one to {call}, e.g. {shown}.",
+    )
 
 
 def check_threshold(threshold: object) -> float:

@@ -10,7 +10,6 @@ Analyses are reads: they never take the server's write lock, and run in the thre
 from __future__ import annotations
 
 import json
-import re
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -19,7 +18,7 @@ from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
 from evalstore.analyses.baseline import Baseline
-from evalstore.analyses.metrics._inputs import _label_type
+from evalstore.analyses.metrics._inputs import parse_positive_class as parse_text
 from evalstore.dataset import Dataset, as_timestamp
 from evalstore.errors import ParameterError
 from evalstore.sdk import Model
@@ -209,24 +208,9 @@ def reference_for(model: Model, text: str, current: Dataset) -> tuple[Dataset, B
     return found, None
 
 
-_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
-
-
 def parse_positive_class(ds: Dataset, text: str | None) -> Any:
     """The positive class from a query parameter, typed as the stored labels are."""
-    if text is None:
-        return None
-    dtype = _label_type(ds.table)
-    if dtype is not None and dtype.is_boolean():
-        found = {"true": True, "1": True, "false": False, "0": False}.get(text.strip().lower())
-        if found is None:
-            raise ParameterError("positive_class", "true or false (the labels are booleans)", text)
-        return found
-    if dtype is not None and dtype.is_integer():
-        if not _INTEGER.match(text.strip()):
-            raise ParameterError("positive_class", "an integer (the labels are integers)", text)
-        return int(text)
-    return text
+    return parse_text(ds.table, text)
 
 
 def answer(data: dict[str, Any]) -> JSONResponse:

@@ -61,6 +61,7 @@ def create_baseline(state: StateDep, model: ModelDep, body: BaselineCreateIn) ->
                 where=args.where,
                 moving_days=body.moving_days,
                 columns=body.columns,
+                positive_class=body.positive_class,
             )
     return JSONResponse(base.to_dict(), status_code=201)
 

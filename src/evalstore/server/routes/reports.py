@@ -11,10 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 from evalstore.server.deps import ModelDep, StateDep
 from evalstore.server.routes._analyses import (
     Columns,
+    PositiveClass,
     Reference,
     SelectionText,
     answer,
     current_of,
+    parse_positive_class,
     reading,
     resolve,
 )
@@ -62,13 +64,15 @@ def get_report(
     min_support: Annotated[
         int, Query(description="The fewest rows a slice needs to rank among the worst.")
     ] = 30,
+    positive_class: PositiveClass = None,
     format_: Annotated[
         Literal["json", "html", "markdown"],
         Query(alias="format", description="json (default), html or markdown."),
     ] = "json",
 ) -> Response:
     """Performance, drift, data quality and the worst slices of ``current`` against
-    ``reference`` (``model.report(reference, current, ...)``)."""
+    ``reference`` (``model.report(reference, current, ...)``). ``positive_class`` defaults
+    to the reference baseline's."""
     with reading(state):
         ref = resolve(model, reference, "reference", baselines=True)
         cur = current_of(model, current)
@@ -81,6 +85,7 @@ def get_report(
             slice_columns=slice_columns,
             min_support=min_support,
             progress=False,
+            positive_class=parse_positive_class(cur, positive_class),
         )
     if format_ == "html":
         return HTMLResponse(result.to_html())
