@@ -669,3 +669,17 @@ def test_census_metrics_by_year_and_slice(census: tuple[es.Model, pd.DataFrame])
     row = performance(model.dataset(), ["roc_auc_exact"]).get("roc_auc_exact")
     assert row["ci_low"] == pytest.approx(auc - Z95 * math.sqrt(var), abs=1e-9)
     assert row["ci_high"] == pytest.approx(auc + Z95 * math.sqrt(var), abs=1e-9)
+
+
+def test_model_performance_is_performance_of_its_dataset(store: es.Store) -> None:
+    frame = make_frame(BINARY, np.random.default_rng(18), 80)
+    model = log(store, BINARY, frame)
+    window = {"environment": "production", "start": "2024-01-02", "end": "2024-01-10"}
+    got = model.performance(window, ["accuracy", "roc_auc"], by="day", threshold=0.3)
+    want = performance(model.dataset(**window), ["accuracy", "roc_auc"], by="day", threshold=0.3)
+    assert got.to_dict() == want.to_dict()
+    assert model.performance().to_dict() == performance(model.dataset()).to_dict()
+    ds = model.dataset(environment="production")
+    assert model.performance(ds, "recall").to_dict() == performance(ds, "recall").to_dict()
+    with pytest.raises(ParameterError, match="Did you mean 'production'"):
+        model.performance("prod")

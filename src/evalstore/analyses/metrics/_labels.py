@@ -29,7 +29,8 @@ SHOWN = 20
 def _model_rows(ds: Any) -> tuple[ir.Table, Any]:
     """Every row of the dataset's model (any environment, version or time), and what runs
     an expression on them; a dataset-like object without a store answers for itself."""
-    store, model_id = getattr(ds, "_store", None), getattr(ds, "model_id", None)
+    store: Any = getattr(ds, "_store", None)
+    model_id = getattr(ds, "model_id", None)
     if model_id is not None and callable(getattr(store, "inferences", None)):
         return store.with_actuals(model_id, store.inferences(model_id)), store.execute
     return ds.table, ds.execute
