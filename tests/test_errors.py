@@ -38,3 +38,31 @@ def test_an_empty_time_range_names_both_ends_in_iso(tmp_path: Path) -> None:
     assert str(info.value) == (
         "end must be later than start (2024-02-01T00:00:00); got '2024-01-01T00:00:00'."
     )
+
+
+def test_every_window_parameter_suggests_the_window_meant(tmp_path: Path) -> None:
+    from evalstore.analyses.drift import drift_over_time
+    from evalstore.analyses.performance import performance
+    from evalstore.analyses.quality import quality
+
+    frame = pd.DataFrame({"id": ["a", "b"], "ts": pd.to_datetime(["2024-01-05"] * 2),
+                          "x": [1.0, 2.0], "score": [0.2, 0.9], "y": [0, 1]})  # fmt: skip
+    schema = es.Schema(prediction_id="id", timestamp="ts", features=["x"],
+                       prediction_score="score", actual_label="y")  # fmt: skip
+    with es.connect(tmp_path / "s") as store:
+        model = store.model("m", task="binary_classification")
+        model.log(frame, schema=schema, version="v1", environment="production")
+        ds = model.dataset()
+        mistakes = {
+            "report window": lambda: model.report("production", "production", window="monthly"),
+            "performance by": lambda: performance(ds, by="monthly"),
+            "drift_over_time by": lambda: drift_over_time(ds, ds, by="monthly"),
+            "model.drift_over_time by": lambda: model.drift_over_time(
+                "production", "production", by="monthly"
+            ),
+            "quality by": lambda: quality(ds, by="monthly"),
+        }
+        for what, mistake in mistakes.items():
+            with pytest.raises(ParameterError, match="got 'monthly'") as info:
+                mistake()
+            assert str(info.value).endswith("Did you mean 'month'?"), what
