@@ -26,6 +26,8 @@ import evalstore as es
 from evalstore.analyses.binning import Binning, histograms
 from evalstore.analyses.metrics import available_metrics, wilson
 from evalstore.analyses.performance import ROW_FIELDS, PerformanceResult, performance
+from evalstore.analyses.quality import quality
+from evalstore.analyses.slices import slices
 from evalstore.errors import NotFittedError, ParameterError
 from test_metrics import (
     BINARY,
@@ -455,6 +457,36 @@ def test_boolean_and_integer_positive_classes(store: es.Store) -> None:
     )
 
 
+def test_a_positive_class_among_no_labels_is_an_error(store: es.Store) -> None:
+    frame = make_frame(BINARY, np.random.default_rng(16), 40)
+    ds = log(store, BINARY, frame).dataset()  # 0/1 labels
+    with pytest.raises(ParameterError) as info:
+        performance(ds, ["precision", "recall"], positive_class=7)
+    assert info.value.name == "positive_class" and info.value.got == 7
+    assert "The labels logged are 0, 1; pass one of them." in str(info.value)
+    with pytest.raises(ParameterError, match="labels logged are 0, 1"):
+        slices(ds, "recall", columns=["grp"], positive_class=7)
+    with pytest.raises(ParameterError, match="labels logged are 0, 1"):
+        quality(ds, positive_class=7)
+
+
+def test_a_positive_class_absent_from_a_window_is_not_an_error(store: es.Store) -> None:
+    frame = make_frame(BINARY, np.random.default_rng(17), 40)
+    frame["pred"] = np.where(frame["pred"] == 1, "yes", "no")
+    frame["y"] = np.where(frame["y"] == 1, "yes", "no")
+    later = frame.assign(id=frame["id"] + 1000, ts=frame["ts"] + pd.Timedelta(days=60))
+    later["pred"] = later["y"] = "maybe"
+    model = store.model("text_windows", task=BINARY)
+    schema = es.Schema(prediction_id="id", timestamp="ts", features=[], prediction_label="pred",
+                       prediction_score="score", actual_label="y")  # fmt: skip
+    model.log(pd.concat([frame, later]), schema=schema, version="v1", environment="production")
+    january = model.dataset(end="2024-02-01")
+    result = performance(january, ["recall"], positive_class="maybe")  # logged in March only
+    assert result.value("recall") is None and result.get("recall")["n"] == 0
+    with pytest.raises(ParameterError, match="labels logged are 'maybe', 'no', 'yes'"):
+        performance(january, ["recall"], positive_class="Maybe")
+
+
 def test_labels_from_scores_and_threshold(store: es.Store) -> None:
     frame = make_frame(BINARY, np.random.default_rng(15), 120)
     model = store.model("scores_only", task=BINARY)
@@ -661,3 +693,17 @@ def test_census_metrics_by_year_and_slice(census: tuple[es.Model, pd.DataFrame])
     row = performance(model.dataset(), ["roc_auc_exact"]).get("roc_auc_exact")
     assert row["ci_low"] == pytest.approx(auc - Z95 * math.sqrt(var), abs=1e-9)
     assert row["ci_high"] == pytest.approx(auc + Z95 * math.sqrt(var), abs=1e-9)
+
+
+def test_model_performance_is_performance_of_its_dataset(store: es.Store) -> None:
+    frame = make_frame(BINARY, np.random.default_rng(18), 80)
+    model = log(store, BINARY, frame)
+    window = {"environment": "production", "start": "2024-01-02", "end": "2024-01-10"}
+    got = model.performance(window, ["accuracy", "roc_auc"], by="day", threshold=0.3)
+    want = performance(model.dataset(**window), ["accuracy", "roc_auc"], by="day", threshold=0.3)
+    assert got.to_dict() == want.to_dict()
+    assert model.performance().to_dict() == performance(model.dataset()).to_dict()
+    ds = model.dataset(environment="production")
+    assert model.performance(ds, "recall").to_dict() == performance(ds, "recall").to_dict()
+    with pytest.raises(ParameterError, match="Did you mean 'production'"):
+        model.performance("prod")

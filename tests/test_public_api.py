@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import evalstore
 
@@ -63,3 +64,26 @@ def test_package_is_typed() -> None:
     from importlib.resources import files
 
     assert files("evalstore").joinpath("py.typed").is_file()
+
+
+def _public_methods(cls: type) -> dict[str, list[tuple[str, object, object]]]:
+    """Each public method's parameters: name, kind and default (annotations may differ: an
+    embedded model also takes a Dataset where the remote one takes its arguments)."""
+    found = {}
+    for name in dir(cls):
+        attr = getattr(cls, name)
+        if name.startswith("_") or not callable(attr):
+            continue
+        params = inspect.signature(attr).parameters.values()
+        found[name] = [(p.name, p.kind, p.default) for p in params]
+    return found
+
+
+def test_embedded_and_remote_models_have_the_same_methods() -> None:
+    from evalstore.remote import RemoteModel
+
+    embedded, remote = _public_methods(evalstore.Model), _public_methods(RemoteModel)
+    assert embedded.keys() == remote.keys()
+    for name, params in embedded.items():
+        assert params == remote[name], name
+    assert {"performance", "drift", "drift_over_time", "quality", "slices"} <= embedded.keys()

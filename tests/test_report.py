@@ -27,6 +27,7 @@ from evalstore.analyses.drift import drift
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.analyses.report import Report, auto_window
 from evalstore.cli import app
+from evalstore.selection import span_text
 
 SCHEMA = es.Schema(
     prediction_id="id",
@@ -225,6 +226,18 @@ def test_moving_baseline_is_the_days_before_the_current(setup) -> None:
     expected = ((ts >= start - pd.Timedelta(days=3)) & (ts < start)).sum()
     assert result.reference["rows"] == expected
     assert result.current["rows"] == (ts >= start).sum()
+    assert result.current["label"] == "environment=production, from 2024-03-07 00:00"
+    until = model.report(reference="training", current={"environment": "production",
+                                                        "end": "2024-03-07"})  # fmt: skip
+    assert until.current["label"] == "environment=production, until 2024-03-07 00:00"
+    assert ".." not in repr(until).splitlines()[0]
+
+
+def test_open_time_ranges_read_as_words() -> None:
+    assert span_text("2024-04-01", "2024-05-01") == "2024-04-01 .. 2024-05-01"
+    assert span_text("2024-04-01", None) == "from 2024-04-01"
+    assert span_text(None, "2024-05-01") == "until 2024-05-01"
+    assert span_text(None, None) == "all time"
 
 
 def test_report_refusals_say_what_to_do(setup) -> None:
@@ -233,7 +246,7 @@ def test_report_refusals_say_what_to_do(setup) -> None:
         es.ParameterError, match=r"baseline name or an environment.*Did you mean 'training'"
     ):
         model.report(reference="trainign", current="production")
-    with pytest.raises(es.ParameterError, match="no rows"):
+    with pytest.raises(es.ParameterError, match="no rows for environment=production, from 2030"):
         model.report(
             reference="training", current={"environment": "production", "start": "2030-01-01"}
         )

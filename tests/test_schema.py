@@ -101,6 +101,39 @@ def test_a_column_with_two_roles_is_a_schema_error() -> None:
         es.Schema(prediction_id="id", prediction_score={"a": "s"}, shap_values={"x": "s"})
 
 
+@pytest.mark.parametrize(
+    ("fields", "role"),
+    [
+        ({"prediction_id": "c"}, "prediction_id"),
+        ({"timestamp": "c"}, "timestamp"),
+        ({"prediction_label": "c"}, "prediction_label"),
+        ({"prediction_score": "c"}, "prediction_score"),
+        ({"prediction_score": {"a": "c", "b": "d"}}, "prediction_score:a"),
+        ({"actual_label": "c"}, "actual_label"),
+        ({"actual_score": "c"}, "actual_score"),
+        ({"shap_values": {"x": "c"}}, "shap:x"),
+        ({"embeddings": {"v": "c"}}, "embedding:v"),
+    ],
+)
+@pytest.mark.parametrize("listed", ["features", "tags"])
+def test_a_feature_or_tag_with_another_role_is_a_schema_error(
+    fields: dict[str, object], role: str, listed: str
+) -> None:
+    fields = {"prediction_id": "id", **fields}
+    with pytest.raises(es.SchemaError) as info:
+        es.Schema(**{listed: ["x", "c"]}, **fields)  # type: ignore[arg-type]
+    assert info.value.column == "c"
+    message = str(info.value)
+    assert f"'c' is given two roles, {role} and {listed[:-1]}" in message
+    assert f"Remove 'c' from Schema.{listed}" in message
+
+
+def test_a_column_both_feature_and_tag_is_a_schema_error() -> None:
+    with pytest.raises(es.SchemaError, match="two roles, feature and tag") as info:
+        es.Schema(prediction_id="id", features=["x", "region"], tags=["region"])
+    assert info.value.column == "region"
+
+
 def test_feature_types_are_parsed_to_the_enum() -> None:
     assert FULL.feature_types == {"zip": es.FeatureType.CATEGORICAL, "age": es.FeatureType.NUMERIC}
     assert isinstance(FULL.features, tuple)

@@ -454,6 +454,20 @@ def test_remote_results_equal_embedded_results(tmp_path: Path) -> None:
             "baseline": stored,
             "baselines": m.baselines(),
         }
+        # the embedded model's methods take the remote one's arguments and mean the same
+        methods: dict[str, Any] = {
+            "perf": m.performance(production, ["accuracy", "roc_auc"], by="day"),
+            "perf_city": m.performance("production", by=["city"], threshold=0.3),
+            "drift": m.drift("training", "production"),
+            "drift_base": m.drift(stored, production, method="ks"),
+            "over_time": m.drift_over_time("training", "production", by="week"),
+            "quality": m.quality("production", reference="training", by="week"),
+            "quality_base": m.quality(production, reference=stored),
+            "slices": m.slices("production", "accuracy", reference="training"),
+            "slices_base": m.slices(eu, reference="base", min_support=5),
+        }
+    for key, value in methods.items():
+        _close(value.to_dict(), expected[key].to_dict(), f"embedded {key}")
     for key, value in expected.items():
         ours, theirs = got[key], value
         if key == "baselines":

@@ -393,6 +393,15 @@ def test_error_details_carry_the_exception_attributes(http: httpx.Client) -> Non
         "got": "prod",
     }
     assert "Did you mean 'production'?" in error["message"]
+    error = assert_error(
+        http.get(
+            "/models/details/performance", params={"start": "2024-02-01", "end": "2024-01-01"}
+        ),
+        400,
+        "ParameterError",
+    )
+    assert error["details"]["got"] == "2024-01-01T00:00:00"  # ISO text, not a Python repr
+    assert error["message"].endswith("got '2024-01-01T00:00:00'.")
     error = assert_error(http.get("/models/detials"), 404, "ModelNotFound")
     assert (
         error["details"] == {"model": "detials"} and "Did you mean 'details'?" in error["message"]

@@ -152,7 +152,7 @@ class Dataset:
         self.start = as_timestamp(start, "start") if start is not None else None
         self.end = as_timestamp(end, "end") if end is not None else None
         if self.start and self.end and self.start >= self.end:
-            raise ParameterError("end", f"later than start ({self.start})", self.end)
+            raise ParameterError("end", f"later than start ({self.start.isoformat()})", self.end)
         t = store.inferences(model_id)
         preds: list[ir.BooleanValue] = []
         if self.environments:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from datetime import date, time
 
 __all__ = [
     "BatchRejected",
@@ -41,6 +42,16 @@ class EvalstoreError(Exception):
     """Base class of every evalstore error."""
 
 
+def iso(value: object) -> object:
+    """A datetime, date or time (pandas Timestamps too) as ISO 8601 text; anything else as is.
+
+    What a message shows of a value: ``2024-01-01T00:00:00``, not the Python repr
+    ``datetime.datetime(2024, 1, 1, 0, 0)``, which means nothing over HTTP or in a shell."""
+    if isinstance(value, (date, time)):  # datetime and pandas.Timestamp are dates
+        return value.isoformat()
+    return value
+
+
 class ParameterError(EvalstoreError, ValueError):
     """An argument has a value or type evalstore cannot use."""
 
@@ -48,7 +59,7 @@ class ParameterError(EvalstoreError, ValueError):
         self.name = name
         self.expected = expected
         self.got = got
-        message = f"{name} must be {expected}; got {got!r}."
+        message = f"{name} must be {expected}; got {iso(got)!r}."
         if hint:
             message += f" {hint}"
         super().__init__(message)

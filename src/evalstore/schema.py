@@ -169,7 +169,7 @@ class Schema:
             raise ParameterError("Schema.prediction_score", "a column name or a mapping", score)
         types = {str(k): FeatureType.parse(v, str(k)) for k, v in dict(self.feature_types).items()}
         set_(self, "feature_types", types)
-        self.role_columns()  # a column given two roles is an error now, not at log time
+        self._check_roles()  # a column given two roles is an error now, not at log time
 
     # -- roles -----------------------------------------------------------------------------
 
@@ -203,6 +203,22 @@ class Schema:
         for name, col in self.embeddings.items():
             add(col, f"embedding:{name}")
         return roles
+
+    def _check_roles(self) -> None:
+        """Raise SchemaError for a column listed as a feature or tag that has another role too."""
+        roles = self.role_columns()
+        listed = [(col, "feature") for col in self.features or ()]
+        listed += [(col, "tag") for col in self.tags]
+        for column, role in listed:
+            other = roles.get(column)
+            if other is not None and other != role:
+                raise SchemaError(
+                    f"column {column!r} is given two roles, {other} and {role}; each column "
+                    f"plays one role. Remove {column!r} from Schema.{role}s, or copy it to a "
+                    "new column if it must play both.",
+                    column,
+                )
+            roles[column] = role
 
     def resolve_features(self, columns: Sequence[str]) -> tuple[str, ...]:
         """The feature columns for a batch with these columns."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, overload
 import ibis
 from sqlalchemy.exc import SQLAlchemyError
 
+from evalstore._model_analyses import ModelAnalyses
 from evalstore._progress import progress_bar
 from evalstore._settings import resolve
 from evalstore.analyses.baseline import Baseline, Selector, fit_baseline
@@ -100,8 +101,13 @@ class StoreInfo:
         return asdict(self)
 
 
-class Model:
-    """A handle on one model of a store. Get it with ``store.model(name)``."""
+class Model(ModelAnalyses):
+    """A handle on one model of a store. Get it with ``store.model(name)``.
+
+    Besides logging and reading rows, it runs the analyses on its selections, with the
+    remote model's signatures: ``performance``, ``drift``, ``drift_over_time``,
+    ``quality``, ``slices`` (``evalstore._model_analyses``) and ``report``.
+    """
 
     def __init__(self, store: Store, record: ModelRecord) -> None:
         self._store = store

@@ -30,6 +30,7 @@ __all__ = [
     "check_dataset_args",
     "check_where",
     "parse_selection",
+    "span_text",
 ]
 
 #: the keys of the ``key=value`` form
@@ -47,6 +48,17 @@ class BaselineRef(NamedTuple):
 
 Selection: TypeAlias = str | dict[str, Any] | BaselineRef
 """A name (a baseline's, else an environment's), ``Model.dataset()`` arguments, or a baseline."""
+
+
+def span_text(start: str | None, end: str | None) -> str:
+    """A time range (its ends already written as text) as people read it in a title or an
+    error: ``2024-04-01 .. 2024-05-01``, ``from 2024-04-01``, ``until 2024-05-01`` or
+    ``all time`` -- never ``2024-04-01 .. ...``."""
+    if start and end:
+        return f"{start} .. {end}"
+    if start:
+        return f"from {start}"
+    return f"until {end}" if end else "all time"
 
 
 def parse_selection(text: str, name: str) -> Selection:

@@ -35,6 +35,7 @@ from evalstore.analyses.binning import Binning, feature_columns, fit_binnings
 from evalstore.dataset import query_table
 from evalstore.errors import ParameterError
 from evalstore.schema import Task
+from evalstore.selection import span_text
 
 if TYPE_CHECKING:
     from evalstore.analyses.quality import Expectations
@@ -141,9 +142,9 @@ class Selector:
             parts.append(f"version={','.join(self.version)}")
         if self.start or self.end:
             fmt = "%Y-%m-%d %H:%M"
-            lo = self.start.strftime(fmt) if self.start else "..."
-            hi = self.end.strftime(fmt) if self.end else "..."
-            parts.append(f"{lo} .. {hi}")
+            lo = self.start.strftime(fmt) if self.start else None
+            hi = self.end.strftime(fmt) if self.end else None
+            parts.append(span_text(lo, hi))
         for column, value in (self.where or {}).items():
             parts.append(f"{column}={value}")
         return ", ".join(parts) or "all rows"

@@ -33,6 +33,7 @@ from evalstore.analyses.metrics import Metric, available_metrics, get_metric
 from evalstore.analyses.metrics._evaluate import evaluate
 from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
+from evalstore.analyses.metrics._labels import check_positive_class
 from evalstore.dataset import query_table
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.schema import Task
@@ -417,7 +418,8 @@ def performance(
       ..., ``above``, ``missing``; categorical (any text, integer or boolean column) its
       top-k categories, ``other``, ``missing``. Groups come in bin order.
     - ``positive_class``: binary only; defaults to ``True`` / ``1`` for boolean /
-      integer labels; text labels need it.
+      integer labels; text labels need it. A value none of the model's labels holds is
+      a ParameterError; a label absent from ``ds`` only (a quiet window) is not.
     - ``threshold``: binary only; a row without a predicted label is predicted
       positive when its score >= threshold.
     - ``confidence``: level of the intervals (Wilson, DeLong, normal, bootstrap).
@@ -455,6 +457,7 @@ def performance(
         score_bins=score_bins,
     )
     chosen = _choose(metrics, parsed, inputs.has_label, inputs.has_score)
+    check_positive_class(ds, positive_class, inputs.positive_class)
     groups, queries = evaluate(inputs, chosen, ds.execute)
     rows: list[dict[str, Any]] = []
     for group in sorted(groups, key=lambda g: _sort_key(g.key)):

@@ -58,7 +58,7 @@ from evalstore.analyses.performance import TIME_WINDOWS, PerformanceResult, perf
 from evalstore.analyses.quality import QualityResult, quality
 from evalstore.analyses.slices import SCORE_BINS, SliceResult, slices
 from evalstore.dataset import query_table
-from evalstore.errors import ParameterError
+from evalstore.errors import ParameterError, did_you_mean
 
 if TYPE_CHECKING:
     from evalstore.dataset import Dataset
@@ -414,7 +414,12 @@ def build_report(
 ) -> Report:
     """Compute a :class:`Report` (use ``Model.report``, which resolves its arguments)."""
     if window is not None and window not in TIME_WINDOWS:
-        raise ParameterError("window", f"None or one of {list(TIME_WINDOWS)}", window)
+        raise ParameterError(
+            "window",
+            f"None or one of {list(TIME_WINDOWS)}",
+            window,
+            did_you_mean(str(window), TIME_WINDOWS).strip(),
+        )
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

@@ -55,6 +55,7 @@ from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricVal
 from evalstore.analyses.metrics._base import Finished, engine_table, finish, same_query
 from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
+from evalstore.analyses.metrics._labels import check_positive_class
 from evalstore.analyses.performance import _choose, _plain, bin_index
 from evalstore.dataset import query_table
 from evalstore.errors import ParameterError, did_you_mean
@@ -532,6 +533,7 @@ def slices(
     }
     probe = prepare(table, parsed, {}, **settings)  # an expression only: nothing runs
     chosen = _metric(metric, parsed, probe.has_label, probe.has_score)
+    check_positive_class(ds, positive_class, probe.positive_class)
     names = _columns(ds, columns)
     used = _binnings(ds, names, binnings, reference)
 

@@ -104,7 +104,8 @@ def _plain(value: object) -> object:
         return repr(value)  # JSON has no NaN or infinity: 'nan', 'inf'
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
-    return repr(value)
+    shown = errors.iso(value)  # a datetime as ISO text, as in the message
+    return shown if isinstance(shown, str) else repr(value)
 
 
 def status_of(exc: errors.EvalstoreError) -> int:

@@ -21,6 +21,7 @@ from evalstore.analyses.drift import DriftResult, drift_families
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.dataset import as_timestamp, beside
 from evalstore.errors import ParameterError, did_you_mean
+from evalstore.selection import span_text
 from evalstore.ui.state import Facts, View, day_text
 from evalstore.ui.views import Views, covers
 
@@ -45,9 +46,9 @@ class Side:
         if self.version:
             parts.append(self.version)
         if self.start or self.end:
-            lo = day_text(self.start) if self.start else "..."
-            hi = day_text(self.end) if self.end else "..."
-            parts.append(f"{lo} .. {hi}")
+            lo = day_text(self.start) if self.start else None
+            hi = day_text(self.end) if self.end else None
+            parts.append(span_text(lo, hi))
         return " ".join(parts)
 
     def params(self, prefix: str) -> dict[str, str]:

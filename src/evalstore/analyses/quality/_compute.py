@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evalstore.analyses.binning import column_kinds
+from evalstore.analyses.metrics._inputs import resolve_positive_class
+from evalstore.analyses.metrics._labels import check_positive_class
 from evalstore.analyses.quality import _consistency, _scan
 from evalstore.analyses.quality._checks import (
     column_issues,
@@ -261,6 +263,9 @@ def quality(
     issues, targets, expected = _targets(dataset, expectations, columns)
     n_reference = expectations.n_reference if expectations is not None else 0
     consistency = _consistency.plan(query_table(dataset), parsed, threshold, positive_class)
+    if positive_class is not None:  # plan() refused it unless the model is binary
+        typed = resolve_positive_class(query_table(dataset), positive_class)
+        check_positive_class(dataset, positive_class, typed)
     repeated = beside(dataset, lambda: repeated_ids(dataset, by))  # it needs nothing below
     scanned = scan(dataset, targets, consistency.aggregates, by, exact_distinct)
     found, queries = _categories(dataset, targets, expected, scanned, by)
