@@ -220,7 +220,8 @@ def expected_issues(
         if n and e is None and valid == 0:
             out.add((column, "missing"))
         outside = sum(o.get("out_of_range", {}).values())
-        if outside > chance_allowance(valid, exp.n_reference if exp is not None else 0):
+        learned = e is not None and e.learned_range == [e.min, e.max]  # not edited
+        if outside > (chance_allowance(valid, exp.n_reference) if exp and learned else 0):
             out.add((column, "out_of_range"))
         if o.get("new_category_rows") and e is not None and not e.allow_new_categories:
             out.add((column, "new_categories"))
@@ -248,6 +249,20 @@ def test_out_of_range_allows_what_chance_explains(store: es.Store) -> None:
     assert "out_of_range" not in {i.check for i in unchanged.issues if i.column == "x"}
     wider = quality(model.dataset(environment="validation"), exp)
     assert "out_of_range" in {i.check for i in wider.issues if i.column == "x"}
+    # read back from JSON, the learned limits still allow chance
+    again = Expectations.from_dict(json.loads(json.dumps(exp.to_dict())))
+    assert again["x"].learned_range == exp["x"].learned_range == [exp["x"].min, exp["x"].max]
+    kept = quality(model.dataset(environment="production"), again)
+    assert "out_of_range" not in {i.check for i in kept.issues if i.column == "x"}
+    # edited limits (a little wider than learned) say what is acceptable: every row past
+    # them is reported, however few
+    edited = Expectations.from_dict(exp.to_dict())
+    edited["x"].max = exp["x"].max + 0.01
+    edited["x"].min = exp["x"].min - 0.01
+    past = quality(model.dataset(environment="production"), edited)
+    n_past = sum(past.column("x").out_of_range.values())
+    issues = [i for i in past.issues if i.column == "x" and i.check == "out_of_range"]
+    assert n_past > 0 and [i.count for i in issues] == [n_past]
 
 
 @settings(

@@ -134,8 +134,9 @@ def column_issues(
 ) -> list[QualityIssue]:
     """The issues of one column in one window (``c.window``), in ``CHECKS`` order.
 
-    Out-of-range values are an issue only beyond :func:`chance_out_of_range`: a sample of
-    an unchanged distribution always has a few values past the reference's extremes."""
+    Out-of-range values past learned limits are an issue only beyond
+    :func:`chance_out_of_range`: a sample of an unchanged distribution always has a few
+    values past the reference's extremes. Past edited limits, every row is."""
     out: list[QualityIssue] = []
     name, n, w = c.column, c.n, c.window
     valid = n - c.missing
@@ -161,7 +162,8 @@ def column_issues(
         )
     if c.out_of_range is not None and expected is not None:
         below, above = c.out_of_range["below"], c.out_of_range["above"]
-        if below + above > chance_out_of_range(valid, n_reference):
+        chance = chance_out_of_range(valid, n_reference) if expected.allows_chance() else 0
+        if below + above > chance:
             lo = show(expected.min) if expected.min is not None else "-inf"
             hi = show(expected.max) if expected.max is not None else "inf"
             out.append(

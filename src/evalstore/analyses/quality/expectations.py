@@ -101,7 +101,12 @@ class ColumnExpectation:
     - ``min``, ``max``: the acceptable range (None: unbounded on that side);
     - ``categories``: the acceptable values (None: any); ``allow_new_categories``: other
       values are fine (vanished ones are still reported);
-    - ``constant_ok``: a column with a single value is fine.
+    - ``constant_ok``: a column with a single value is fine;
+    - ``learned_range``: ``[min, max]`` as learned from the reference (None when written by
+      hand). While ``min`` and ``max`` are still these, a few rows past them are allowed
+      as chance (a sample of the same distribution lands past the extremes of the
+      reference's now and then: see ``_checks.chance_out_of_range``); edited limits say
+      what is acceptable, so every row past them is reported.
     """
 
     column: str
@@ -113,6 +118,7 @@ class ColumnExpectation:
     categories: list[Category] | None = None
     allow_new_categories: bool = False
     constant_ok: bool = False
+    learned_range: list[float | None] | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -148,6 +154,12 @@ class ColumnExpectation:
                     f"{where}.categories", "None or a list of values (text, numbers)", cats
                 )
             self.categories = list(cats)
+        learned = self.learned_range
+        if learned is not None:
+            ok = isinstance(learned, list | tuple) and len(learned) == 2
+            if not ok or not all(v is None or (_number(v) and not math.isnan(v)) for v in learned):
+                raise ParameterError(f"{where}.learned_range", "None or [min, max]", learned)
+            self.learned_range = list(learned)
         for name in ("allow_new_categories", "constant_ok"):
             if not isinstance(getattr(self, name), bool):
                 raise ParameterError(f"{where}.{name}", "True or False", getattr(self, name))
@@ -165,7 +177,16 @@ class ColumnExpectation:
         values = dict(data)
         for name in ("min", "max"):
             values[name] = from_json_float(values.get(name))
+        learned = values.get("learned_range")
+        if isinstance(learned, list | tuple):
+            values["learned_range"] = [from_json_float(v) for v in learned]
         return cls(**values)
+
+    def allows_chance(self) -> bool:
+        """Whether rows past ``min``/``max`` may be chance: the limits are still the ones
+        learned from the reference (not edited, not written by hand)."""
+        learned = self.learned_range
+        return learned is not None and [self.min, self.max] == list(learned)
 
 
 @dataclass
@@ -296,5 +317,6 @@ def learn_expectations(
             max=counts.max if numeric else None,
             categories=categories,
             constant_ok=counts.constant or counts.valid == 0,
+            learned_range=[counts.min, counts.max] if numeric else None,
         )
     return Expectations(out, found.n)
