@@ -182,12 +182,32 @@ def test_empty_states_say_what_to_log(server: Server) -> None:
         ("/models/churn?slice=plan:premium", 400, "slice must be a bin of 'plan'"),
         ("/models/churn/drift/nope", 400, "column must be a feature, prediction or actual"),
         ("/models/churn?start=2024-03-05&end=2024-03-01", 400, "end must be later than start"),
+        (
+            "/models/churn/drift?start=2023-01-01&end=2024-03-01&window=hour",
+            400,
+            "window must be a window of at most 1,000 points over 425 days; got 'hour'. Per "
+            "hour that is about 10,202 points: pick window=day, or a range of at most 41 days.",
+        ),
     ],
 )
 def test_errors_are_readable_pages(server: Server, path: str, status: int, says: str) -> None:
     page = text(get(server, path, status))
     assert says in page, page
     assert "All models" in page
+
+
+def test_windows_with_too_many_points_are_offered_disabled(server: Server) -> None:
+    """Over a long range, the windows of more than MAX_WINDOWS points are in the picker but
+    disabled (the URL with one gets the error above); over 40 days, hours are offered."""
+    from evalstore.ui.state import MAX_WINDOWS, window_count
+
+    long = get(server, "/models/churn?start=2023-01-01&end=2024-03-01&window=day")
+    assert '<option value="hour" disabled>hour (too many for this range)</option>' in long
+    assert '<option value="day" selected>day</option>' in long
+    short = get(server, "/models/churn/quality?start=2024-01-01&end=2024-02-10&window=hour")
+    assert '<option value="hour" selected>hour</option>' in short
+    hours = window_count(datetime(2024, 1, 1), datetime(2024, 2, 10), "hour")
+    assert hours == 40 * 24 + 2 <= MAX_WINDOWS
 
 
 def test_new_batches_reach_the_pages(server: Server, data: dict[str, pd.DataFrame]) -> None:

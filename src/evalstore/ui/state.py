@@ -29,6 +29,7 @@ __all__ = [
     "Volume",
     "day_text",
     "resolve",
+    "window_count",
 ]
 
 #: a selection up to this many rows is shown whole by default; a larger one, its last days
@@ -36,6 +37,11 @@ FULL_RANGE_ROWS = 1_000_000
 RECENT_DAYS = 7
 #: windows of the UI (performance over time, drift over time, data quality)
 WINDOWS = ("hour", "day", "week", "month")
+#: the most windows a view may have: a chart over time of more points is unreadable, and
+#: its page slow (a year by the hour on the demo: 8,760 points per feature, 3.8 MB and 3-6 s)
+MAX_WINDOWS = 1000
+#: days per window, a month at its shortest (so that a count is never under the real one)
+_WINDOW_DAYS = {"hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 28.0}
 ACTUAL_COLUMNS = ("actual_label", "actual_score")
 
 
@@ -129,6 +135,9 @@ class View:
     range_note: str
     given: Mapping[str, str] = field(default_factory=dict)
     """the query parameters given, for links that keep them"""
+    windows: tuple[str, ...] = WINDOWS
+    """the windows of at most ``MAX_WINDOWS`` points over the range (the others are
+    offered disabled)"""
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -222,6 +231,18 @@ def resolve(facts: Facts, query: Mapping[str, str]) -> View:
         raise ParameterError(
             "window", f"one of {list(WINDOWS)}", window, did_you_mean(window, WINDOWS).strip()
         )
+    allowed = tuple(w for w in WINDOWS if window_count(start, end, w) <= MAX_WINDOWS)
+    allowed = allowed or WINDOWS[-1:]  # months, however many: a range of over 75 years
+    if window not in allowed:
+        days = (end - start).total_seconds() / 86400
+        longest = int(MAX_WINDOWS * _WINDOW_DAYS[window])
+        raise ParameterError(
+            "window",
+            f"a window of at most {MAX_WINDOWS:,} points over {days:,.0f} days",
+            window,
+            f"Per {window} that is about {window_count(start, end, window):,} points: pick "
+            f"window={allowed[0]}, or a range of at most {longest:,} days.",
+        )
     metrics = facts.metrics
     metric = given.get("metric") or primary_metric(facts.task, facts.has_score)
     if metric not in metrics:
@@ -255,7 +276,15 @@ def resolve(facts: Facts, query: Mapping[str, str]) -> View:
         slice=found_slice,
         range_note=note,
         given=given,
+        windows=allowed,
     )
+
+
+def window_count(start: datetime, end: datetime, window: str) -> int:
+    """About how many windows of ``window`` the range ``[start, end)`` spans (never fewer:
+    a month counts as 28 days, and a partial window at each edge as one)."""
+    days = (end - start).total_seconds() / 86400
+    return int(days / _WINDOW_DAYS[window]) + 2
 
 
 def _reference_name(facts: Facts, env: str, given: str | None) -> str | None:
