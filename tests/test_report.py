@@ -155,7 +155,26 @@ def test_summary_names_what_went_wrong(report: Report) -> None:
     assert topics["performance"]["status"] == "alert"
     assert "500 of 4,000" in topics["performance"]["text"]
     assert "seg = bad" in topics["slices"]["text"]
+    assert topics["slices"]["status"] == "alert"  # worse than in the reference
     assert report.summary[0]["status"] == "alert"
+
+
+def test_a_slice_as_weak_in_the_reference_is_no_alert(tmp_path: Path) -> None:
+    """The worst slice, significantly below the overall value but as weak in the reference
+    (the reference's value inside its interval), is told as a weak slice, not an alert."""
+    with es.connect(tmp_path / "store") as store:
+        model = store.model("weak", task="binary_classification")
+        for seed, start, env in ((3, "2024-01-01", "training"), (4, "2024-03-01", "production")):
+            rows = frame(seed, start, 0.0, True, env[0])  # seg = bad is noise on both sides
+            model.log(rows, schema=SCHEMA, version="v1", environment=env)
+        found = model.report(reference="training", current="production", slice_columns=["seg"])
+    worst = found.slices_current.worst(1)[0]
+    before = found.slices_reference.find(worst.column, worst.bin)
+    assert (worst.column, worst.bin) == ("seg", "bad") and worst.significant
+    assert worst.ci_low <= before.value <= worst.ci_high
+    topics = {item["topic"]: item for item in found.summary}
+    assert topics["slices"]["status"] == "info"
+    assert "weak before too" in topics["slices"]["text"]
 
 
 def test_report_round_trips_through_json(report: Report) -> None:

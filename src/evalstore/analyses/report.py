@@ -229,9 +229,14 @@ class Report:
         if overall is not None:
             text += f", against {_num(overall)} overall"
         reference = self.slices_reference.find(s.column, s.bin) if self.slices_reference else None
+        status = "alert" if s.significant else "info"
         if reference is not None and reference.value is not None:
             text += f" and {_num(reference.value)} in the reference"
-        status = "alert" if s.significant else "info"
+            held = s.ci_low is not None and s.ci_high is not None
+            if status == "alert" and held and s.ci_low <= reference.value <= s.ci_high:
+                # as weak in the reference: a known weak slice, not what changed
+                status = "info"
+                text += " (the same within its interval: weak before too)"
         return [{"topic": "slices", "status": status, "text": text + "."}]
 
     # -- plain data ----------------------------------------------------------------------------
