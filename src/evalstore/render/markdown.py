@@ -58,10 +58,24 @@ def report_markdown(report: Report, max_rows: int = 15) -> str:
         ]
         out.append(
             table(
-                ["metric", "reference", "current", "interval", "change", "rows", "without actual"],
+                [
+                    "metric",
+                    "reference",
+                    "current",
+                    "interval",
+                    "change",
+                    "rows used",
+                    "without actual",
+                ],
                 rows,
             )
         )
+        out += [
+            "",
+            "Rows used: the current rows each metric counts (precision: those predicted "
+            "positive; recall and FNR: those actually positive; specificity and FPR: those "
+            "actually negative; the others: every row with an actual).",
+        ]
     d = report.drift
     out += [
         "",
