@@ -587,8 +587,224 @@ def test_docstring_example_registers_a_metric(store: es.Store) -> None:
         frame = make_frame(BINARY, np.random.default_rng(21), 40)
         result = performance(log(store, BINARY, frame).dataset(), ["positive_rate"])
         assert result.value("positive_rate") == pytest.approx(frame["pred"].mean(), abs=1e-12)
+        row = result.get("positive_rate")
+        assert row["n"] == len(frame)
+        low, high = wilson_oracle(int(frame["pred"].sum()), len(frame))
+        assert row["ci_low"] == pytest.approx(low) and row["ci_high"] == pytest.approx(high)
     finally:
         unregister_metric("positive_rate")
+
+
+# -- custom metrics whose finalize returns a plain number ---------------------------------------
+
+
+def positive_rate(
+    key: str = "positive_rate", interval: str | None = None, higher_is_better: bool | None = None
+) -> Metric:
+    """The module docstring's pattern: finalize returns a plain number."""
+    return Metric(
+        key=key,
+        name="Predicted positive rate",
+        tasks=[BINARY],
+        higher_is_better=higher_is_better,
+        needs=["label"],
+        aggregates=lambda m: {
+            "k": m.table.count(where=m.has_actual & m.predicted_positive),
+            "n": m.table.count(where=m.has_actual & m.predicted_positive.notnull()),
+        },
+        finalize=lambda g: g["k"] / g["n"] if g["n"] else None,
+        interval=interval,
+    )
+
+
+@pytest.fixture
+def custom(request: pytest.FixtureRequest) -> Iterator[Callable[[Metric], Metric]]:
+    """Register metrics for one test; unregistered after it, whatever happens."""
+    keys: list[str] = []
+
+    def add(metric: Metric) -> Metric:
+        keys.append(metric.key)
+        return register_metric(metric, replace=True)
+
+    yield add
+    for key in keys:
+        unregister_metric(key)
+
+
+def wilson_oracle(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval, from its textbook form (Wilson 1927; scipy's quantile)."""
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + confidence / 2)
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
+def test_plain_number_metric_reports_the_rows_it_uses(
+    store: es.Store, custom: Callable[[Metric], Metric]
+) -> None:
+    from evalstore.analyses.slices import slices
+
+    custom(positive_rate(higher_is_better=True))
+    frame = make_frame(BINARY, np.random.default_rng(31), 400, missing=0.25)
+    ds = log(store, BINARY, frame).dataset()
+    known = frame[frame["y"].notna()]
+    overall = performance(ds, ["positive_rate", "accuracy"])
+    assert overall.get("positive_rate")["n"] == len(known) == overall.get("accuracy")["n"]
+    assert overall.value("positive_rate") == pytest.approx(known["pred"].mean(), abs=1e-12)
+    daily = performance(ds, "positive_rate", by="day")
+    days = known.groupby(known["ts"].dt.floor("D"))["id"].count()
+    assert {pd.Timestamp(r["day"]): r["n"] for r in daily.rows if r["n"]} == days.to_dict()
+    by_group = performance(ds, "positive_rate", by="grp")
+    sliced = slices(ds, "positive_rate", columns=["grp"], min_support=1)
+    for group, part in known.groupby("grp"):
+        assert by_group.get("positive_rate", grp=group)["n"] == len(part)
+        assert sliced.find("grp", group).n == len(part)  # type: ignore[union-attr]
+    worst = sliced.worst(2)
+    assert sorted(s.bin for s in worst) == ["g1", "g2"]
+    assert min(worst, key=lambda s: s.value or 0) == worst[0]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_plain_number_metric_counts_what_its_needs_imply(
+    store: es.Store, custom: Callable[[Metric], Metric], task: str
+) -> None:
+    needs = [] if task == REGRESSION else ["label"]
+    custom(Metric("plain_one", "One", [task], None, needs, lambda g: 1.0))
+    custom(Metric("plain_scored", "One", [task], None, ["score"], lambda g: 1.0))
+    frame = make_frame(task, np.random.default_rng(32), 120, missing=0.3)
+    ds = log(store, task, frame).dataset()
+    result = performance(ds, ["plain_one", "plain_scored"], by="grp")
+    for group, part in frame.groupby("grp"):
+        with_actual = int(part["y"].notna().sum())
+        assert result.get("plain_one", grp=group)["n"] == with_actual
+        assert result.get("plain_scored", grp=group)["n"] == with_actual
+
+
+def test_plain_number_metric_gets_its_declared_wilson_interval(
+    store: es.Store, custom: Callable[[Metric], Metric]
+) -> None:
+    custom(positive_rate(interval="wilson"))
+    frame = make_frame(BINARY, np.random.default_rng(33), 300, missing=0.1)
+    ds = log(store, BINARY, frame).dataset()
+    for confidence in (0.95, 0.8):
+        result = performance(ds, "positive_rate", by="grp", confidence=confidence)
+        for group, part in frame[frame["y"].notna()].groupby("grp"):
+            row = result.get("positive_rate", grp=group)
+            low, high = wilson_oracle(int(part["pred"].sum()), len(part), confidence)
+            assert (row["ci_low"], row["ci_high"]) == (
+                pytest.approx(low, abs=1e-12),
+                pytest.approx(high, abs=1e-12),
+            )
+
+
+def test_plain_number_metric_cannot_get_other_intervals(
+    store: es.Store, custom: Callable[[Metric], Metric]
+) -> None:
+    frame = make_frame(BINARY, np.random.default_rng(34), 30)
+    ds = log(store, BINARY, frame).dataset()
+    custom(positive_rate(interval="normal"))
+    with pytest.raises(es.MetricError) as info:
+        performance(ds, "positive_rate")
+    text = str(info.value)
+    assert text.startswith("metric 'positive_rate' failed in finalize: it returned the plain")
+    assert "return MetricValue(value, ci_low, ci_high, n)" in text
+    custom(Metric("twice", "Twice", [BINARY], None, [], lambda g: 2.0, interval="wilson"))
+    with pytest.raises(es.MetricError, match=r"'twice' failed in finalize: .* between 0 and 1"):
+        performance(ds, "twice")
+
+
+def test_unknown_interval_is_refused_at_registration() -> None:
+    with pytest.raises(ParameterError) as info:
+        positive_rate(interval="wilsonn")
+    assert str(info.value) == (
+        "Metric.interval must be None or one of ['bootstrap', 'delong', 'normal', 'wilson']; "
+        "got 'wilsonn'. Did you mean 'wilson'?"
+    )
+
+
+def _bad(key: str, **kwargs: Any) -> Metric:
+    args: dict[str, Any] = {
+        "key": key,
+        "name": "Bad",
+        "tasks": [BINARY],
+        "higher_is_better": True,
+        "needs": ["label"],
+        "aggregates": lambda m: {"k": m.table.count()},
+        "finalize": lambda g: g["k"],
+    }
+    return Metric(**{**args, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message", "cause"),
+    [
+        (
+            {"aggregates": lambda m: {"k": m.table.no_such_col.sum()}},
+            "metric 'bad' failed in aggregates: AttributeError 'Table' object has no "
+            "attribute 'no_such_col' (MetricInput.table holds",
+            AttributeError,
+        ),
+        (
+            {"aggregates": lambda m: {"k": 3}},
+            "metric 'bad' failed in aggregates: 'k' is of type int; it must be an Ibis scalar",
+            None,
+        ),
+        (
+            {"finalize": lambda g: g["typo"]},
+            "metric 'bad' failed in finalize: KeyError 'typo'. Fix the metric's finalize, "
+            "or unregister it with unregister_metric('bad').",
+            KeyError,
+        ),
+        (
+            {"finalize": lambda g: g.input.no_such_attribute},
+            "metric 'bad' failed in finalize: AttributeError ",
+            AttributeError,
+        ),
+        (
+            {"finalize": lambda g: int("x")},
+            "metric 'bad' failed in finalize: ValueError invalid literal",
+            ValueError,
+        ),
+        (
+            {"finalize": lambda g: "oops"},
+            "metric 'bad' failed in finalize: it returned 'oops'; it must return a number, "
+            "None or a MetricValue.",
+            None,
+        ),
+    ],
+)
+def test_errors_of_a_metric_name_it(
+    store: es.Store,
+    custom: Callable[[Metric], Metric],
+    kwargs: dict[str, Any],
+    message: str,
+    cause: type[Exception] | None,
+) -> None:
+    from evalstore.analyses.slices import slices
+
+    custom(_bad("bad", **kwargs))
+    frame = make_frame(BINARY, np.random.default_rng(35), 20)
+    ds = log(store, BINARY, frame).dataset()
+    for compute in (
+        lambda: performance(ds, ["accuracy", "bad"]),
+        lambda: slices(ds, "bad", columns=["grp"]),
+    ):
+        with pytest.raises(es.MetricError) as info:
+            compute()
+        assert str(info.value).startswith(message)
+        assert (info.value.metric, isinstance(info.value, RuntimeError)) == ("bad", True)
+        if cause is not None:
+            assert isinstance(info.value.__cause__, cause)
+
+
+def test_builtin_metrics_give_their_own_n() -> None:
+    # a finalize annotated to return a MetricValue adds no count to the engine's query:
+    # the slices of a histogram-only metric (the AUCs) then bin only the rows without actual
+    for metric in available_metrics():
+        assert not metric._counts_rows, metric.key
 
 
 def _histogram(

@@ -13,6 +13,7 @@ EXPECTED = {
     "Dataset",
     "EvalstoreError",
     "FeatureType",
+    "MetricError",
     "Model",
     "ModelInfo",
     "ModelNotFound",

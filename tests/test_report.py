@@ -483,3 +483,60 @@ def test_text_labels_cli_positive_class(text_model) -> None:
     assert code == 0, text
     found = Report.from_dict(json.loads(out.read_text()))
     assert found.performance_current.positive_class == "yes"
+
+
+def test_report_on_a_plain_number_custom_metric(store: es.Store) -> None:
+    """A custom metric whose finalize returns a number (the metrics module's pattern) has
+    its rows counted: the report ranks its slices and judges a change by its interval."""
+    from evalstore.analyses.metrics import Metric, register_metric, unregister_metric
+
+    def flag_rate(higher_is_better: bool | None) -> Metric:
+        return Metric(
+            key="flag_rate",
+            name="Flagged rate",
+            tasks=["binary_classification"],
+            higher_is_better=higher_is_better,
+            needs=["label"],
+            aggregates=lambda m: {
+                "k": m.table.count(where=m.has_actual & m.predicted_positive),
+                "n": m.table.count(where=m.has_actual & m.predicted_positive.notnull()),
+            },
+            finalize=lambda g: g["k"] / g["n"] if g["n"] else None,
+            interval="wilson",
+        )
+
+    rng = np.random.default_rng(7)
+    model = store.model("flags", task="binary_classification")
+    frames = {}
+    for env, rate in (("training", 0.49), ("production", 0.707)):
+        n = 2000
+        frames[env] = pd.DataFrame(
+            {
+                "id": [f"{env}-{i}" for i in range(n)],
+                "seg": rng.choice(["a", "b"], n),
+                "pred": rng.random(n) < rate,
+                "y": rng.random(n) < 0.5,
+            }
+        )
+        schema = es.Schema(
+            prediction_id="id", features=["seg"], prediction_label="pred", actual_label="y"
+        )
+        model.log(frames[env], schema=schema, version="v1", environment=env)
+    prod = frames["production"]
+    register_metric(flag_rate(higher_is_better=False))
+    try:
+        report = model.report(reference="training", current="production", metrics=["flag_rate"])
+        topics = {item["topic"]: item for item in report.summary}
+        assert topics["performance"]["status"] == "alert", topics["performance"]
+        assert "worse beyond the confidence interval" in topics["performance"]["text"]
+        worst = report.worst_slices(1)[0]
+        assert worst.n == int((prod["seg"] == worst.bin).sum())
+        assert f"on {worst.n:,} rows" in topics["slices"]["text"]
+        # without a direction there is no worst slice, and the summary says so by omission
+        register_metric(flag_rate(higher_is_better=None), replace=True)
+        report = model.report(reference="training", current="production", metrics=["flag_rate"])
+        assert report.worst_slices(1) == []
+        assert "slices" not in {item["topic"] for item in report.summary}
+        assert report.slices_current is not None and report.slices_current.overall.n == len(prod)
+    finally:
+        unregister_metric("flag_rate")

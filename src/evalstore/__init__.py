@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from evalstore.errors import (
     BatchRejected,
     EvalstoreError,
+    MetricError,
     ModelNotFound,
     NotFittedError,
     NotSupported,
@@ -32,6 +33,7 @@ __all__ = [
     "Dataset",
     "EvalstoreError",
     "FeatureType",
+    "MetricError",
     "Model",
     "ModelInfo",
     "ModelNotFound",

@@ -7,6 +7,7 @@
     ├── SchemaError (ValueError)         a Schema is inconsistent, or does not fit the data
     ├── BatchRejected (ValueError)       a batch failed validation; nothing of it was written
     ├── ModelNotFound (KeyError)         no model of that name in the store
+    ├── MetricError (RuntimeError)       a registered metric failed while it was computed
     ├── NotFittedError (RuntimeError)    an analysis was computed before it was fitted
     ├── NotSupported (NotImplementedError)  this kind of store cannot do that (yet)
     ├── ServerError (RuntimeError)       the evalstore server was unreachable, refused or failed
@@ -28,6 +29,7 @@ from datetime import date, time
 __all__ = [
     "BatchRejected",
     "EvalstoreError",
+    "MetricError",
     "ModelNotFound",
     "NotFittedError",
     "NotSupported",
@@ -127,6 +129,23 @@ class ModelNotFound(EvalstoreError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class MetricError(EvalstoreError, RuntimeError):
+    """A registered metric (a custom one, usually) failed while it was computed.
+
+    The message names the metric and the step that failed; the error it raised is the
+    ``__cause__``. Attributes: ``metric`` (its key) and ``stage`` (``aggregates``,
+    ``queries`` or ``finalize``).
+    """
+
+    def __init__(self, metric: str, stage: str, problem: str) -> None:
+        self.metric = metric
+        self.stage = stage
+        super().__init__(
+            f"metric {metric!r} failed in {stage}: {problem}. Fix the metric's {stage}, or "
+            f"unregister it with unregister_metric({metric!r})."
+        )
 
 
 class NotFittedError(EvalstoreError, RuntimeError):

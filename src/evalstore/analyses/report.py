@@ -127,8 +127,10 @@ class Report:
 
     def worst_slices(self, k: int = 10) -> list[Any]:
         """The current's ``k`` worst slices, ranked by how much worse each is than in the
-        reference (see :meth:`SliceResult.worst`); by value without reference slices."""
-        if self.slices_current is None:
+        reference (see :meth:`SliceResult.worst`); by value without reference slices.
+        None for a metric without a direction (``mean_error``, a custom rate): no slice
+        of it is worse than another."""
+        if self.slices_current is None or self.slices_current.higher_is_better is None:
             return []
         return self.slices_current.worst(k, reference=self.slices_reference)
 

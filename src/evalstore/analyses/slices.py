@@ -376,14 +376,15 @@ def _build_branch(
     keys = {KEY: (index + position * STRIDE).cast("int64")}
     inputs = prepare(table, task, keys, **settings)
     t = inputs.table
-    aggregates = metric.aggregates(inputs)
+    aggregates = metric.aggregates_for(inputs)
+    queries = metric.queries_for(inputs)
     if not aggregates:
         # everything comes from the metric's own queries (the AUC's histogram, on the
         # rows with an actual): this one only counts the others, so it bins only them
         # (a week of the 10M-row UI store: 0.32 s when it binned every row)
         without = t.filter(~inputs.has_actual)
         main = without.group_by(KEY).aggregate(**{N_WITHOUT_ACTUAL: without.count()})
-        return _Branch(inputs, main, {}, dict(metric.queries(inputs)))
+        return _Branch(inputs, main, {}, queries)
     exprs: dict[str, ir.Scalar] = {N_WITHOUT_ACTUAL: t.count(where=~inputs.has_actual)}
     seen: dict[Any, str] = {}
     names: dict[str, str] = {}
@@ -393,7 +394,7 @@ def _build_branch(
             seen[op] = f"__es_a{len(seen)}"
             exprs[seen[op]] = expr
         names[name] = seen[op]
-    return _Branch(inputs, t.group_by(KEY).aggregate(**exprs), names, dict(metric.queries(inputs)))
+    return _Branch(inputs, t.group_by(KEY).aggregate(**exprs), names, queries)
 
 
 def _run(ds: Dataset, queries: list[ir.Table | Finished]) -> tuple[list[dict[str, Any]], int]:

@@ -22,6 +22,7 @@ _ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "SchemaError": ("column",),
     "BatchRejected": ("column", "rows", "total", "example", "fix"),
     "ModelNotFound": ("model",),
+    "MetricError": ("metric", "stage"),
     "NotFittedError": (),
     "NotSupported": (),
     "StoreLocked": (),

@@ -19,6 +19,7 @@ SchemaError             400     the schema is invalid or does not fit the data
 BatchRejected           400     the batch failed validation; nothing was written
 NotFittedError          409     an analysis was computed before it was fitted
 ModelNotFound           404     no model of that name
+MetricError             500     a registered (custom) metric failed while computed
 NotSupported            501     not available through the server (yet)
 StoreLocked             503     the store file is held by another process
 RequestValidationError  422     the request does not match the API (see /docs)
@@ -56,6 +57,7 @@ STATUS: dict[type[errors.EvalstoreError], int] = {
     errors.BatchRejected: 400,
     errors.NotFittedError: 409,
     errors.ModelNotFound: 404,
+    errors.MetricError: 500,
     errors.NotSupported: 501,
     errors.StoreLocked: 503,
     errors.EvalstoreError: 400,
@@ -67,6 +69,7 @@ ATTRIBUTES: dict[type[errors.EvalstoreError], tuple[str, ...]] = {
     errors.SchemaError: ("column",),
     errors.BatchRejected: ("column", "rows", "total", "example", "fix"),
     errors.ModelNotFound: ("model",),
+    errors.MetricError: ("metric", "stage"),
 }
 
 _HTTP_TYPES = {

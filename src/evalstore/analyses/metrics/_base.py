@@ -11,7 +11,8 @@ needs) and says how it is computed in two steps:
    query may be :class:`Finished`: its result passes through a function (NumPy on the
    engine's small result) before the metric sees it.
 2. ``finalize(group)``: plain arithmetic on that group's tiny aggregated result,
-   returning the value (and its confidence interval) as a :class:`MetricValue`.
+   returning the value (and its confidence interval) as a :class:`MetricValue`, or
+   the value alone: a plain number (or None when undefined).
 
 A custom metric is registered exactly like the built-ins::
 
@@ -29,22 +30,41 @@ A custom metric is registered exactly like the built-ins::
                 "n": m.table.count(where=m.has_actual & m.predicted_positive.notnull()),
             },
             finalize=lambda g: g["k"] / g["n"] if g["n"] else None,
+            interval="wilson",
         )
     )
+
+
+When ``finalize`` returns a plain number, the registry fills in the rest of the
+:class:`MetricValue`: ``n`` is the count of the rows the metric uses, those with an
+actual and with what its ``needs`` name (a predicted label, scores), counted in the
+same query; and an ``interval="wilson"`` is the Wilson interval of the value as the
+share of those ``n`` rows, as above. No other interval can be made from one number: a
+metric declaring one (or a share of other rows, as precision is of the predicted
+positives) returns ``MetricValue(value, ci_low, ci_high, n)``, e.g. with
+``wilson(k, n, group.input.confidence)``. A ``finalize`` annotated to return a
+``MetricValue`` (as the built-ins') is taken at its word: nothing is counted for it.
+
+An error raised while a metric is computed (building its aggregates or queries, in
+``finalize``) is raised as a :class:`~evalstore.errors.MetricError` naming the metric
+and the step, the original as its ``__cause__``.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from evalstore._registry import Registry
-from evalstore.errors import ParameterError
+from evalstore.analyses.metrics._intervals import KINDS, wilson
+from evalstore.errors import EvalstoreError, MetricError, ParameterError, did_you_mean
 from evalstore.schema import Task
 
 __all__ = [
@@ -77,6 +97,9 @@ SCORE = "__es_score"
 TOP_CLASS = "__es_top_class"
 TOP_SCORE = "__es_top_score"
 CLASS_SCORE = "__es_score:"
+# The aggregate the registry adds for a finalize that may return a plain number: the
+# rows the metric uses (its MetricValue's n).
+ROWS_USED = "__es_rows_used"
 
 
 @dataclass(frozen=True)
@@ -270,7 +293,8 @@ class Metric:
     - ``higher_is_better``: its direction; None when neither (a bias, a curve).
     - ``needs``: ``"label"`` (predicted labels) and/or ``"score"`` (scores, or for
       regression the predicted value); the actuals are always needed.
-    - ``aggregates``/``queries``/``finalize``: how it is computed (see the module doc).
+    - ``aggregates``/``queries``/``finalize``: how it is computed (see the module doc;
+      a plain number from ``finalize`` gets its ``n`` and Wilson interval there too).
     - ``interval``: what ``ci_low``/``ci_high`` are: ``"wilson"``, ``"delong"``,
       ``"normal"`` (central limit or delta method) or ``"bootstrap"`` (percentile, of
       aggregated counts); None when it has none (see ``_intervals``).
@@ -294,6 +318,8 @@ class Metric:
     default: frozenset[Task] = frozenset()
     extra: Mapping[str, Any] = field(default_factory=dict)
     """anything else a metric wants to say about itself (e.g. its error bound)"""
+    _counts_rows: bool = field(default=True, repr=False)
+    """the registry counts the rows it uses: its finalize may return a plain number"""
 
     def __init__(
         self,
@@ -330,6 +356,13 @@ class Metric:
         for what, fn in (("finalize", finalize), ("aggregates", aggregates), ("queries", queries)):
             if not callable(fn):
                 raise ParameterError(f"Metric.{what}", "a function", fn)
+        if interval is not None and interval not in KINDS:
+            raise ParameterError(
+                "Metric.interval",
+                f"None or one of {sorted(KINDS)}",
+                interval,
+                did_you_mean(str(interval), KINDS).strip(),
+            )
         set_ = object.__setattr__
         set_(self, "key", key)
         set_(self, "name", str(name))
@@ -350,6 +383,7 @@ class Metric:
                 raise ParameterError("Metric.default", "True, False or some of its tasks", default)
         set_(self, "default", defaults)
         set_(self, "extra", dict(extra or {}))
+        set_(self, "_counts_rows", not _returns_metric_value(finalize))
 
     def describe(self) -> dict[str, Any]:
         """The metric's description as plain data (for docs, the CLI and the API)."""
@@ -366,14 +400,149 @@ class Metric:
             **self.extra,
         }
 
+    def aggregates_for(self, inputs: MetricInput) -> dict[str, ir.Scalar]:
+        """``aggregates(inputs)``, checked, with the count of the rows the metric uses when
+        its ``finalize`` may return a plain number (see the module doc)."""
+        try:
+            found = self.aggregates(inputs)
+            used = rows_used(inputs, self.needs) if self._counts_rows else None
+        except EvalstoreError:
+            raise
+        except Exception as exc:
+            self._failed("aggregates", exc)
+        out = self._checked("aggregates", found, ir.Scalar, "an Ibis scalar expression")
+        if used is not None:
+            out[ROWS_USED] = inputs.table.count(where=used)
+        return out
+
+    def queries_for(self, inputs: MetricInput) -> dict[str, ir.Table | Finished]:
+        """``queries(inputs)``, checked."""
+        try:
+            found = self.queries(inputs)
+        except EvalstoreError:
+            raise
+        except Exception as exc:
+            self._failed("queries", exc)
+        return self._checked("queries", found, (ir.Table, Finished), "an Ibis table")
+
     def result(self, group: GroupData) -> MetricValue:
-        """``finalize`` on one group, its return value made a :class:`MetricValue`."""
-        out = self.finalize(group)
+        """``finalize`` on one group, its return value made a :class:`MetricValue`.
+
+        ``group`` holds what :meth:`aggregates_for` asked for (the rows used, too)."""
+        used = group.scalars.get(ROWS_USED)
+        if ROWS_USED in group.scalars:
+            scalars = {k: v for k, v in group.scalars.items() if k != ROWS_USED}
+            group = GroupData(scalars=scalars, tables=group.tables, input=group.input)
+        try:
+            out = self.finalize(group)
+        except EvalstoreError:
+            raise
+        except Exception as exc:
+            self._failed("finalize", exc)
         if isinstance(out, MetricValue):
             return out
-        if out is None:
-            return MetricValue(None)
-        return MetricValue(float(out))
+        return self._plain(out, None if used is None else int(used), group.input.confidence)
+
+    def _plain(self, out: object, used: int | None, confidence: float) -> MetricValue:
+        """A plain number (or None) from ``finalize`` made a :class:`MetricValue`."""
+        value = None if out is None else _number(out)
+        if out is not None and value is None:
+            raise MetricError(
+                self.key,
+                "finalize",
+                f"it returned {out!r}; it must return a number, None or a MetricValue",
+            )
+        if used is None:  # annotated to return a MetricValue: nothing was counted
+            raise MetricError(
+                self.key,
+                "finalize",
+                f"it returned {out!r} though annotated to return a MetricValue; return "
+                "MetricValue(value, ci_low, ci_high, n), or drop the annotation to have "
+                "the rows it uses counted",
+            )
+        if value is None or math.isnan(value) or self.interval is None:
+            # NaN is undefined, as None: the built-ins never return it
+            return MetricValue(None if value is None or math.isnan(value) else value, n=used)
+        if self.interval != "wilson":
+            raise MetricError(
+                self.key,
+                "finalize",
+                f"it returned the plain number {value!r}, from which no {self.interval!r} "
+                "interval can be made; return MetricValue(value, ci_low, ci_high, n) with "
+                "the interval, or declare interval='wilson' (for a share of the rows it "
+                "uses) or None",
+            )
+        if not 0 <= value <= 1:
+            raise MetricError(
+                self.key,
+                "finalize",
+                f"it returned {value!r}, but interval='wilson' is for a share of the rows "
+                "it uses, between 0 and 1; return a share, or declare another interval and "
+                "return MetricValue(value, ci_low, ci_high, n)",
+            )
+        low, high = wilson(value * used, used, confidence)
+        return MetricValue(value, low, high, used)
+
+    def _failed(self, stage: str, exc: Exception) -> NoReturn:
+        problem = f"{type(exc).__name__} {exc}"
+        if stage == "aggregates" and isinstance(exc, AttributeError):
+            problem += (
+                " (MetricInput.table holds the group keys and the prepared columns only: "
+                "read them with its properties, such as has_actual, actual, is_positive, "
+                "predicted_positive, predicted_label and score)"
+            )
+        raise MetricError(self.key, stage, problem) from exc
+
+    def _checked(
+        self, stage: str, found: object, kind: type | tuple[type, ...], what: str
+    ) -> dict[str, Any]:
+        """``found`` (what ``aggregates`` or ``queries`` returned), if it is a mapping of
+        name -> ``kind``."""
+        if not isinstance(found, Mapping):
+            raise MetricError(
+                self.key, stage, f"it returned {found!r}; it must return a dict of name -> {what}"
+            )
+        for name, value in found.items():
+            if not isinstance(name, str) or not isinstance(value, kind):
+                kind_of = type(value).__name__
+                raise MetricError(
+                    self.key, stage, f"{name!r} is of type {kind_of}; it must be {what}"
+                )
+        return dict(found)
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a float; None for what is not a number (text, a list, an object)."""
+    if isinstance(value, (str, bytes)):  # float("0.5") works, but text is not a value
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _returns_metric_value(finalize: Callable[..., Any]) -> bool:
+    """``finalize`` is annotated to return a :class:`MetricValue` (and so gives its own n)."""
+    try:
+        hints = typing.get_type_hints(finalize)
+    except Exception:  # a callable object, an annotation that does not resolve: not known
+        return False
+    return hints.get("return") is MetricValue
+
+
+def rows_used(inputs: MetricInput, needs: Iterable[str]) -> ir.BooleanValue:
+    """The rows a metric with these ``needs`` can use: an actual, and each prediction it
+    needs (binary: the predicted class, the score; multiclass: the predicted label, every
+    class score; regression: the predicted value)."""
+    wanted = set(needs)
+    used: ir.BooleanValue = inputs.has_actual
+    if "label" in wanted:
+        binary = inputs.task is Task.BINARY_CLASSIFICATION
+        used &= (inputs.predicted_positive if binary else inputs.predicted_label).notnull()
+    if "score" in wanted:
+        multiclass = inputs.task is Task.MULTICLASS_CLASSIFICATION
+        used &= (inputs.top_score if multiclass else inputs.score).notnull()
+    return used
 
 
 _REGISTRY: Registry[Metric] = Registry(Metric, "metric", "metric")

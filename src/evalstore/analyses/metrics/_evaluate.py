@@ -63,7 +63,7 @@ def evaluate(
     local: dict[str, dict[str, str]] = {}  # metric -> its name -> output column
     for metric in metrics:
         names: dict[str, str] = {}
-        for name, expr in metric.aggregates(inputs).items():
+        for name, expr in metric.aggregates_for(inputs).items():
             op = expr.op()
             if op not in columns:
                 columns[op] = f"__es_a{len(columns)}"
@@ -75,7 +75,7 @@ def evaluate(
     query_of: dict[str, dict[str, int]] = {}
     for metric in metrics:
         index: dict[str, int] = {}
-        for name, query in metric.queries(inputs).items():
+        for name, query in metric.queries_for(inputs).items():
             for i, seen in enumerate(tables):
                 if same_query(seen, query):
                     index[name] = i

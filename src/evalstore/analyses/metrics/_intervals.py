@@ -46,6 +46,7 @@ from evalstore.errors import ParameterError
 __all__ = [
     "BOOTSTRAP_REPLICAS",
     "BOOTSTRAP_SEED",
+    "KINDS",
     "bootstrap",
     "check_confidence",
     "normal",
@@ -54,6 +55,8 @@ __all__ = [
     "z_value",
 ]
 
+#: every kind of interval a metric may declare (``Metric.interval``)
+KINDS = ("bootstrap", "delong", "normal", "wilson")
 #: replicas of every bootstrap interval (see the module doc for its Monte Carlo error)
 BOOTSTRAP_REPLICAS = 1000
 #: the seed of every bootstrap: the same counts always give the same interval
@@ -77,7 +80,7 @@ def z_value(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
-def wilson(k: int, n: int, confidence: float) -> tuple[float | None, float | None]:
+def wilson(k: float, n: int, confidence: float) -> tuple[float | None, float | None]:
     """The Wilson score interval of the proportion ``k / n``; (None, None) when n = 0.
 
     With p = k/n and z the normal quantile: centre (p + z²/2n) / (1 + z²/n),
