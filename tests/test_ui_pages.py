@@ -544,3 +544,29 @@ def test_compare_counts_side_a_on_the_baselines_bins(churn_store: es.Store) -> N
     alone = drift(ds_a, ds_b, facts.features, binnings=bins)
     assert found.drift.to_dict() == alone.to_dict()
     assert all(c.n_reference == len(rows) for c in found.drift)
+
+
+def _compare_rows(page: str) -> tuple[int, int]:
+    cell = r"<td class=\"num\">([\d,]+)</td>"
+    found = re.search(r"<td>rows</td>" + cell + cell, page)
+    assert found is not None, page[:2000]
+    return int(found.group(1).replace(",", "")), int(found.group(2).replace(",", ""))
+
+
+def test_compare_honours_the_slice_on_both_sides(
+    server: Server, data: dict[str, pd.DataFrame]
+) -> None:
+    """Clicking a slice, then Compare: both sides hold only the slice's rows (the banner says
+    every page does), and the form and its links keep the slice."""
+    pro = {k: int((f["plan"] == "pro").sum()) for k, f in data.items()}
+    sides = "a_environment=production&a_version=v1&b_environment=production&b_version=v2"
+    whole = get(server, f"/models/churn/compare?{sides}")
+    assert _compare_rows(whole) == (800, 300)
+    sliced = get(server, f"/models/churn/compare?{sides}&slice=plan:pro")
+    assert _compare_rows(sliced) == (pro["v1"], pro["v2"])
+    assert 'name="slice" value="plan:pro"' in sliced  # the form keeps it
+    share = re.search(r'href="([^"]+)" class="share"', sliced)
+    assert share is not None and "slice=plan%3Apro" in share.group(1)
+    # both sides hold one bin of plan: it cannot drift, and is not counted as drifted
+    row = re.search(r"<tr class=\"(\w*)\"><td>plan</td>", sliced)
+    assert row is not None and row.group(1) == ""

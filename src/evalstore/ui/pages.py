@@ -456,7 +456,7 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         )
         ctx = model_context(facts, view, "Compare", "compare")
         a, b = compare_sides(facts, view, query)
-        result = compare(ui.views, facts, a, b)
+        result = compare(ui.views, facts, a, b, view)
         metrics = []
         if result.performance_a is not None and result.performance_b is not None:
             rows_b = {r["metric"]: r for r in result.performance_b.rows}
@@ -476,7 +476,8 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             for c in (found.columns if found else [])[:3]:
                 if c.drifted or found is result.prediction_drift:
                     dists.append(ui_figures.distribution(c, f"A: {a.label}", f"B: {b.label}"))
-        presets = compare_presets(facts, view)
+        kept = {"slice": view.params()["slice"]} if view.slice else {}
+        presets = [(label, {**params, **kept}) for label, params in compare_presets(facts, view)]
         return render_page(
             "compare.html.j2",
             started,
@@ -488,7 +489,7 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             metrics=metrics,
             distributions=dists[:4],
             presets=presets,
-            share={**a.params("a"), **b.params("b")},
+            share={**a.params("a"), **b.params("b"), **kept},
             compare_link=lambda params: href(f"/models/{name}/compare", params),
         )
 

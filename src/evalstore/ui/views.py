@@ -191,19 +191,25 @@ class Views:
 
     def current(self, facts: Facts, view: View, sliced: bool = True) -> Dataset:
         model = self.store.model(facts.name)
-        where: Callable[[Any], Any] | None = None
-        if sliced and view.slice is not None:
-            column, label = view.slice
-            binning = self.slice_binnings(facts, view)[column]
-            slice_predicate(model.dataset().table, binning, label)  # an unknown bin: readable
-            where = lambda t: slice_predicate(t, binning, label)  # noqa: E731
         return model.dataset(
             environment=view.environment,
             version=view.version,
             start=view.start,
             end=view.end,
-            where=where,
+            where=self.slice_where(facts, view) if sliced else None,
         )
+
+    def slice_where(self, facts: Facts, view: View) -> Callable[[Any], Any] | None:
+        """The view's slice as a filter of a table (None without one), on the bins of
+        :meth:`slice_binnings`: the same bin of the same column for every dataset it
+        filters (the current rows, the reference's, both sides of a comparison)."""
+        if view.slice is None:
+            return None
+        column, label = view.slice
+        binning = self.slice_binnings(facts, view)[column]
+        model = self.store.model(facts.name)
+        slice_predicate(model.dataset().table, binning, label)  # an unknown bin: readable
+        return lambda t: slice_predicate(t, binning, label)
 
     def reference(self, facts: Facts, view: View) -> Reference | None:
         """What the view compares with: the baseline (or environment) of ``view.reference``,
@@ -479,3 +485,35 @@ def covers(volume: Volume, start: Any, end: Any) -> bool:
     if volume.first is None or volume.last is None:
         return False
     return (start is None or start <= volume.first) and (end is None or volume.last < end)
+
+
+def narrowed(dataset: Dataset, where: Callable[[Any], Any]) -> Dataset:
+    """``dataset``'s rows that ``where`` keeps (and its own filter, when it has one)."""
+    from evalstore.dataset import Dataset
+
+    own = dataset.where
+
+    def both(t: Any) -> Any:
+        mine = where(t)
+        return mine if own is None else Dataset._predicate(t, own) & mine
+
+    return Dataset(
+        dataset._store,
+        dataset.model_id,
+        environment=dataset.environments,
+        version=dataset.versions,
+        start=dataset.start,
+        end=dataset.end,
+        where=both,
+        task=dataset.task,
+    )
+
+
+def uncounted(result: DriftResult | None, column: str) -> DriftResult | None:
+    """``result`` with ``column`` shown but never drifted: the slice's own column, whose
+    rows on both sides fall in the one bin the slice is (a difference within that bin is
+    the slice's doing, not drift)."""
+    if result is None or not any(c.column == column and c.drifted for c in result.columns):
+        return result
+    columns = [replace(c, drifted=False) if c.column == column else c for c in result.columns]
+    return replace(result, columns=columns)
