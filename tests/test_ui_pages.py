@@ -396,7 +396,7 @@ def test_views_share_one_drift_scan_and_count_from_the_facts(churn_store: es.Sto
     facts = views.facts("churn")
     for query in ({}, {"version": "v2", "window": "hour"}, {"slice": "plan:pro"}):
         view = views.resolve(facts, query)
-        ref = views.reference(facts, view)
+        ref = views.compared(facts, view)  # with a slice: the reference's rows in it
         assert ref is not None
         current = views.current(facts, view)
         found, preds = views.drift(facts, view)
@@ -570,3 +570,39 @@ def test_compare_honours_the_slice_on_both_sides(
     # both sides hold one bin of plan: it cannot drift, and is not counted as drifted
     row = re.search(r"<tr class=\"(\w*)\"><td>plan</td>", sliced)
     assert row is not None and row.group(1) == ""
+
+
+def test_a_slice_filters_the_reference_too(
+    churn_store: es.Store, data: dict[str, pd.DataFrame], server: Server
+) -> None:
+    """With a slice, the reference side is the reference's rows in the same bin of the same
+    column: its metric (sklearn) and its drift counts; the slice's own column is not counted
+    as drifted; the range line gives the slice's rows."""
+    from sklearn.metrics import roc_auc_score
+
+    from evalstore.analyses.binning import recount
+    from evalstore.analyses.drift import drift
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    views = Views(churn_store, ResultCache())
+    facts = views.facts("churn")
+    view = views.resolve(facts, {"slice": "plan:pro"})
+    train = data["training"][data["training"]["plan"] == "pro"]
+    value = views.reference_value(facts, view)
+    assert value == pytest.approx(roc_auc_score(train["churned"], train["score"]))
+    found, _ = views.drift(facts, view)
+    assert found is not None and found.n_reference == len(train)
+    assert "plan" not in found.drifted_columns and "plan" in [c.column for c in found]
+    ref = views.reference(facts, view)
+    assert ref is not None
+    model = churn_store.model("churn")
+    ref_rows = model.dataset(environment="training", where={"plan": "pro"})
+    bins = recount(ref_rows, {c: ref.binnings[c] for c in facts.features})
+    alone = drift(ref_rows, views.current(facts, view), facts.features, binnings=bins)
+    assert found["age"].to_dict() == alone["age"].to_dict()
+    pro = int((data["v1"]["plan"] == "pro").sum() + (data["v2"]["plan"] == "pro").sum())
+    assert f"{pro:,} rows in the slice" in view.range_note
+    page = text(get(server, "/models/churn?slice=plan:pro"))
+    assert f"{pro:,} rows in the slice, of all 1,100 production rows" in page
+    assert "its rows in the slice" in page

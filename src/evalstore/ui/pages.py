@@ -234,7 +234,7 @@ def overview_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             over_time = ui.views.over_time(facts, view)
             overall = ui.views.overall(facts, view)
             ref_value = ui.views.reference_value(facts, view)
-        ref = ui.views.reference(facts, view)
+        ref = ui.views.compared(facts, view)
         figure = None
         row = overall.rows[0] if overall is not None and overall.rows else None
         if over_time is not None and over_time.rows:
@@ -286,7 +286,7 @@ def drift_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, "Drift", "drift")
-        ref = ui.views.reference(facts, view)
+        ref = ui.views.compared(facts, view)
         found, preds = ui.views.drift(facts, view)
         over_time = ui.views.drift_over_time(facts, view)
         sparks: dict[str, str] = {}
@@ -330,7 +330,7 @@ def column_page(request: Request, ui: UiDep, name: str, column: str) -> HTMLResp
         key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, column, f"drift/{quote(column, safe='')}")
-        ref = ui.views.reference(facts, view)
+        ref = ui.views.compared(facts, view)
         found, preds = ui.views.drift(facts, view)
         columns = [*(found.columns if found else []), *(preds.columns if preds else [])]
         names = [c.column for c in columns]

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from evalstore.analyses.baseline import Baseline, fit_baseline, prediction_columns
-from evalstore.analyses.binning import Binning, feature_columns, fit_binnings
+from evalstore.analyses.binning import Binning, feature_columns, fit_binnings, recount
 from evalstore.analyses.drift import DriftOverTime, DriftResult, drift_families
 from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.metrics._inputs import require_positive_class
@@ -86,10 +86,12 @@ class Reference:
     label: str
     baseline: Baseline
     dataset: Dataset
+    counted: Mapping[str, Binning] | None = None
+    """the baseline's bins counted on ``dataset`` when it is a slice of the baseline's rows"""
 
     @property
     def binnings(self) -> dict[str, Binning]:
-        return self.baseline.binnings_
+        return dict(self.counted) if self.counted is not None else self.baseline.binnings_
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,13 @@ class Views:
     # -- resolving a view ----------------------------------------------------------------------
 
     def resolve(self, facts: Facts, query: Mapping[str, str]) -> View:
-        """The view a page's query parameters ask for, with defaults for the rest."""
-        return resolve(facts, query)
+        """The view a page's query parameters ask for, with defaults for the rest; with a
+        slice, its range note gives the slice's rows (counted once)."""
+        view = resolve(facts, query)
+        if view.slice is None:
+            return view
+        n = self.rows(facts, view)
+        return replace(view, range_note=f"{n:,} rows in the slice, of {view.range_note}")
 
     # -- datasets ------------------------------------------------------------------------------
 
@@ -218,6 +225,25 @@ class Views:
             return None
         key = (view.reference, view.version, view.start, view.end)
         return self._get(facts, "reference", key, lambda: self._reference(facts, view))  # type: ignore[no-any-return]
+
+    def compared(self, facts: Facts, view: View) -> Reference | None:
+        """The reference as the view compares with it: without a slice, :meth:`reference`;
+        with one, the reference's rows in the same bin of the same column, its bins counted
+        on them (one scan, cached). Why: the sliced current rows against the whole
+        reference made every slice look worse than the reference, and made the slice's
+        column, and those tied to it, drift."""
+        ref = self.reference(facts, view)
+        where = self.slice_where(facts, view)
+        if ref is None or where is None:
+            return ref
+
+        def compute() -> Reference:
+            rows = narrowed(ref.dataset, where)
+            label = f"{ref.label}, its rows in the slice"
+            return replace(ref, label=label, dataset=rows, counted=recount(rows, ref.binnings))
+
+        key = (view.reference, view.version, view.start, view.end, view.slice)
+        return self._get(facts, "sliced-reference", key, compute)  # type: ignore[no-any-return]
 
     def baseline(self, facts: Facts, name: str) -> Baseline:
         """A stored baseline of the model, read once per generation."""
@@ -320,10 +346,10 @@ class Views:
 
     def reference_value(self, facts: Facts, view: View) -> float | None:
         """The metric on the reference: from the baseline when stored, else computed once."""
-        ref = self.reference(facts, view)
+        ref = self.compared(facts, view)
         if ref is None or not facts.has_actuals:
             return None
-        stored = ref.baseline.performance_
+        stored = ref.baseline.performance_ if ref.counted is None else None  # of all its rows
         positive = self.positive_class(facts)
         if stored is not None and (positive is None or stored.get("positive_class") == positive):
             for row in stored.get("rows", []):
@@ -335,7 +361,8 @@ class Views:
             result = performance(ref.dataset, [view.metric], positive_class=positive)
             return result.rows[0]["value"] if result.rows else None
 
-        return self._get(facts, "ref_value", (view.reference, view.version, view.metric), compute)  # type: ignore[no-any-return]
+        key = (view.reference, view.version, view.metric, view.slice)
+        return self._get(facts, "ref_value", key, compute)  # type: ignore[no-any-return]
 
     def drift(self, facts: Facts, view: View) -> tuple[DriftResult | None, DriftResult | None]:
         """Feature drift and prediction/actual drift (two families, each with its FDR)."""
@@ -352,8 +379,9 @@ class Views:
     ) -> tuple[DriftResult | None, DriftResult | None, DriftOverTime | None]:
         """:meth:`drift` and :meth:`drift_over_time` from one grouped scan of the current
         rows (:func:`~evalstore.analyses.drift.drift_families`), cached as one entry: the
-        health summary, the drift page and a column's page share it."""
-        ref = self.reference(facts, view)
+        health summary, the drift page and a column's page share it. With a slice, against
+        the reference's rows in the slice; the slice's column is shown, never drifted."""
+        ref = self.compared(facts, view)
         if ref is None:
             return None, None, None
         features = [c for c in facts.features if c in ref.binnings]
@@ -369,8 +397,11 @@ class Views:
                 ref.dataset, current, families, by, binnings=ref.binnings
             )
             results = iter(found)
+            features_found = next(results) if features else None
+            if view.slice is not None:
+                features_found = uncounted(features_found, view.slice[0])
             return (
-                next(results) if features else None,
+                features_found,
                 next(results) if predicted else None,
                 over_time,
             )
