@@ -300,10 +300,21 @@ def quality_summary(result: Any) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def _has_rows(facts: Facts, environment: str, start: Any, end: Any) -> bool:
+    """Whether ``environment``'s rows span into ``[start, end)``, from the facts' first and
+    last timestamps (no query): a preset whose side has no rows led to an error page."""
+    volume = facts.volume(environment)
+    if not volume.rows or volume.first is None or volume.last is None:
+        return False
+    return volume.first < end and volume.last >= start
+
+
 def compare_presets(facts: Facts, view: View) -> list[tuple[str, dict[str, str]]]:
+    """Comparisons a page offers, each only when both its sides have rows."""
     out: list[tuple[str, dict[str, str]]] = []
     envs = facts.environments
-    if "training" in envs and view.environment != "training":
+    current = _has_rows(facts, view.environment, view.start, view.end)
+    if "training" in envs and view.environment != "training" and current:
         out.append(
             (
                 f"training vs {view.environment} (current range)",
@@ -330,17 +341,18 @@ def compare_presets(facts: Facts, view: View) -> list[tuple[str, dict[str, str]]
             )
         )
     span = view.end - view.start
-    out.append(
-        (
-            "the range before vs the current range",
-            {
-                "a_environment": view.environment,
-                "a_start": (view.start - span).strftime("%Y-%m-%d"),
-                "a_end": view.params()["start"],
-                "b_environment": view.environment,
-                "b_start": view.params()["start"],
-                "b_end": view.params()["end"],
-            },
+    if current and _has_rows(facts, view.environment, view.start - span, view.start):
+        out.append(
+            (
+                "the range before vs the current range",
+                {
+                    "a_environment": view.environment,
+                    "a_start": (view.start - span).strftime("%Y-%m-%d"),
+                    "a_end": view.params()["start"],
+                    "b_environment": view.environment,
+                    "b_start": view.params()["start"],
+                    "b_end": view.params()["end"],
+                },
+            )
         )
-    )
     return out
