@@ -618,3 +618,17 @@ def test_compare_offers_only_presets_whose_sides_have_rows(server: Server) -> No
     for html in (page, later):
         for link in re.findall(r'<a href="(/models/churn/compare\?[^"]+)">', html):
             get(server, link.replace("&amp;", "&"))  # every preset answers 200
+
+
+@pytest.mark.parametrize("page", ["", "/drift", "/drift/age", "/slices", "/quality"])
+def test_link_to_this_view_is_this_page(server: Server, page: str) -> None:
+    html = get(server, f"/models/churn{page}?window=day&slice=plan:pro")
+    link = re.search(r'href="([^"]+)" class="share"', html)
+    assert link is not None
+    shared = link.group(1).replace("&amp;", "&")
+    path, _, query = shared.partition("?")
+    assert path == f"/models/churn{page}"
+    for part in ("environment=production", "start=", "end=", "window=day", "metric=",
+                 "reference=training", "slice=plan%3Apro"):  # fmt: skip
+        assert part in query, (part, shared)
+    get(server, shared)

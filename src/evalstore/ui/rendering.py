@@ -99,10 +99,12 @@ def href(path: str, params: Mapping[str, str | None]) -> str:
 class Links:
     """Links between the pages of one model that keep the view's parameters."""
 
-    def __init__(self, name: str, view: View | None) -> None:
+    def __init__(self, name: str, view: View | None, page: str = "") -> None:
         self.name = name
         self.view = view
         self.base = f"/models/{name}"
+        self.here = page
+        """the current page's path below the model (``drift/age``; "" the overview)"""
 
     def page(self, page: str = "", **changes: str | None) -> str:
         params: dict[str, str | None] = dict(self.view.given) if self.view else {}
@@ -122,8 +124,9 @@ class Links:
         return self.page("", slice="__SLICE__")
 
     def share(self) -> str:
-        """This exact view, every parameter spelt out."""
-        return href(self.base, self.view.params() if self.view else {})
+        """This exact view of the current page, every parameter spelt out."""
+        path = self.base + (f"/{self.here}" if self.here else "")
+        return href(path, self.view.params() if self.view else {})
 
 
 def render_page(
@@ -224,7 +227,7 @@ def model_context(facts: Facts, view: View | None, page: str, key: str) -> dict[
         "title": f"{facts.name} · {page}",
         "facts": facts,
         "view": view,
-        "links": Links(facts.name, view),
+        "links": Links(facts.name, view, key),
         "page": page,
         "page_key": key,
         "windows": WINDOWS,
