@@ -632,3 +632,8 @@ def test_link_to_this_view_is_this_page(server: Server, page: str) -> None:
                  "reference=training", "slice=plan%3Apro"):  # fmt: skip
         assert part in query, (part, shared)
     get(server, shared)
+
+
+def test_the_empty_model_page_connects_to_this_server(server: Server) -> None:
+    page = text(get(server, "/models/empty-model"))
+    assert f'es.connect("{server.url}")' in page.replace("&quot;", '"'), page

@@ -211,7 +211,10 @@ def _begin(
     facts = ui.views.facts(name, generation)
     if not facts.environments:
         context = model_context(facts, None, title, tab)
-        return render_page("empty_model.html.j2", started, keep=ui.keeper(key), **context)
+        # the URL this request came in on, which the user's Python can reach too; not
+        # kept (pages are kept per path, and another client may come in on another URL)
+        server = str(request.base_url).rstrip("/")
+        return render_page("empty_model.html.j2", started, server=server, **context)
     return key, facts
 
 
