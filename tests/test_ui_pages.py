@@ -637,3 +637,40 @@ def test_link_to_this_view_is_this_page(server: Server, page: str) -> None:
 def test_the_empty_model_page_connects_to_this_server(server: Server) -> None:
     page = text(get(server, "/models/empty-model"))
     assert f'es.connect("{server.url}")' in page.replace("&quot;", '"'), page
+
+
+def test_quality_says_how_many_new_values_it_does_not_list(tmp_path: Path) -> None:
+    """Eight new months, one per day: the page lists five and says 'and 3 more' (it left
+    the others out silently); when windows with more new values than they name may share
+    some, it says 'at least'."""
+    months = ["May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    schema = es.Schema(prediction_id="id", timestamp="ts", features=["month"], prediction_score="y")
+
+    def frame(values: list[str], prefix: str, days: list[int]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": [f"{prefix}{i}" for i in range(len(values))],
+                "ts": [START + timedelta(days=d) for d in days],
+                "month": values,
+                "y": [0.5] * len(values),
+            }
+        )
+
+    folder = tmp_path / "store"
+    with es.connect(folder) as store:
+        model = store.model("months", task="regression")
+        train = frame(["Jan", "Feb", "Mar"] * 10, "t", [0] * 30)
+        model.log(train, schema=schema, version="v1", environment="training")
+        model.log(frame(months, "p", list(range(8))), schema=schema, version="v1",
+                  environment="production")  # fmt: skip
+        many = [f"x{i}" for i in range(9)] + [f"y{i}" for i in range(9)]
+        days = [0] * 9 + [1] * 9
+        model.log(frame(many, "q", days), schema=schema, version="v1", environment="validation")
+    with Server(folder) as srv:
+        page = text(get(srv, "/models/months/quality?window=day&reference=training"))
+        assert "May, Jun, Jul, Aug, Sep and 3 more" in page, page
+        query = "environment=validation&reference=training&window=day"
+        one_day = get(srv, f"/models/months/quality?{query}&end=2024-03-02")
+        assert "and 4 more" in text(one_day)  # one window: its count is every new value
+        two_days = get(srv, f"/models/months/quality?{query}")
+        assert "and at least 5 more" in text(two_days)  # 10 named, some perhaps in both

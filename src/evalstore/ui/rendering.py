@@ -262,7 +262,12 @@ def group_issues(result: Any) -> list[dict[str, Any]]:
 
 
 def quality_summary(result: Any) -> list[dict[str, Any]]:
-    """Per column, over every window: rows, missing, range, rows out of range, new values."""
+    """Per column, over every window: rows, missing, range, rows out of range, new values.
+
+    ``new`` lists the new values the windows named (each window names its most frequent,
+    at most five); ``new_values`` counts them all, exact when every window named all of
+    its own or one window holds them all, else a lower bound (``new_exact`` False): the
+    largest window's count of new values, or the union of the names, if larger."""
     out: dict[str, dict[str, Any]] = {}
     for c in result.columns:
         s = out.setdefault(
@@ -276,6 +281,10 @@ def quality_summary(result: Any) -> list[dict[str, Any]]:
                 "max": None,
                 "out_of_range": None,
                 "new": [],
+                "new_values": 0,
+                "new_exact": True,
+                "most_in_a_window": 0,
+                "windows_with_new": 0,
                 "distinct": 0,
                 "issues": 0,
             },
@@ -295,11 +304,19 @@ def quality_summary(result: Any) -> list[dict[str, Any]]:
         for v in c.new_categories:
             if v not in s["new"]:
                 s["new"].append(v)
+        if c.new_category_values:
+            s["windows_with_new"] += 1
+            s["most_in_a_window"] = max(s["most_in_a_window"], c.new_category_values)
+            if c.new_category_values > len(c.new_categories):
+                s["new_exact"] = False
     for issue in result.issues:
         if issue.column in out:
             out[issue.column]["issues"] += 1
     for s in out.values():
         s["missing_share"] = s["missing"] / s["n"] if s["n"] else None
+        s["new_values"] = max(len(s["new"]), s.pop("most_in_a_window"))
+        if s.pop("windows_with_new") <= 1:
+            s["new_exact"] = True
     return list(out.values())
 
 
