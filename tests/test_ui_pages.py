@@ -674,3 +674,21 @@ def test_quality_says_how_many_new_values_it_does_not_list(tmp_path: Path) -> No
         assert "and 4 more" in text(one_day)  # one window: its count is every new value
         two_days = get(srv, f"/models/months/quality?{query}")
         assert "and at least 5 more" in text(two_days)  # 10 named, some perhaps in both
+
+
+def test_the_slices_heatmap_says_what_its_columns_are(server: Server) -> None:
+    """Its x axis numbers each feature's bins in order and says so; a cell's hover names its
+    own bin (a column 'bin 3' meant a different range for each feature)."""
+    import json
+
+    html = get(server, "/models/churn/slices")
+    spec = re.search(r'<script type="application/json" id="fig-slices">(.*?)</script>', html, re.S)
+    assert spec is not None
+    figure = json.loads(spec.group(1))
+    (trace,) = figure["data"]
+    title = figure["layout"]["xaxis"]["title"]["text"]
+    assert "each feature's order" in title and "hover" in title
+    assert trace["x"] == [str(i + 1) for i in range(len(trace["x"]))]
+    assert "%{customdata[1]}" in trace["hovertemplate"]
+    labels = {cell[1] for row in trace["customdata"] for cell in row if cell[1]}
+    assert {"basic", "pro", "team"} <= labels
