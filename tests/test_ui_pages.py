@@ -692,3 +692,12 @@ def test_the_slices_heatmap_says_what_its_columns_are(server: Server) -> None:
     assert "%{customdata[1]}" in trace["hovertemplate"]
     labels = {cell[1] for row in trace["customdata"] for cell in row if cell[1]}
     assert {"basic", "pro", "team"} <= labels
+
+
+def test_compare_says_which_bins_it_uses(server: Server) -> None:
+    """churn has a fixed baseline: the drift from A to B is on its bins (with A's counts, or
+    its own when A is the baseline's rows), never 'bins fitted on A'."""
+    sides = "a_environment=production&a_version=v1&b_environment=production&b_version=v2"
+    page = text(get(server, f"/models/churn/compare?{sides}"))
+    assert "bins fitted on A" not in page
+    assert "on the bins of the baseline training v1, with A's counts" in page

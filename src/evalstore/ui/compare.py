@@ -78,6 +78,8 @@ class Comparison:
     performance_b: PerformanceResult | None
     drift: DriftResult | None
     prediction_drift: DriftResult | None
+    bins: str = "on bins fitted on A"
+    """which bins the drift is measured on, and whose counts, in words"""
     slice: tuple[str, str] | None = None
     """the slice both sides are filtered to (column, bin), if any"""
 
@@ -183,10 +185,17 @@ def compare(views: Views, facts: Facts, a: Side, b: Side, view: View | None = No
         shared = [b for b in fixed() if all(n in b.binnings_ for n in names)]
         if base is not None and all(n in base.binnings_ for n in names):
             bins = base.binnings_
+            said = f"on the bins of the baseline {base.label}, which is A"
         elif shared:  # the bins every page uses, with A's counts (profiles: no scan of A)
             bins = recount(ds_a, {n: shared[0].binnings_[n] for n in names})
+            said = f"on the bins of the baseline {shared[0].label}, with A's counts"
         else:
             bins = fit_binnings(ds_a, names)
+            said = (
+                "on bins fitted on A: the model has no fixed baseline"
+                if not fixed()
+                else "on bins fitted on A: no fixed baseline has bins for all these columns"
+            )
         # both families from one scan of B (each keeps its own false discovery rate)
         families = [f for f in (facts.features, facts.predictions) if f]
         results = iter(drift_families(ds_a, ds_b, families, binnings=bins)[0] if families else [])
@@ -207,6 +216,6 @@ def compare(views: Views, facts: Facts, a: Side, b: Side, view: View | None = No
                 perf_a = None
         if perf_a is None and facts.has_actuals:
             perf_a = performance(ds_a, positive_class=positive)
-        return Comparison(a, b, rows_a, rows_b, perf_a, perf_b, found, preds, chosen)
+        return Comparison(a, b, rows_a, rows_b, perf_a, perf_b, found, preds, said, chosen)
 
     return views.cache.get((facts.name, facts.generation, "compare", a, b, chosen), compute)
