@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -320,7 +321,7 @@ def quality_summary(result: Any) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def _has_rows(facts: Facts, environment: str, start: Any, end: Any) -> bool:
+def _has_rows(facts: Facts, environment: str, start: datetime, end: datetime) -> bool:
     """Whether ``environment``'s rows span into ``[start, end)``, from the facts' first and
     last timestamps (no query): a preset whose side has no rows led to an error page."""
     volume = facts.volume(environment)
