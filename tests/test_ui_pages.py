@@ -416,7 +416,7 @@ def test_views_share_one_drift_scan_and_count_from_the_facts(churn_store: es.Sto
     facts = views.facts("churn")
     for query in ({}, {"version": "v2", "window": "hour"}, {"slice": "plan:pro"}):
         view = views.resolve(facts, query)
-        ref = views.reference(facts, view)
+        ref = views.compared(facts, view)  # with a slice: the reference's rows in it
         assert ref is not None
         current = views.current(facts, view)
         found, preds = views.drift(facts, view)
@@ -564,3 +564,160 @@ def test_compare_counts_side_a_on_the_baselines_bins(churn_store: es.Store) -> N
     alone = drift(ds_a, ds_b, facts.features, binnings=bins)
     assert found.drift.to_dict() == alone.to_dict()
     assert all(c.n_reference == len(rows) for c in found.drift)
+
+
+def _compare_rows(page: str) -> tuple[int, int]:
+    cell = r"<td class=\"num\">([\d,]+)</td>"
+    found = re.search(r"<td>rows</td>" + cell + cell, page)
+    assert found is not None, page[:2000]
+    return int(found.group(1).replace(",", "")), int(found.group(2).replace(",", ""))
+
+
+def test_compare_honours_the_slice_on_both_sides(
+    server: Server, data: dict[str, pd.DataFrame]
+) -> None:
+    """Clicking a slice, then Compare: both sides hold only the slice's rows (the banner says
+    every page does), and the form and its links keep the slice."""
+    pro = {k: int((f["plan"] == "pro").sum()) for k, f in data.items()}
+    sides = "a_environment=production&a_version=v1&b_environment=production&b_version=v2"
+    whole = get(server, f"/models/churn/compare?{sides}")
+    assert _compare_rows(whole) == (800, 300)
+    sliced = get(server, f"/models/churn/compare?{sides}&slice=plan:pro")
+    assert _compare_rows(sliced) == (pro["v1"], pro["v2"])
+    assert 'name="slice" value="plan:pro"' in sliced  # the form keeps it
+    share = re.search(r'href="([^"]+)" class="share"', sliced)
+    assert share is not None and "slice=plan%3Apro" in share.group(1)
+    # both sides hold one bin of plan: it cannot drift, and is not counted as drifted
+    row = re.search(r"<tr class=\"(\w*)\"><td>plan</td>", sliced)
+    assert row is not None and row.group(1) == ""
+
+
+def test_a_slice_filters_the_reference_too(
+    churn_store: es.Store, data: dict[str, pd.DataFrame], server: Server
+) -> None:
+    """With a slice, the reference side is the reference's rows in the same bin of the same
+    column: its metric (sklearn) and its drift counts; the slice's own column is not counted
+    as drifted; the range line gives the slice's rows."""
+    from sklearn.metrics import roc_auc_score
+
+    from evalstore.analyses.binning import recount
+    from evalstore.analyses.drift import drift
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    views = Views(churn_store, ResultCache())
+    facts = views.facts("churn")
+    view = views.resolve(facts, {"slice": "plan:pro"})
+    train = data["training"][data["training"]["plan"] == "pro"]
+    value = views.reference_value(facts, view)
+    assert value == pytest.approx(roc_auc_score(train["churned"], train["score"]))
+    found, _ = views.drift(facts, view)
+    assert found is not None and found.n_reference == len(train)
+    assert "plan" not in found.drifted_columns and "plan" in [c.column for c in found]
+    ref = views.reference(facts, view)
+    assert ref is not None
+    model = churn_store.model("churn")
+    ref_rows = model.dataset(environment="training", where={"plan": "pro"})
+    bins = recount(ref_rows, {c: ref.binnings[c] for c in facts.features})
+    alone = drift(ref_rows, views.current(facts, view), facts.features, binnings=bins)
+    assert found["age"].to_dict() == alone["age"].to_dict()
+    pro = int((data["v1"]["plan"] == "pro").sum() + (data["v2"]["plan"] == "pro").sum())
+    assert f"{pro:,} rows in the slice" in view.range_note
+    page = text(get(server, "/models/churn?slice=plan:pro"))
+    assert f"{pro:,} rows in the slice, of all 1,100 production rows" in page
+    assert "its rows in the slice" in page
+
+
+def test_compare_offers_only_presets_whose_sides_have_rows(server: Server) -> None:
+    """The default range holds all the production rows: the range before it has none, so
+    that preset is left out (it led to a 400 page); a later range has rows before it."""
+    page = get(server, "/models/churn/compare")
+    assert "the range before" not in page
+    later = get(server, "/models/churn/compare?start=2024-03-06&end=2024-03-11")
+    assert "the range before vs the current range" in later
+    for html in (page, later):
+        for link in re.findall(r'<a href="(/models/churn/compare\?[^"]+)">', html):
+            get(server, link.replace("&amp;", "&"))  # every preset answers 200
+
+
+@pytest.mark.parametrize("page", ["", "/drift", "/drift/age", "/slices", "/quality"])
+def test_link_to_this_view_is_this_page(server: Server, page: str) -> None:
+    html = get(server, f"/models/churn{page}?window=day&slice=plan:pro")
+    link = re.search(r'href="([^"]+)" class="share"', html)
+    assert link is not None
+    shared = link.group(1).replace("&amp;", "&")
+    path, _, query = shared.partition("?")
+    assert path == f"/models/churn{page}"
+    for part in ("environment=production", "start=", "end=", "window=day", "metric=",
+                 "reference=training", "slice=plan%3Apro"):  # fmt: skip
+        assert part in query, (part, shared)
+    get(server, shared)
+
+
+def test_the_empty_model_page_connects_to_this_server(server: Server) -> None:
+    page = text(get(server, "/models/empty-model"))
+    assert f'es.connect("{server.url}")' in page.replace("&quot;", '"'), page
+
+
+def test_quality_says_how_many_new_values_it_does_not_list(tmp_path: Path) -> None:
+    """Eight new months, one per day: the page lists five and says 'and 3 more' (it left
+    the others out silently); when windows with more new values than they name may share
+    some, it says 'at least'."""
+    months = ["May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    schema = es.Schema(prediction_id="id", timestamp="ts", features=["month"], prediction_score="y")
+
+    def frame(values: list[str], prefix: str, days: list[int]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": [f"{prefix}{i}" for i in range(len(values))],
+                "ts": [START + timedelta(days=d) for d in days],
+                "month": values,
+                "y": [0.5] * len(values),
+            }
+        )
+
+    folder = tmp_path / "store"
+    with es.connect(folder) as store:
+        model = store.model("months", task="regression")
+        train = frame(["Jan", "Feb", "Mar"] * 10, "t", [0] * 30)
+        model.log(train, schema=schema, version="v1", environment="training")
+        model.log(frame(months, "p", list(range(8))), schema=schema, version="v1",
+                  environment="production")  # fmt: skip
+        many = [f"x{i}" for i in range(9)] + [f"y{i}" for i in range(9)]
+        days = [0] * 9 + [1] * 9
+        model.log(frame(many, "q", days), schema=schema, version="v1", environment="validation")
+    with Server(folder) as srv:
+        page = text(get(srv, "/models/months/quality?window=day&reference=training"))
+        assert "May, Jun, Jul, Aug, Sep and 3 more" in page, page
+        query = "environment=validation&reference=training&window=day"
+        one_day = get(srv, f"/models/months/quality?{query}&end=2024-03-02")
+        assert "and 4 more" in text(one_day)  # one window: its count is every new value
+        two_days = get(srv, f"/models/months/quality?{query}")
+        assert "and at least 5 more" in text(two_days)  # 10 named, some perhaps in both
+
+
+def test_the_slices_heatmap_says_what_its_columns_are(server: Server) -> None:
+    """Its x axis numbers each feature's bins in order and says so; a cell's hover names its
+    own bin (a column 'bin 3' meant a different range for each feature)."""
+    import json
+
+    html = get(server, "/models/churn/slices")
+    spec = re.search(r'<script type="application/json" id="fig-slices">(.*?)</script>', html, re.S)
+    assert spec is not None
+    figure = json.loads(spec.group(1))
+    (trace,) = figure["data"]
+    title = figure["layout"]["xaxis"]["title"]["text"]
+    assert "each feature's order" in title and "hover" in title
+    assert trace["x"] == [str(i + 1) for i in range(len(trace["x"]))]
+    assert "%{customdata[1]}" in trace["hovertemplate"]
+    labels = {cell[1] for row in trace["customdata"] for cell in row if cell[1]}
+    assert {"basic", "pro", "team"} <= labels
+
+
+def test_compare_says_which_bins_it_uses(server: Server) -> None:
+    """churn has a fixed baseline: the drift from A to B is on its bins (with A's counts, or
+    its own when A is the baseline's rows), never 'bins fitted on A'."""
+    sides = "a_environment=production&a_version=v1&b_environment=production&b_version=v2"
+    page = text(get(server, f"/models/churn/compare?{sides}"))
+    assert "bins fitted on A" not in page
+    assert "on the bins of the baseline training v1, with A's counts" in page

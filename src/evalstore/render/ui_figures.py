@@ -331,6 +331,8 @@ def slice_heatmap(
 ) -> Spec:
     """The metric per column (rows) x bin (in bin order); hover shows the bin, its support
     and interval; ``customdata`` of a cell is ``[column, bin label]`` (for a click).
+    The x axis numbers each feature's bins in its own order (a column is a different range
+    for each feature): its title says so, and the hover names the cell's bin.
     ``clickable=False`` leaves the click hint out of the title (a static page)."""
     matrix = result.matrix()
     names = [c for c in (columns or list(matrix)) if c in matrix]
@@ -363,7 +365,7 @@ def slice_heatmap(
             "type": "heatmap",
             "z": z,
             "y": names,
-            "x": [f"bin {i + 1}" for i in range(width)],
+            "x": [str(i + 1) for i in range(width)],
             "customdata": custom,
             "hovertemplate": "%{customdata[0]} = %{customdata[1]}<br>"
             + result.metric
@@ -378,6 +380,11 @@ def slice_heatmap(
         + (" (click a cell to filter every view to it)" if clickable else ""),
         max(260, 26 * len(names) + 110),
         hovermode="closest",
+        xaxis={
+            **_AXIS,
+            "type": "category",
+            "title": {"text": "bin (in each feature's order; hover for its range)"},
+        },
         yaxis={**_AXIS, "automargin": True, "autorange": "reversed"},
     )
     return {"data": data, "layout": layout}
@@ -427,6 +434,11 @@ def quality_heatmap(result: QualityResult) -> Spec:
         f"Data-quality issues per {result.by or 'window'}",
         max(260, 22 * len(names) + 110),
         hovermode="closest",
+        xaxis={
+            **_AXIS,
+            "type": "category",
+            "title": {"text": "bin (in each feature's order; hover for its range)"},
+        },
         yaxis={**_AXIS, "automargin": True, "autorange": "reversed"},
     )
     return {"data": data, "layout": layout}

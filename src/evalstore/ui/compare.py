@@ -6,6 +6,10 @@ to B on the bins of the model's first fixed baseline (the bins every page uses),
 counts; on bins fitted on A when the model has no fixed baseline. When a stored fixed
 baseline was fitted on exactly side A, its bins, performance and row count stand for A,
 whose rows are then not read again.
+
+A page's slice (``?slice=COLUMN:BIN``) filters both sides to the same bin of the same
+column, on the bins every page slices on; the slice's column is then shown in the drift
+but never counted as drifted (both sides hold only its one bin).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from evalstore.dataset import as_timestamp, beside
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.selection import span_text
 from evalstore.ui.state import Facts, View, day_text
-from evalstore.ui.views import Views, covers
+from evalstore.ui.views import Views, covers, uncounted
 
 if TYPE_CHECKING:
     from evalstore.dataset import Dataset
@@ -74,6 +78,10 @@ class Comparison:
     performance_b: PerformanceResult | None
     drift: DriftResult | None
     prediction_drift: DriftResult | None
+    bins: str = "on bins fitted on A"
+    """which bins the drift is measured on, and whose counts, in words"""
+    slice: tuple[str, str] | None = None
+    """the slice both sides are filtered to (column, bin), if any"""
 
 
 def _side_of(facts: Facts, query: Mapping[str, str], prefix: str, default: Side) -> Side:
@@ -113,12 +121,19 @@ def compare_sides(facts: Facts, view: View, query: Mapping[str, str]) -> tuple[S
     return _side_of(facts, query, "a", default_a), _side_of(facts, query, "b", default_b)
 
 
-def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
+def compare(views: Views, facts: Facts, a: Side, b: Side, view: View | None = None) -> Comparison:
+    """A against B; ``view`` (the page's) brings its slice, which filters both sides."""
     model = views.store.model(facts.name)
+    chosen = view.slice if view is not None else None
+    where = views.slice_where(facts, view) if view is not None else None
 
     def dataset(side: Side) -> Dataset:
         return model.dataset(
-            environment=side.environment, version=side.version, start=side.start, end=side.end
+            environment=side.environment,
+            version=side.version,
+            start=side.start,
+            end=side.end,
+            where=where,
         )
 
     def fixed() -> list[Baseline]:
@@ -126,7 +141,10 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
         return [base for base in found if not base.is_moving]
 
     def stored(side: Side) -> Baseline | None:
-        """A fixed baseline fitted on exactly this selection: its artifacts stand for A."""
+        """A fixed baseline fitted on exactly this selection: its artifacts stand for A
+        (never for a slice of it)."""
+        if where is not None:
+            return None
         for base in fixed():
             sel = base.selector
             if (
@@ -141,7 +159,9 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
     def count(side: Side, ds: Dataset) -> int:
         """A side's rows: from the facts when its range holds all of them, else counted."""
         volume = facts.volume(side.environment, side.version)
-        return volume.rows if covers(volume, side.start, side.end) else ds.count()
+        if where is None and covers(volume, side.start, side.end):
+            return volume.rows
+        return ds.count()
 
     def compute() -> Comparison:
         ds_a, ds_b = dataset(a), dataset(b)
@@ -165,15 +185,24 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
         shared = [b for b in fixed() if all(n in b.binnings_ for n in names)]
         if base is not None and all(n in base.binnings_ for n in names):
             bins = base.binnings_
+            said = f"on the bins of the baseline {base.label}, which is A"
         elif shared:  # the bins every page uses, with A's counts (profiles: no scan of A)
             bins = recount(ds_a, {n: shared[0].binnings_[n] for n in names})
+            said = f"on the bins of the baseline {shared[0].label}, with A's counts"
         else:
             bins = fit_binnings(ds_a, names)
+            said = (
+                "on bins fitted on A: the model has no fixed baseline"
+                if not fixed()
+                else "on bins fitted on A: no fixed baseline has bins for all these columns"
+            )
         # both families from one scan of B (each keeps its own false discovery rate)
         families = [f for f in (facts.features, facts.predictions) if f]
         results = iter(drift_families(ds_a, ds_b, families, binnings=bins)[0] if families else [])
         found = next(results) if facts.features else None
         preds = next(results) if facts.predictions else None
+        if chosen is not None:
+            found = uncounted(found, chosen[0])
         perf_b = later_b() if later_b is not None else None
         perf_a = later_a() if later_a is not None else None
         if (
@@ -187,6 +216,6 @@ def compare(views: Views, facts: Facts, a: Side, b: Side) -> Comparison:
                 perf_a = None
         if perf_a is None and facts.has_actuals:
             perf_a = performance(ds_a, positive_class=positive)
-        return Comparison(a, b, rows_a, rows_b, perf_a, perf_b, found, preds)
+        return Comparison(a, b, rows_a, rows_b, perf_a, perf_b, found, preds, said, chosen)
 
-    return views.cache.get((facts.name, facts.generation, "compare", a, b), compute)
+    return views.cache.get((facts.name, facts.generation, "compare", a, b, chosen), compute)

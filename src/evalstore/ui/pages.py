@@ -211,7 +211,10 @@ def _begin(
     facts = ui.views.facts(name, generation)
     if not facts.environments:
         context = model_context(facts, None, title, tab)
-        return render_page("empty_model.html.j2", started, keep=ui.keeper(key), **context)
+        # the URL this request came in on, which the user's Python can reach too; not
+        # kept (pages are kept per path, and another client may come in on another URL)
+        server = str(request.base_url).rstrip("/")
+        return render_page("empty_model.html.j2", started, server=server, **context)
     return key, facts
 
 
@@ -234,7 +237,7 @@ def overview_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             over_time = ui.views.over_time(facts, view)
             overall = ui.views.overall(facts, view)
             ref_value = ui.views.reference_value(facts, view)
-        ref = ui.views.reference(facts, view)
+        ref = ui.views.compared(facts, view)
         figure = None
         row = overall.rows[0] if overall is not None and overall.rows else None
         if over_time is not None and over_time.rows:
@@ -286,7 +289,7 @@ def drift_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, "Drift", "drift")
-        ref = ui.views.reference(facts, view)
+        ref = ui.views.compared(facts, view)
         found, preds = ui.views.drift(facts, view)
         over_time = ui.views.drift_over_time(facts, view)
         sparks: dict[str, str] = {}
@@ -330,7 +333,7 @@ def column_page(request: Request, ui: UiDep, name: str, column: str) -> HTMLResp
         key, facts = begun
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, column, f"drift/{quote(column, safe='')}")
-        ref = ui.views.reference(facts, view)
+        ref = ui.views.compared(facts, view)
         found, preds = ui.views.drift(facts, view)
         columns = [*(found.columns if found else []), *(preds.columns if preds else [])]
         names = [c.column for c in columns]
@@ -456,7 +459,7 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         )
         ctx = model_context(facts, view, "Compare", "compare")
         a, b = compare_sides(facts, view, query)
-        result = compare(ui.views, facts, a, b)
+        result = compare(ui.views, facts, a, b, view)
         metrics = []
         if result.performance_a is not None and result.performance_b is not None:
             rows_b = {r["metric"]: r for r in result.performance_b.rows}
@@ -476,7 +479,8 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             for c in (found.columns if found else [])[:3]:
                 if c.drifted or found is result.prediction_drift:
                     dists.append(ui_figures.distribution(c, f"A: {a.label}", f"B: {b.label}"))
-        presets = compare_presets(facts, view)
+        kept = {"slice": view.params()["slice"]} if view.slice else {}
+        presets = [(label, {**params, **kept}) for label, params in compare_presets(facts, view)]
         return render_page(
             "compare.html.j2",
             started,
@@ -488,7 +492,7 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             metrics=metrics,
             distributions=dists[:4],
             presets=presets,
-            share={**a.params("a"), **b.params("b")},
+            share={**a.params("a"), **b.params("b"), **kept},
             compare_link=lambda params: href(f"/models/{name}/compare", params),
         )
 

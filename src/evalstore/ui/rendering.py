@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -99,10 +100,12 @@ def href(path: str, params: Mapping[str, str | None]) -> str:
 class Links:
     """Links between the pages of one model that keep the view's parameters."""
 
-    def __init__(self, name: str, view: View | None) -> None:
+    def __init__(self, name: str, view: View | None, page: str = "") -> None:
         self.name = name
         self.view = view
         self.base = f"/models/{name}"
+        self.here = page
+        """the current page's path below the model (``drift/age``; "" the overview)"""
 
     def page(self, page: str = "", **changes: str | None) -> str:
         params: dict[str, str | None] = dict(self.view.given) if self.view else {}
@@ -122,8 +125,9 @@ class Links:
         return self.page("", slice="__SLICE__")
 
     def share(self) -> str:
-        """This exact view, every parameter spelt out."""
-        return href(self.base, self.view.params() if self.view else {})
+        """This exact view of the current page, every parameter spelt out."""
+        path = self.base + (f"/{self.here}" if self.here else "")
+        return href(path, self.view.params() if self.view else {})
 
 
 def render_page(
@@ -224,7 +228,7 @@ def model_context(facts: Facts, view: View | None, page: str, key: str) -> dict[
         "title": f"{facts.name} · {page}",
         "facts": facts,
         "view": view,
-        "links": Links(facts.name, view),
+        "links": Links(facts.name, view, key),
         "page": page,
         "page_key": key,
         "windows": WINDOWS,
@@ -259,7 +263,12 @@ def group_issues(result: Any) -> list[dict[str, Any]]:
 
 
 def quality_summary(result: Any) -> list[dict[str, Any]]:
-    """Per column, over every window: rows, missing, range, rows out of range, new values."""
+    """Per column, over every window: rows, missing, range, rows out of range, new values.
+
+    ``new`` lists the new values the windows named (each window names its most frequent,
+    at most five); ``new_values`` counts them all, exact when every window named all of
+    its own or one window holds them all, else a lower bound (``new_exact`` False): the
+    largest window's count of new values, or the union of the names, if larger."""
     out: dict[str, dict[str, Any]] = {}
     for c in result.columns:
         s = out.setdefault(
@@ -273,6 +282,10 @@ def quality_summary(result: Any) -> list[dict[str, Any]]:
                 "max": None,
                 "out_of_range": None,
                 "new": [],
+                "new_values": 0,
+                "new_exact": True,
+                "most_in_a_window": 0,
+                "windows_with_new": 0,
                 "distinct": 0,
                 "issues": 0,
             },
@@ -292,18 +305,37 @@ def quality_summary(result: Any) -> list[dict[str, Any]]:
         for v in c.new_categories:
             if v not in s["new"]:
                 s["new"].append(v)
+        if c.new_category_values:
+            s["windows_with_new"] += 1
+            s["most_in_a_window"] = max(s["most_in_a_window"], c.new_category_values)
+            if c.new_category_values > len(c.new_categories):
+                s["new_exact"] = False
     for issue in result.issues:
         if issue.column in out:
             out[issue.column]["issues"] += 1
     for s in out.values():
         s["missing_share"] = s["missing"] / s["n"] if s["n"] else None
+        s["new_values"] = max(len(s["new"]), s.pop("most_in_a_window"))
+        if s.pop("windows_with_new") <= 1:
+            s["new_exact"] = True
     return list(out.values())
 
 
+def _has_rows(facts: Facts, environment: str, start: datetime, end: datetime) -> bool:
+    """Whether ``environment``'s rows span into ``[start, end)``, from the facts' first and
+    last timestamps (no query): a preset whose side has no rows led to an error page."""
+    volume = facts.volume(environment)
+    if not volume.rows or volume.first is None or volume.last is None:
+        return False
+    return volume.first < end and volume.last >= start
+
+
 def compare_presets(facts: Facts, view: View) -> list[tuple[str, dict[str, str]]]:
+    """Comparisons a page offers, each only when both its sides have rows."""
     out: list[tuple[str, dict[str, str]]] = []
     envs = facts.environments
-    if "training" in envs and view.environment != "training":
+    current = _has_rows(facts, view.environment, view.start, view.end)
+    if "training" in envs and view.environment != "training" and current:
         out.append(
             (
                 f"training vs {view.environment} (current range)",
@@ -330,17 +362,18 @@ def compare_presets(facts: Facts, view: View) -> list[tuple[str, dict[str, str]]
             )
         )
     span = view.end - view.start
-    out.append(
-        (
-            "the range before vs the current range",
-            {
-                "a_environment": view.environment,
-                "a_start": (view.start - span).strftime("%Y-%m-%d"),
-                "a_end": view.params()["start"],
-                "b_environment": view.environment,
-                "b_start": view.params()["start"],
-                "b_end": view.params()["end"],
-            },
+    if current and _has_rows(facts, view.environment, view.start - span, view.start):
+        out.append(
+            (
+                "the range before vs the current range",
+                {
+                    "a_environment": view.environment,
+                    "a_start": (view.start - span).strftime("%Y-%m-%d"),
+                    "a_end": view.params()["start"],
+                    "b_environment": view.environment,
+                    "b_start": view.params()["start"],
+                    "b_end": view.params()["end"],
+                },
+            )
         )
-    )
     return out

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from evalstore.analyses.baseline import Baseline, fit_baseline, prediction_columns
-from evalstore.analyses.binning import Binning, feature_columns, fit_binnings
+from evalstore.analyses.binning import Binning, feature_columns, fit_binnings, recount
 from evalstore.analyses.drift import DriftOverTime, DriftResult, drift_families
 from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.metrics._inputs import require_positive_class
@@ -86,10 +86,12 @@ class Reference:
     label: str
     baseline: Baseline
     dataset: Dataset
+    counted: Mapping[str, Binning] | None = None
+    """the baseline's bins counted on ``dataset`` when it is a slice of the baseline's rows"""
 
     @property
     def binnings(self) -> dict[str, Binning]:
-        return self.baseline.binnings_
+        return dict(self.counted) if self.counted is not None else self.baseline.binnings_
 
 
 @dataclass(frozen=True)
@@ -184,26 +186,37 @@ class Views:
     # -- resolving a view ----------------------------------------------------------------------
 
     def resolve(self, facts: Facts, query: Mapping[str, str]) -> View:
-        """The view a page's query parameters ask for, with defaults for the rest."""
-        return resolve(facts, query)
+        """The view a page's query parameters ask for, with defaults for the rest; with a
+        slice, its range note gives the slice's rows (counted once)."""
+        view = resolve(facts, query)
+        if view.slice is None:
+            return view
+        n = self.rows(facts, view)
+        return replace(view, range_note=f"{n:,} rows in the slice, of {view.range_note}")
 
     # -- datasets ------------------------------------------------------------------------------
 
     def current(self, facts: Facts, view: View, sliced: bool = True) -> Dataset:
         model = self.store.model(facts.name)
-        where: Callable[[Any], Any] | None = None
-        if sliced and view.slice is not None:
-            column, label = view.slice
-            binning = self.slice_binnings(facts, view)[column]
-            slice_predicate(model.dataset().table, binning, label)  # an unknown bin: readable
-            where = lambda t: slice_predicate(t, binning, label)  # noqa: E731
         return model.dataset(
             environment=view.environment,
             version=view.version,
             start=view.start,
             end=view.end,
-            where=where,
+            where=self.slice_where(facts, view) if sliced else None,
         )
+
+    def slice_where(self, facts: Facts, view: View) -> Callable[[Any], Any] | None:
+        """The view's slice as a filter of a table (None without one), on the bins of
+        :meth:`slice_binnings`: the same bin of the same column for every dataset it
+        filters (the current rows, the reference's, both sides of a comparison)."""
+        if view.slice is None:
+            return None
+        column, label = view.slice
+        binning = self.slice_binnings(facts, view)[column]
+        model = self.store.model(facts.name)
+        slice_predicate(model.dataset().table, binning, label)  # an unknown bin: readable
+        return lambda t: slice_predicate(t, binning, label)
 
     def reference(self, facts: Facts, view: View) -> Reference | None:
         """What the view compares with: the baseline (or environment) of ``view.reference``,
@@ -212,6 +225,25 @@ class Views:
             return None
         key = (view.reference, view.version, view.start, view.end)
         return self._get(facts, "reference", key, lambda: self._reference(facts, view))  # type: ignore[no-any-return]
+
+    def compared(self, facts: Facts, view: View) -> Reference | None:
+        """The reference as the view compares with it: without a slice, :meth:`reference`;
+        with one, the reference's rows in the same bin of the same column, its bins counted
+        on them (one scan, cached). Why: the sliced current rows against the whole
+        reference made every slice look worse than the reference, and made the slice's
+        column, and those tied to it, drift."""
+        ref = self.reference(facts, view)
+        where = self.slice_where(facts, view)
+        if ref is None or where is None:
+            return ref
+
+        def compute() -> Reference:
+            rows = narrowed(ref.dataset, where)
+            label = f"{ref.label}, its rows in the slice"
+            return replace(ref, label=label, dataset=rows, counted=recount(rows, ref.binnings))
+
+        key = (view.reference, view.version, view.start, view.end, view.slice)
+        return self._get(facts, "sliced-reference", key, compute)  # type: ignore[no-any-return]
 
     def baseline(self, facts: Facts, name: str) -> Baseline:
         """A stored baseline of the model, read once per generation."""
@@ -314,10 +346,10 @@ class Views:
 
     def reference_value(self, facts: Facts, view: View) -> float | None:
         """The metric on the reference: from the baseline when stored, else computed once."""
-        ref = self.reference(facts, view)
+        ref = self.compared(facts, view)
         if ref is None or not facts.has_actuals:
             return None
-        stored = ref.baseline.performance_
+        stored = ref.baseline.performance_ if ref.counted is None else None  # of all its rows
         positive = self.positive_class(facts)
         if stored is not None and (positive is None or stored.get("positive_class") == positive):
             for row in stored.get("rows", []):
@@ -329,7 +361,8 @@ class Views:
             result = performance(ref.dataset, [view.metric], positive_class=positive)
             return result.rows[0]["value"] if result.rows else None
 
-        return self._get(facts, "ref_value", (view.reference, view.version, view.metric), compute)  # type: ignore[no-any-return]
+        key = (view.reference, view.version, view.metric, view.slice)
+        return self._get(facts, "ref_value", key, compute)  # type: ignore[no-any-return]
 
     def drift(self, facts: Facts, view: View) -> tuple[DriftResult | None, DriftResult | None]:
         """Feature drift and prediction/actual drift (two families, each with its FDR)."""
@@ -346,8 +379,9 @@ class Views:
     ) -> tuple[DriftResult | None, DriftResult | None, DriftOverTime | None]:
         """:meth:`drift` and :meth:`drift_over_time` from one grouped scan of the current
         rows (:func:`~evalstore.analyses.drift.drift_families`), cached as one entry: the
-        health summary, the drift page and a column's page share it."""
-        ref = self.reference(facts, view)
+        health summary, the drift page and a column's page share it. With a slice, against
+        the reference's rows in the slice; the slice's column is shown, never drifted."""
+        ref = self.compared(facts, view)
         if ref is None:
             return None, None, None
         features = [c for c in facts.features if c in ref.binnings]
@@ -363,8 +397,11 @@ class Views:
                 ref.dataset, current, families, by, binnings=ref.binnings
             )
             results = iter(found)
+            features_found = next(results) if features else None
+            if view.slice is not None:
+                features_found = uncounted(features_found, view.slice[0])
             return (
-                next(results) if features else None,
+                features_found,
                 next(results) if predicted else None,
                 over_time,
             )
@@ -479,3 +516,35 @@ def covers(volume: Volume, start: Any, end: Any) -> bool:
     if volume.first is None or volume.last is None:
         return False
     return (start is None or start <= volume.first) and (end is None or volume.last < end)
+
+
+def narrowed(dataset: Dataset, where: Callable[[Any], Any]) -> Dataset:
+    """``dataset``'s rows that ``where`` keeps (and its own filter, when it has one)."""
+    from evalstore.dataset import Dataset
+
+    own = dataset.where
+
+    def both(t: Any) -> Any:
+        mine = where(t)
+        return mine if own is None else Dataset._predicate(t, own) & mine
+
+    return Dataset(
+        dataset._store,
+        dataset.model_id,
+        environment=dataset.environments,
+        version=dataset.versions,
+        start=dataset.start,
+        end=dataset.end,
+        where=both,
+        task=dataset.task,
+    )
+
+
+def uncounted(result: DriftResult | None, column: str) -> DriftResult | None:
+    """``result`` with ``column`` shown but never drifted: the slice's own column, whose
+    rows on both sides fall in the one bin the slice is (a difference within that bin is
+    the slice's doing, not drift)."""
+    if result is None or not any(c.column == column and c.drifted for c in result.columns):
+        return result
+    columns = [replace(c, drifted=False) if c.column == column else c for c in result.columns]
+    return replace(result, columns=columns)
