@@ -575,3 +575,42 @@ def test_upload_of_actuals_and_parquet_chunks(http: httpx.Client) -> None:
     report = http.post(f"/uploads/{uid}/commit", json={"chunks": 3, "rows": 30}).json()
     assert report["rows"] == 30
     assert http.get("/models/up-act").json()["with_actuals"] == {"production": 30}
+
+
+# -- integers beyond 64 bits -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "name"),
+    [
+        ("/rows", {"limit": 2**63}, "limit"),
+        ("/rows", {"limit": 10**20}, "limit"),
+        ("/slices", {"min_support": 10**20}, "min_support"),
+        ("/quality", {"min_rows": 2**63}, "min_rows"),
+        ("/report", {"reference": "production", "current": "production", "min_support": 2**64},
+         "min_support"),
+    ],
+)  # fmt: skip
+def test_an_integer_beyond_64_bits_is_refused_by_name_with_its_range(
+    http: httpx.Client, path: str, params: dict[str, Any], name: str
+) -> None:
+    make_model(http, "huge")
+    if not http.get("/models/huge").json()["batches"]:
+        r = http.post("/models/huge/inferences", json=inferences(records=records(frame(40))))
+        assert r.status_code == 201, r.text
+    error = assert_error(http.get(f"/models/huge{path}", params=params), 400, "ParameterError")
+    assert error["details"]["name"] == name
+    assert "to 9,223,372,036,854,775,807" in error["message"], error["message"]
+
+
+def test_a_commit_of_absurdly_many_chunks_is_refused_at_once(http: httpx.Client) -> None:
+    make_model(http, "up-huge")
+    uid = http.post("/models/up-huge/uploads", json={"kind": "inferences", **inferences()}).json()[
+        "upload_id"
+    ]
+    for body, field in (({"chunks": 2**63}, "chunks"), ({"chunks": 1, "rows": 2**64}, "rows")):
+        # checked before any chunk is looked for: it answers at once, not after 2**63 steps
+        r = http.post(f"/uploads/{uid}/commit", json=body, timeout=10)
+        error = assert_error(r, 422, "RequestValidationError")
+        assert error["details"]["errors"][0]["loc"] == ["body", field]
+        assert "less than or equal to" in error["message"]

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from evalstore._checks import whole_number
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.sdk import Model
 from evalstore.server.deps import ModelDep, ServerState, StateDep
@@ -39,9 +40,9 @@ class RowsCountOut(BaseModel):
 
 
 def _check_limit(limit: int | None) -> int | None:
-    if limit is not None and limit < 0:
-        raise ParameterError("limit", "a whole number of rows, 0 or more", limit)
-    return limit
+    if limit is None:
+        return None
+    return whole_number("limit", limit, what="a whole number of rows")
 
 
 def _check_columns(wanted: list[str] | None, have: list[str]) -> list[str] | None:
