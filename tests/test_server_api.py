@@ -614,3 +614,33 @@ def test_a_commit_of_absurdly_many_chunks_is_refused_at_once(http: httpx.Client)
         error = assert_error(r, 422, "RequestValidationError")
         assert error["details"]["errors"][0]["loc"] == ["body", field]
         assert "less than or equal to" in error["message"]
+
+
+# -- an empty batch ----------------------------------------------------------------------------
+
+
+def test_an_empty_batch_is_refused_as_empty_in_every_form(http: httpx.Client) -> None:
+    make_model(http, "empty")
+    before = state(http)
+    empty = pa.Table.from_pandas(frame(0), preserve_index=False)
+    parquet = io.BytesIO()
+    pq.write_table(empty, parquet)
+    form = {"schema": json.dumps(SCHEMA), "version": "v1", "environment": "production"}
+    uid = http.post("/models/empty/uploads", json={"kind": "inferences", **inferences()}).json()[
+        "upload_id"
+    ]
+    assert http.put(f"/uploads/{uid}/chunks/0", content=ipc(empty), headers=ARROW).is_success
+    actuals = {"prediction_id": "id", "actual": "y", "records": []}
+    files = "/models/empty/inferences/file"
+    answers = [
+        http.post("/models/empty/inferences", json=inferences(records=[])),
+        http.post("/models/empty/actuals", json=actuals),
+        http.post(files, data=form, files={"file": ("a.parquet", parquet.getvalue())}),
+        http.post(files, data=form, files={"file": ("a.arrow", ipc(empty))}),
+        http.post(f"/uploads/{uid}/commit", json={"chunks": 1, "rows": 0}),
+    ]
+    for r in answers:
+        error = assert_error(r, 400, "BatchRejected")
+        assert error["message"].startswith("the batch has no rows."), error["message"]
+        assert error["details"]["column"] is None
+    assert state(http) == before
