@@ -287,6 +287,20 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
     ),
     (
         "/drift",
+        {"reference": "training", "current": "production", "threshold": "-1"},
+        400,
+        "ParameterError",
+        "threshold",
+    ),
+    (
+        "/drift/over-time",
+        {"reference": "training", "current": "production", "threshold": "inf"},
+        400,
+        "ParameterError",
+        "threshold",
+    ),
+    (
+        "/drift",
         {"reference": "training", "current": "production", "columns": "nope"},
         400,
         "ParameterError",
