@@ -550,6 +550,21 @@ def test_a_threshold_for_a_column_not_compared_is_refused_with_the_columns(
     assert "The columns compared: stable, moved, tiny, city." in str(info.value)
 
 
+@pytest.mark.parametrize("importance", [{"moved": 1.0, "moves": 10.0}, {"moves": 10.0}])
+def test_an_importance_for_a_column_not_compared_is_refused_by_name(
+    shifted: tuple[es.Dataset, es.Dataset, pd.DataFrame, pd.DataFrame],
+    importance: dict[str, float],
+) -> None:
+    # with a valid key beside it, the typo was ignored; alone, it was refused as if the
+    # importances were not positive
+    ref_ds, cur_ds, _, _ = shifted
+    with pytest.raises(es.ParameterError, match="Did you mean 'moved'") as info:
+        drift(ref_ds, cur_ds, importance=importance)
+    assert info.value.name == "importance" and info.value.got == "moves"
+    assert "The columns compared: stable, moved, tiny, city." in str(info.value)
+    assert "positive" not in str(info.value)
+
+
 def test_a_baseline_of_frozen_bins_spares_the_reference(
     shifted: tuple[es.Dataset, es.Dataset, pd.DataFrame, pd.DataFrame],
     monkeypatch: pytest.MonkeyPatch,

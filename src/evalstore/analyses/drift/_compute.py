@@ -385,14 +385,16 @@ def _resolve_weights(
         raise ParameterError("importance", "a mapping of column -> non-negative number", importance)
     given: dict[str, float] = {}
     for name, value in importance.items():
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or value < 0:
+        _check_column("importance", name, names)  # a typo is not ignored
+        number = _as_float(value)
+        if number is None or not math.isfinite(number) or number < 0:
             raise ParameterError(f"importance[{name!r}]", "a finite, non-negative number", value)
-        if name in names:
-            given[name] = float(value)
+        given[name] = number
     if not given or sum(given.values()) <= 0:
         raise ParameterError(
-            "importance", "positive importances for some of the columns", dict(importance)
+            "importance",
+            "a mapping with a positive importance for at least one column",
+            dict(importance),
         )
     fill = sum(given.values()) / len(given)
     raw = {name: given.get(name, fill) for name in names}
