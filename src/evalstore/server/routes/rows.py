@@ -70,7 +70,7 @@ def _open(
     """The selected rows as a stream of record batches, read as they are sent: the query
     runs (and a bad selection is refused) before the first byte."""
     with reading(state):
-        ds = selection.dataset(model)
+        ds = selection.dataset(model, known_versions=False)
         columns = _check_columns(columns, ds.columns)
     expr = ds.table if columns is None else ds.table.select(*columns)
     if limit is not None:
@@ -126,4 +126,4 @@ def get_rows(
 def count_rows(state: StateDep, model: ModelDep, selection: DatasetDep) -> dict[str, int]:
     """The number of selected rows (``model.dataset(...).count()``): ``{"rows": n}``."""
     with reading(state):
-        return {"rows": selection.dataset(model).count()}
+        return {"rows": selection.dataset(model, known_versions=False).count()}
