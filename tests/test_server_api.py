@@ -644,3 +644,54 @@ def test_an_empty_batch_is_refused_as_empty_in_every_form(http: httpx.Client) ->
         assert error["message"].startswith("the batch has no rows."), error["message"]
         assert error["details"]["column"] is None
     assert state(http) == before
+
+
+# -- what upload errors say --------------------------------------------------------------------
+
+
+def test_upload_errors_name_the_column_the_extra_chunks_and_the_users_file(
+    http: httpx.Client,
+) -> None:
+    make_model(http, "up-say")
+    before = state(http)
+    start = {"kind": "inferences", **inferences(source="preds.parquet")}
+    uid = http.post("/models/up-say/uploads", json=start).json()["upload_id"]
+    http.put(f"/uploads/{uid}/chunks/0", content=ipc(frame(10)), headers=ARROW)
+    other = frame(10, start=10).assign(score=lambda d: d["score"].astype(str))
+    http.put(f"/uploads/{uid}/chunks/1", content=ipc(other), headers=ARROW)
+    error = assert_error(
+        http.post(f"/uploads/{uid}/commit", json={"chunks": 2}), 400, "BatchRejected"
+    )
+    assert "(differing: score)" in error["message"]
+    assert error["details"]["column"] == "score"  # it was null
+
+    # more chunks than the commit names: not 'send the missing chunks', of which there are none
+    error = assert_error(
+        http.post(f"/uploads/{uid}/commit", json={"chunks": 1}), 409, "UploadConflict"
+    )
+    assert error["details"] == {"missing": [], "extra": [1]}
+    message = error["message"]
+    assert "it holds chunks [1] beyond the 1 the commit names (0..0)" in message, message
+    assert "Commit with chunks=2 if they belong to the batch" in message, message
+    assert "missing" not in message, message
+    error = assert_error(
+        http.post(f"/uploads/{uid}/commit", json={"chunks": 3}), 409, "UploadConflict"
+    )
+    assert error["message"].startswith(
+        f"upload {uid!r} cannot commit 3 chunks: chunks [2] of 0..2 are missing. Send the "
+        "missing chunks."
+    ), error["message"]
+
+    # a file is named as the client named it, not as the server spooled it
+    form = {"schema": json.dumps(SCHEMA), "version": "v1", "environment": "production"}
+    for sent, shown in (
+        ("my preds.parquet", "my preds.parquet"),
+        ("C:\\data\\june.arrow", "june.arrow"),
+        ("dir/july.csv", "july.csv"),
+    ):
+        files = {"file": (sent, b"PAR1 cut short" if sent.endswith("parquet") else b"\x00")}
+        r = http.post("/models/up-say/inferences/file", data=form, files=files)
+        error = assert_error(r, 400, "ParameterError")
+        assert error["details"]["got"] == shown, error
+        assert "upload." not in error["message"], error["message"]
+    assert state(http) == before
