@@ -342,6 +342,14 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
     ),
     ("/baselines/nope", {}, 400, "ParameterError", "baseline"),
     ("/baselines/train", {"version": "0"}, 422, "RequestValidationError", None),
+    ("/baselines/train", {"version": "7"}, 400, "ParameterError", "version"),
+    (
+        "/drift",
+        {"reference": "baseline=train@7", "current": "production"},
+        400,
+        "ParameterError",
+        "version",
+    ),
 ]
 
 

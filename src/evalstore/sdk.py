@@ -286,13 +286,22 @@ class Model(ModelAnalyses):
         """A stored baseline: the latest version of ``name``, or the one given."""
         found = self._store._meta.baseline(self._record.id, name, version)
         if found is None:
+            versions = self._store._meta.baseline_versions(self._record.id, name)
+            if versions:  # the name is right, the version is not
+                listed = ", ".join(map(str, versions))
+                raise ParameterError(
+                    "version",
+                    f"a version of baseline {name!r}",
+                    version,
+                    f"Baseline {name!r} has no version {version}; its versions are {listed}.",
+                )
             names = [b["name"] for b in self.baselines()]
-            hint = did_you_mean(name, names) if names else ""
+            hint = did_you_mean(name, names).strip()
             raise ParameterError(
                 "baseline",
                 f"a baseline of model {self.name!r}" + (f" ({', '.join(names)})" if names else ""),
-                name if version is None else f"{name} version {version}",
-                (hint + " " if hint.strip() else "")
+                name,
+                (hint + " " if hint else "")
                 + "Create one with model.create_baseline(name, environment=...).",
             )
         number, created, body = found
