@@ -696,6 +696,30 @@ def test_empty_batch(store: es.Store, binary: es.Model) -> None:
     assert "the batch has no rows" in str(error)
 
 
+@pytest.mark.parametrize(
+    "empty",
+    [
+        pd.DataFrame(),  # no columns at all: not refused for a missing column
+        pd.DataFrame({"id": [], "score": []}),  # float ids, as pandas types an empty column
+        pa.table({}),
+        pa.RecordBatchReader.from_batches(pa.schema([]), []),
+    ],
+    ids=["frame-without-columns", "frame-with-columns", "arrow-without-columns", "stream"],
+)
+def test_an_empty_batch_is_refused_as_empty_whatever_its_columns(
+    store: es.Store, binary: es.Model, empty: Any
+) -> None:
+    error = rejected(store, log_binary(binary, empty), column=None, rows=None)
+    assert str(error).startswith("the batch has no rows."), error
+    error = rejected(
+        store,
+        partial(binary.log_actuals, empty, prediction_id="id", actual="y"),
+        column=None,
+        rows=None,
+    )
+    assert str(error).startswith("the batch has no rows."), error
+
+
 def test_empty_actuals(store: es.Store, binary: es.Model) -> None:
     actuals = pd.DataFrame({"id": pd.Series([], dtype="int64"), "y": pd.Series([], dtype="int64")})
     log = partial(binary.log_actuals, actuals, prediction_id="id", actual="y")

@@ -154,3 +154,16 @@ def test_exception_tree_is_the_code_tree() -> None:
     assert doc_tree == code_tree
     for name in errors.__all__:
         assert name in tree and hasattr(es, name), name
+
+
+def test_the_serve_section_says_what_a_keyed_server_answers() -> None:
+    # it said a server with a key "answers its pages with 401"; browsers are sent to /login
+    # (tests/test_ui_login.py holds the server to that) and only the API answers 401
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    section = text[text.index("## `evalstore serve`") :]
+    section = " ".join(section[: section.index("```")].split())
+    assert "pages with 401" not in section
+    assert "`/login`" in section and "ui.md#signing-in" in section
+    assert "under `/api/` without the key gets 401" in section
+    ui = " ".join((DOCS / "ui.md").read_text(encoding="utf-8").split())
+    assert "sends the browser to `/login?next=<the page>`" in ui

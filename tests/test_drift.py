@@ -513,6 +513,58 @@ def test_methods_thresholds_and_importance(
         drift(ref_ds, cur_ds, columns=["moves"])
 
 
+@pytest.mark.parametrize(
+    ("threshold", "name"),
+    [
+        (-1, "threshold"),
+        (-0.1, "threshold"),
+        (math.inf, "threshold"),
+        (math.nan, "threshold"),
+        (True, "threshold"),
+        ("0.1", "threshold"),
+        ({"moved": -1.0}, "threshold['moved']"),
+        ({"moved": 0.1, "city": math.inf}, "threshold['city']"),
+    ],
+)
+def test_a_threshold_that_is_not_an_effect_size_is_refused(
+    shifted: tuple[es.Dataset, es.Dataset, pd.DataFrame, pd.DataFrame], threshold: Any, name: str
+) -> None:
+    # -1 was taken: every significant column drifted, and the ranking (value over threshold)
+    # turned over, the smallest change first
+    ref_ds, cur_ds, _, _ = shifted
+    with pytest.raises(es.ParameterError, match="a finite number, 0 or more") as info:
+        drift(ref_ds, cur_ds, threshold=threshold)
+    assert info.value.name == name
+    with pytest.raises(es.ParameterError) as info:
+        drift_over_time(ref_ds, cur_ds, "day", threshold=threshold)
+    assert info.value.name == name
+
+
+def test_a_threshold_for_a_column_not_compared_is_refused_with_the_columns(
+    shifted: tuple[es.Dataset, es.Dataset, pd.DataFrame, pd.DataFrame],
+) -> None:
+    ref_ds, cur_ds, _, _ = shifted
+    with pytest.raises(es.ParameterError, match="Did you mean 'moved'") as info:
+        drift(ref_ds, cur_ds, threshold={"moved": 0.2, "moves": 0.1})
+    assert info.value.name == "threshold" and info.value.got == "moves"
+    assert "The columns compared: stable, moved, tiny, city." in str(info.value)
+
+
+@pytest.mark.parametrize("importance", [{"moved": 1.0, "moves": 10.0}, {"moves": 10.0}])
+def test_an_importance_for_a_column_not_compared_is_refused_by_name(
+    shifted: tuple[es.Dataset, es.Dataset, pd.DataFrame, pd.DataFrame],
+    importance: dict[str, float],
+) -> None:
+    # with a valid key beside it, the typo was ignored; alone, it was refused as if the
+    # importances were not positive
+    ref_ds, cur_ds, _, _ = shifted
+    with pytest.raises(es.ParameterError, match="Did you mean 'moved'") as info:
+        drift(ref_ds, cur_ds, importance=importance)
+    assert info.value.name == "importance" and info.value.got == "moves"
+    assert "The columns compared: stable, moved, tiny, city." in str(info.value)
+    assert "positive" not in str(info.value)
+
+
 def test_a_baseline_of_frozen_bins_spares_the_reference(
     shifted: tuple[es.Dataset, es.Dataset, pd.DataFrame, pd.DataFrame],
     monkeypatch: pytest.MonkeyPatch,

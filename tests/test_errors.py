@@ -66,3 +66,40 @@ def test_every_window_parameter_suggests_the_window_meant(tmp_path: Path) -> Non
             with pytest.raises(ParameterError, match="got 'monthly'") as info:
                 mistake()
             assert str(info.value).endswith("Did you mean 'month'?"), what
+
+
+def test_a_baseline_version_that_does_not_exist_lists_the_versions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from evalstore.cli import app
+
+    path = tmp_path / "s"
+    with es.connect(path) as store:
+        model = store.model("m", task="regression")
+        frame = pd.DataFrame({"id": range(50), "x": [float(i) for i in range(50)], "y": 1.0})
+        schema = es.Schema(prediction_id="id", features=["x"], prediction_score="y")
+        model.log(frame, schema=schema, version="v1", environment="training")
+        model.create_baseline("ref", environment="training")
+        model.create_baseline("ref", environment="training")
+        with pytest.raises(ParameterError) as info:
+            model.baseline("ref", version=7)
+        # it said: "baseline must be a baseline of model 'm' (ref); got 'ref version 7'.
+        # Did you mean 'ref'?", with two spaces before the suggestion of the same name
+        expected = (
+            "version must be a version of baseline 'ref'; got 7. Baseline 'ref' has no "
+            "version 7; its versions are 1, 2."
+        )
+        assert str(info.value) == expected
+        assert (info.value.name, info.value.got) == ("version", 7)
+        with pytest.raises(ParameterError) as info:
+            model.baseline("rfe")
+        assert str(info.value) == (
+            "baseline must be a baseline of model 'm' (ref); got 'rfe'. Did you mean 'ref'? "
+            "Create one with model.create_baseline(name, environment=...)."
+        )
+    result = CliRunner().invoke(
+        app,
+        ["report", "-m", "m", "-r", "baseline=ref@7", "-c", "training", "--store", str(path)],
+    )
+    assert result.exit_code == 1, result.output
+    assert expected in " ".join(result.output.split()), result.output

@@ -147,7 +147,7 @@ def test_selections_in_every_form(http: httpx.Client) -> None:
     for current in (
         "production",
         "environment=production",
-        "environment=production,version=v2|v9",
+        "environment=production,version=v1|v2",  # v1 has training rows only
         "environment=production,start=2024-01-01,end=2030-01-01",
         '{"environment": ["production"], "version": "v2"}',
     ):
@@ -287,6 +287,20 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
     ),
     (
         "/drift",
+        {"reference": "training", "current": "production", "threshold": "-1"},
+        400,
+        "ParameterError",
+        "threshold",
+    ),
+    (
+        "/drift/over-time",
+        {"reference": "training", "current": "production", "threshold": "inf"},
+        400,
+        "ParameterError",
+        "threshold",
+    ),
+    (
+        "/drift",
         {"reference": "training", "current": "production", "columns": "nope"},
         400,
         "ParameterError",
@@ -328,7 +342,66 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
     ),
     ("/baselines/nope", {}, 400, "ParameterError", "baseline"),
     ("/baselines/train", {"version": "0"}, 422, "RequestValidationError", None),
+    ("/baselines/train", {"version": "7"}, 400, "ParameterError", "version"),
+    (
+        "/drift",
+        {"reference": "baseline=train@7", "current": "production"},
+        400,
+        "ParameterError",
+        "version",
+    ),
 ]
+
+
+UNKNOWN_VERSION = [
+    ("/performance", {"version": "v404"}),
+    ("/quality", {"version": ["v1", "v404"]}),
+    ("/slices", {"environment": "production", "version": "v404"}),
+    ("/drift", {"reference": "training", "current": "environment=production,version=v404"}),
+    ("/drift/over-time", {"reference": "version=v404", "current": "production"}),
+    ("/report", {"reference": "training", "current": '{"version": "v404"}'}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), UNKNOWN_VERSION)
+def test_an_unknown_version_is_refused_by_every_analysis(
+    http: httpx.Client, path: str, params: dict[str, Any]
+) -> None:
+    # it answered 200 with every metric null, while the UI refused it
+    error = assert_error(http.get(path, params=params), 400, "ParameterError")
+    assert error["details"] == {
+        "name": "version",
+        "expected": "a version of model 'clf' (v1, v2)",
+        "got": "v404",
+    }
+
+
+def test_an_unknown_version_is_no_rows_for_a_dataset_and_refused_by_an_analysis(
+    server: Server, http: httpx.Client, tmp_path: Path
+) -> None:
+    # model.dataset() is a query, which may match nothing; the analyses given a selection
+    # by its arguments refuse a version never logged, embedded and through the server alike
+    assert http.get("/rows/count", params={"version": "v404"}).json() == {"rows": 0}
+    assert_error(
+        http.post("/baselines", json={"name": "b404", "version": "v404"}), 400, "ParameterError"
+    )
+    with es.connect(server.url) as remote:
+        served = remote.model("clf")
+        assert served.dataset(version="v404").count() == 0
+        with pytest.raises(es.ParameterError) as remote_error:
+            served.performance({"version": "v404"})
+    with es.connect(tmp_path / "s") as store:
+        embedded = fill(store, n=50)
+        assert embedded.dataset(version="v404").count() == 0
+        with pytest.raises(es.ParameterError) as embedded_error:
+            embedded.performance({"version": "v404"})
+        with pytest.raises(es.ParameterError, match="Did you mean 'v2'"):
+            embedded.create_baseline("b", version="V2")
+    assert str(remote_error.value) == str(embedded_error.value)
+    assert (
+        str(embedded_error.value)
+        == "version must be a version of model 'clf' (v1, v2); got 'v404'."
+    )
 
 
 @pytest.mark.parametrize(("path", "params", "status", "type_", "name"), BAD)

@@ -575,3 +575,123 @@ def test_upload_of_actuals_and_parquet_chunks(http: httpx.Client) -> None:
     report = http.post(f"/uploads/{uid}/commit", json={"chunks": 3, "rows": 30}).json()
     assert report["rows"] == 30
     assert http.get("/models/up-act").json()["with_actuals"] == {"production": 30}
+
+
+# -- integers beyond 64 bits -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "name"),
+    [
+        ("/rows", {"limit": 2**63}, "limit"),
+        ("/rows", {"limit": 10**20}, "limit"),
+        ("/slices", {"min_support": 10**20}, "min_support"),
+        ("/quality", {"min_rows": 2**63}, "min_rows"),
+        ("/report", {"reference": "production", "current": "production", "min_support": 2**64},
+         "min_support"),
+    ],
+)  # fmt: skip
+def test_an_integer_beyond_64_bits_is_refused_by_name_with_its_range(
+    http: httpx.Client, path: str, params: dict[str, Any], name: str
+) -> None:
+    make_model(http, "huge")
+    if not http.get("/models/huge").json()["batches"]:
+        r = http.post("/models/huge/inferences", json=inferences(records=records(frame(40))))
+        assert r.status_code == 201, r.text
+    error = assert_error(http.get(f"/models/huge{path}", params=params), 400, "ParameterError")
+    assert error["details"]["name"] == name
+    assert "to 9,223,372,036,854,775,807" in error["message"], error["message"]
+
+
+def test_a_commit_of_absurdly_many_chunks_is_refused_at_once(http: httpx.Client) -> None:
+    make_model(http, "up-huge")
+    uid = http.post("/models/up-huge/uploads", json={"kind": "inferences", **inferences()}).json()[
+        "upload_id"
+    ]
+    for body, field in (({"chunks": 2**63}, "chunks"), ({"chunks": 1, "rows": 2**64}, "rows")):
+        # checked before any chunk is looked for: it answers at once, not after 2**63 steps
+        r = http.post(f"/uploads/{uid}/commit", json=body, timeout=10)
+        error = assert_error(r, 422, "RequestValidationError")
+        assert error["details"]["errors"][0]["loc"] == ["body", field]
+        assert "less than or equal to" in error["message"]
+
+
+# -- an empty batch ----------------------------------------------------------------------------
+
+
+def test_an_empty_batch_is_refused_as_empty_in_every_form(http: httpx.Client) -> None:
+    make_model(http, "empty")
+    before = state(http)
+    empty = pa.Table.from_pandas(frame(0), preserve_index=False)
+    parquet = io.BytesIO()
+    pq.write_table(empty, parquet)
+    form = {"schema": json.dumps(SCHEMA), "version": "v1", "environment": "production"}
+    uid = http.post("/models/empty/uploads", json={"kind": "inferences", **inferences()}).json()[
+        "upload_id"
+    ]
+    assert http.put(f"/uploads/{uid}/chunks/0", content=ipc(empty), headers=ARROW).is_success
+    actuals = {"prediction_id": "id", "actual": "y", "records": []}
+    files = "/models/empty/inferences/file"
+    answers = [
+        http.post("/models/empty/inferences", json=inferences(records=[])),
+        http.post("/models/empty/actuals", json=actuals),
+        http.post(files, data=form, files={"file": ("a.parquet", parquet.getvalue())}),
+        http.post(files, data=form, files={"file": ("a.arrow", ipc(empty))}),
+        http.post(f"/uploads/{uid}/commit", json={"chunks": 1, "rows": 0}),
+    ]
+    for r in answers:
+        error = assert_error(r, 400, "BatchRejected")
+        assert error["message"].startswith("the batch has no rows."), error["message"]
+        assert error["details"]["column"] is None
+    assert state(http) == before
+
+
+# -- what upload errors say --------------------------------------------------------------------
+
+
+def test_upload_errors_name_the_column_the_extra_chunks_and_the_users_file(
+    http: httpx.Client,
+) -> None:
+    make_model(http, "up-say")
+    before = state(http)
+    start = {"kind": "inferences", **inferences(source="preds.parquet")}
+    uid = http.post("/models/up-say/uploads", json=start).json()["upload_id"]
+    http.put(f"/uploads/{uid}/chunks/0", content=ipc(frame(10)), headers=ARROW)
+    other = frame(10, start=10).assign(score=lambda d: d["score"].astype(str))
+    http.put(f"/uploads/{uid}/chunks/1", content=ipc(other), headers=ARROW)
+    error = assert_error(
+        http.post(f"/uploads/{uid}/commit", json={"chunks": 2}), 400, "BatchRejected"
+    )
+    assert "(differing: score)" in error["message"]
+    assert error["details"]["column"] == "score"  # it was null
+
+    # more chunks than the commit names: not 'send the missing chunks', of which there are none
+    error = assert_error(
+        http.post(f"/uploads/{uid}/commit", json={"chunks": 1}), 409, "UploadConflict"
+    )
+    assert error["details"] == {"missing": [], "extra": [1]}
+    message = error["message"]
+    assert "it holds chunks [1] beyond the 1 the commit names (0..0)" in message, message
+    assert "Commit with chunks=2 if they belong to the batch" in message, message
+    assert "missing" not in message, message
+    error = assert_error(
+        http.post(f"/uploads/{uid}/commit", json={"chunks": 3}), 409, "UploadConflict"
+    )
+    assert error["message"].startswith(
+        f"upload {uid!r} cannot commit 3 chunks: chunks [2] of 0..2 are missing. Send the "
+        "missing chunks."
+    ), error["message"]
+
+    # a file is named as the client named it, not as the server spooled it
+    form = {"schema": json.dumps(SCHEMA), "version": "v1", "environment": "production"}
+    for sent, shown in (
+        ("my preds.parquet", "my preds.parquet"),
+        ("C:\\data\\june.arrow", "june.arrow"),
+        ("dir/july.csv", "july.csv"),
+    ):
+        files = {"file": (sent, b"PAR1 cut short" if sent.endswith("parquet") else b"\x00")}
+        r = http.post("/models/up-say/inferences/file", data=form, files=files)
+        error = assert_error(r, 400, "ParameterError")
+        assert error["details"]["got"] == shown, error
+        assert "upload." not in error["message"], error["message"]
+    assert state(http) == before

@@ -29,7 +29,7 @@ from evalstore._progress import progress_bar
 from evalstore._settings import resolve
 from evalstore.analyses.baseline import Baseline, Selector, fit_baseline
 from evalstore.analyses.metrics._inputs import require_positive_class
-from evalstore.dataset import Dataset, TimeLike, Where
+from evalstore.dataset import Dataset, TimeLike, Where, _as_list
 from evalstore.errors import ModelNotFound, ParameterError, did_you_mean
 from evalstore.ingest.plan import ENVIRONMENTS, plan_actuals, plan_inferences
 from evalstore.ingest.sources import open_source
@@ -213,6 +213,34 @@ class Model(ModelAnalyses):
             task=self.task,
         )
 
+    def _described(
+        self,
+        environment: str | Sequence[str] | None = None,
+        version: str | Sequence[str] | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        where: Where | None = None,
+    ) -> Dataset:
+        """``dataset(...)`` for a selection that an analysis or a baseline is given by its
+        arguments (a dict, ``key=value`` text, the server's query parameters): there a version
+        the model never logged is a typo, refused with the versions it has, not a selection
+        of no rows whose metrics are all empty. ``dataset()`` itself selects it as no rows,
+        as it does a time range without rows: a selection is a query, which may match
+        nothing, and a version may get its rows later."""
+        wanted = _as_list(version, "version")
+        if wanted:
+            known = self.versions()
+            for v in wanted:
+                if v not in known:
+                    raise ParameterError(
+                        "version",
+                        f"a version of model {self.name!r} "
+                        f"({', '.join(known) if known else 'none logged yet'})",
+                        v,
+                        did_you_mean(v, known).strip(),
+                    )
+        return self.dataset(environment, version, start, end, where)
+
     def create_baseline(
         self,
         name: str,
@@ -238,7 +266,7 @@ class Model(ModelAnalyses):
         The baseline stores it, and reports against it use it.
         """
         check_name(name, "baseline name")
-        ds = self.dataset(environment, version, start, end, where)
+        ds = self._described(environment, version, start, end, where)
         require_positive_class(ds, positive_class, "create_baseline()")
         fitted = fit_baseline(
             ds,
@@ -258,13 +286,22 @@ class Model(ModelAnalyses):
         """A stored baseline: the latest version of ``name``, or the one given."""
         found = self._store._meta.baseline(self._record.id, name, version)
         if found is None:
+            versions = self._store._meta.baseline_versions(self._record.id, name)
+            if versions:  # the name is right, the version is not
+                listed = ", ".join(map(str, versions))
+                raise ParameterError(
+                    "version",
+                    f"a version of baseline {name!r}",
+                    version,
+                    f"Baseline {name!r} has no version {version}; its versions are {listed}.",
+                )
             names = [b["name"] for b in self.baselines()]
-            hint = did_you_mean(name, names) if names else ""
+            hint = did_you_mean(name, names).strip()
             raise ParameterError(
                 "baseline",
                 f"a baseline of model {self.name!r}" + (f" ({', '.join(names)})" if names else ""),
-                name if version is None else f"{name} version {version}",
-                (hint + " " if hint.strip() else "")
+                name,
+                (hint + " " if hint else "")
                 + "Create one with model.create_baseline(name, environment=...).",
             )
         number, created, body = found
@@ -356,7 +393,7 @@ class Model(ModelAnalyses):
                     unknown[0],
                     did_you_mean(str(unknown[0]), allowed).strip(),
                 )
-            return self.dataset(**value)
+            return self._described(**value)
         raise ParameterError(
             what, "a Dataset, a Baseline, a baseline or environment name, or a dict", value
         )

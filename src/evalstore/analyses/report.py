@@ -42,6 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalstore._checks import whole_number
 from evalstore._progress import progress_steps
 from evalstore.analyses.baseline import (
     Baseline,
@@ -427,6 +428,8 @@ def build_report(
             window,
             did_you_mean(str(window), TIME_WINDOWS).strip(),
         )
+    # checked now, not when the slices run: a report without actuals has none
+    min_support = whole_number("min_support", min_support)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

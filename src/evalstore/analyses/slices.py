@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
+from evalstore._checks import whole_number
 from evalstore._memo import Memo
 from evalstore.analyses.binning import Binning, column_kinds, feature_columns, fit_binnings
 from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricValue, get_metric
@@ -268,9 +269,7 @@ class SliceResult:
 
 
 def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ParameterError(name, "a whole number >= 0", value)
-    return value
+    return whole_number(name, value)
 
 
 def _columns(ds: Dataset, columns: str | Sequence[str] | None) -> list[str]:

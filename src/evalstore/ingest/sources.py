@@ -7,6 +7,7 @@ larger than memory can be logged.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,32 @@ def _from_csv(path: Path, chunk_rows: int) -> Source:
     return Source(reader.schema, rechunk(gen(), chunk_rows), None, path.name)
 
 
+def _no_rows() -> BatchRejected:
+    return BatchRejected("the batch has no rows", fix="log a batch with at least one row")
+
+
+def _not_empty(source: Source) -> Source:
+    """``source``, refused when it has no rows. Checked before its columns are: an empty
+    batch often has none (``"records": []`` over HTTP, ``pd.DataFrame()``), and would be
+    refused for a missing column, which is not what is wrong."""
+    if source.rows is not None:
+        if source.rows == 0:
+            raise _no_rows()
+        return source
+    for first in source.batches:  # a stream: read up to its first rows
+        if first.num_rows:
+            source.batches = itertools.chain([first], source.batches)
+            return source
+    raise _no_rows()
+
+
 def open_source(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Source:
-    """Wrap anything evalstore can log as a Source; an unknown type says what is accepted."""
+    """Wrap anything evalstore can log as a Source; an unknown type says what is accepted,
+    and a batch without rows is refused as such (BatchRejected)."""
+    return _not_empty(_open(data, chunk_rows))
+
+
+def _open(data: Any, chunk_rows: int) -> Source:
     module = type(data).__module__.split(".")[0]
     if isinstance(data, pa.Table):
         return _from_table(data, "Arrow table")

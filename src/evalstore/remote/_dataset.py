@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import httpx
 import pyarrow as pa
 
+from evalstore._checks import whole_number
 from evalstore._frames import polars_frame
 from evalstore.errors import NotSupported, ParameterError, ServerError
 from evalstore.remote._params import Params, _dataset_args, _dataset_params, _many, _scalar
@@ -110,10 +111,8 @@ class RemoteDataset:
     ) -> Iterator[pa.RecordBatchReader]:
         """The server's stream of the selected rows, decoded as it arrives; the request is
         closed on exit, and a stream that breaks off raises ServerError."""
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise ParameterError("limit", "a whole number of rows, 0 or more", limit)
+        if limit is not None:
+            limit = whole_number("limit", limit, what="a whole number of rows")
         store = self._model._store
         params = self._params + _many("columns", columns) + _scalar("limit", limit)
         response = store._request(

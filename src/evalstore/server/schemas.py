@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalstore._checks import MAX_INT64
+
 __all__ = [
+    "MAX_CHUNKS",
     "ActualsIn",
     "ActualsUploadIn",
     "BaselineCreateIn",
@@ -165,10 +168,20 @@ class ChunkOut(BaseModel):
     bytes: int
 
 
+#: the most chunks an upload has (numbered 0 .. MAX_CHUNKS-1): a commit names no more, so that
+#: an absurd count is refused rather than checked chunk by chunk
+MAX_CHUNKS = 1_000_000
+
+
 class CommitIn(BaseModel):
-    chunks: int = Field(ge=1, description="How many chunks the batch has: 0 .. chunks-1.")
+    chunks: int = Field(
+        ge=1, le=MAX_CHUNKS, description="How many chunks the batch has: 0 .. chunks-1."
+    )
     rows: int | None = Field(
-        None, ge=0, description="The batch's rows, checked against the chunks' if given."
+        None,
+        ge=0,
+        le=MAX_INT64,
+        description="The batch's rows, checked against the chunks' if given.",
     )
 
 

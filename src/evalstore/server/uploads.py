@@ -101,12 +101,15 @@ def inspect_body(body: bytes | pa.Buffer) -> tuple[str, int, pa.Schema]:
         ) from None
 
 
-def read_body(path: Path, fmt: str | None = None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+def read_body(
+    path: Path, fmt: str | None = None, name: str | None = None
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """The schema and record batches of a Parquet, Arrow IPC (stream or file) or CSV file on
-    disk, read lazily; an unreadable file raises ParameterError, also part way through."""
+    disk, read lazily; an unreadable file raises ParameterError, also part way through,
+    naming the file ``name`` (the name the client gave it; default the file's own)."""
     with open(path, "rb") as f:
         head = f.read(8)
-    name = path.name
+    name = name or path.name
 
     def fail(exc: Exception) -> ParameterError:
         return ParameterError(
@@ -298,15 +301,30 @@ class UploadArea:
             missing = [n for n in range(chunks) if n not in have]
             extra = sorted(n for n in have if n >= chunks)
             if missing or extra:
+                problems = []
+                if missing:
+                    problems.append(f"chunks {missing[:10]} of 0..{chunks - 1} are missing")
+                if extra:
+                    problems.append(
+                        f"it holds chunks {extra[:10]} beyond the {chunks} the commit names "
+                        f"(0..{chunks - 1})"
+                    )
+                fixes = []
+                if missing:
+                    fixes.append("send the missing chunks")
+                if extra:
+                    fixes.append(
+                        f"commit with chunks={max(have) + 1} if they belong to the batch, or "
+                        "start a new upload without them (a chunk cannot be taken back)"
+                    )
                 raise ApiError(
                     409,
                     "UploadConflict",
                     f"upload {upload_id!r} cannot commit {chunks} chunks: "
-                    + (f"chunks {missing[:10]} are missing" if missing else "")
-                    + ("; " if missing and extra else "")
-                    + (f"it also has chunks {extra[:10]}" if extra else "")
-                    + ". Send the missing chunks (or commit with the right count); nothing was "
-                    "written.",
+                    + "; ".join(problems)
+                    + ". "
+                    + " and ".join(fixes).capitalize()
+                    + ". Nothing was written.",
                     {"missing": missing[:1000], "extra": extra[:1000]},
                 )
             total = sum(have[n]["rows"] for n in range(chunks))
@@ -319,7 +337,7 @@ class UploadArea:
                     {"rows": total},
                 )
             paths = [folder / f"{n:06d}.{_FORMATS[have[n]['format']]}" for n in range(chunks)]
-            reader = _reader(paths)
+            reader = _reader(paths, upload.source)
             with write_lock:
                 report = write(upload, reader)
                 _write_json(folder / "report.json", asdict(report))
@@ -328,9 +346,14 @@ class UploadArea:
             return report
 
 
-def _reader(paths: list[Path]) -> pa.RecordBatchReader:
-    """The chunks as one stream, read from disk as the store consumes it."""
-    schemas = [read_body(p)[0] for p in paths]
+def _reader(paths: list[Path], source: str) -> pa.RecordBatchReader:
+    """The chunks as one stream, read from disk as the store consumes it; a chunk is named
+    after what the client read the batch from (``source``)."""
+
+    def named(n: int) -> str:
+        return f"chunk {n} of {source}"
+
+    schemas = [read_body(p, name=named(n))[0] for n, p in enumerate(paths)]
     first = schemas[0].remove_metadata()
     for number, schema in enumerate(schemas):
         if not schema.remove_metadata().equals(first):
@@ -342,11 +365,12 @@ def _reader(paths: list[Path]) -> pa.RecordBatchReader:
             raise BatchRejected(
                 f"chunk {number} of the upload has other columns or types than chunk 0 "
                 f"(differing: {', '.join(diff[:10])})",
+                column=diff[0] if diff else None,
                 fix="send every chunk of a batch with the same columns and types",
             )
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for path in paths:
-            yield from read_body(path)[1]
+        for n, path in enumerate(paths):
+            yield from read_body(path, name=named(n))[1]
 
     return pa.RecordBatchReader.from_batches(first, batches())

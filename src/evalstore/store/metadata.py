@@ -156,6 +156,17 @@ class Metadata:
             return None
         return int(row[0]), row[1], json.loads(row[2])
 
+    def baseline_versions(self, model_id: int, name: str) -> list[int]:
+        """The stored versions of baseline ``name``, oldest first (none: no such baseline)."""
+        t = baselines_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.version)
+                .where(t.c.store_id == self.store_id, t.c.model_id == model_id, t.c.name == name)
+                .order_by(t.c.version)
+            ).all()
+        return [int(r[0]) for r in rows]
+
     def baselines(self, model_id: int) -> list[dict[str, Any]]:
         """Every baseline of a model: name, latest version, when it was fitted, by name."""
         t = baselines_table

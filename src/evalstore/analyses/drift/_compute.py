@@ -29,7 +29,7 @@ from evalstore.analyses.drift._registry import (
 )
 from evalstore.analyses.drift.result import ColumnDrift, DriftOverTime, DriftResult, DriftWindow
 from evalstore.dataset import query_table
-from evalstore.errors import ParameterError
+from evalstore.errors import ParameterError, did_you_mean
 from evalstore.store._fold import ACTUALS
 
 if TYPE_CHECKING:
@@ -322,21 +322,57 @@ def _resolve_methods(
 def _resolve_thresholds(
     threshold: ThresholdArg, names: list[str], methods: Mapping[str, DriftMethod]
 ) -> dict[str, float]:
+    """The effect size at which each column drifts: the method's, or the one given. A given
+    one is finite and 0 or more (0: a significant change drifts, whatever its size): effect
+    sizes are, and a column ranks by its value over its threshold, so -1 would flag every
+    significant column and turn the ranking over."""
     out = {name: methods[name].threshold for name in names}
     if threshold is None:
         return out
     if isinstance(threshold, Mapping):
-        unknown = sorted(set(threshold) - set(names))
-        if unknown:
-            raise ParameterError("threshold", f"a mapping over the columns {names}", unknown)
-        items = dict(threshold)
+        for name in threshold:
+            _check_column("threshold", name, names)
+        items = {name: _threshold(f"threshold[{name!r}]", v) for name, v in threshold.items()}
     else:
-        items = dict.fromkeys(names, threshold)
-    for name, value in items.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            raise ParameterError(f"threshold[{name!r}]", "a number", value)
-        out[name] = float(value)
+        if _as_float(threshold) is None:
+            raise ParameterError(
+                "threshold",
+                f"None, {_THRESHOLD}, or a mapping column -> such a number",
+                threshold,
+            )
+        items = dict.fromkeys(names, _threshold("threshold", threshold))
+    out.update(items)
     return out
+
+
+def _as_float(value: object) -> float | None:
+    """``value`` as a float if it is a number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    return float(value)
+
+
+_THRESHOLD = "a finite number, 0 or more (0: a significant change drifts, whatever its size)"
+
+
+def _threshold(name: str, value: object) -> float:
+    number = _as_float(value)
+    if number is None or not math.isfinite(number) or number < 0:
+        raise ParameterError(name, _THRESHOLD, value)
+    return number
+
+
+def _check_column(param: str, name: object, names: list[str]) -> None:
+    """A key of a per-column mapping must be one of the columns compared: a typo would
+    otherwise be ignored without a word."""
+    if name not in names:
+        raise ParameterError(
+            param,
+            "a mapping whose keys are columns compared",
+            name,
+            f"{did_you_mean(str(name), names).strip()} The columns compared: "
+            f"{', '.join(names)}.".lstrip(),
+        )
 
 
 def _resolve_weights(
@@ -349,14 +385,16 @@ def _resolve_weights(
         raise ParameterError("importance", "a mapping of column -> non-negative number", importance)
     given: dict[str, float] = {}
     for name, value in importance.items():
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or value < 0:
+        _check_column("importance", name, names)  # a typo is not ignored
+        number = _as_float(value)
+        if number is None or not math.isfinite(number) or number < 0:
             raise ParameterError(f"importance[{name!r}]", "a finite, non-negative number", value)
-        if name in names:
-            given[name] = float(value)
+        given[name] = number
     if not given or sum(given.values()) <= 0:
         raise ParameterError(
-            "importance", "positive importances for some of the columns", dict(importance)
+            "importance",
+            "a mapping with a positive importance for at least one column",
+            dict(importance),
         )
     fill = sum(given.values()) / len(given)
     raw = {name: given.get(name, fill) for name in names}
@@ -388,8 +426,9 @@ def drift(
     - ``alpha``: the false discovery rate held across columns (Benjamini-Hochberg).
     - ``importance``: column -> feature importance; weights the BH procedure (mean 1;
       columns left out get the mean importance) and the ranking.
-    - ``threshold``: effect size at which a column drifts (one number, or per column);
-      default each method's own.
+    - ``threshold``: effect size at which a column drifts (one number, or per column), finite
+      and 0 or more (0: a significant change drifts, whatever its size); default each
+      method's own.
     - ``binnings``: fitted standard bins (a baseline's): their reference counts are used and
       those columns of ``reference`` are not read again.
     - ``fine_bins``: resolution of the reference-quantile bins of ``ks``/``wasserstein``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from evalstore._checks import whole_number
 from evalstore.analyses.binning import column_kinds
 from evalstore.analyses.metrics._inputs import resolve_positive_class
 from evalstore.analyses.metrics._labels import check_positive_class
@@ -252,8 +253,7 @@ def quality(
             )
         expectations.validate()
     by = check_by(by)
-    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
-        raise ParameterError("min_rows", "a positive integer", min_rows)
+    min_rows = whole_number("min_rows", min_rows, 1)
     if not isinstance(exact_distinct, bool):
         raise ParameterError("exact_distinct", "True or False", exact_distinct)
     threshold = _consistency.check_threshold(threshold)

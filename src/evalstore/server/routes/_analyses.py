@@ -94,8 +94,12 @@ class DatasetArgs:
     end: str | None = None
     where: dict[str, Any] | None = None
 
-    def dataset(self, model: Model) -> Dataset:
-        base = model.dataset(self.environment, self.version, self.start, self.end)
+    def dataset(self, model: Model, *, known_versions: bool = True) -> Dataset:
+        """The selected rows. ``known_versions``: refuse a version the model never logged, as
+        the analyses do (``Model._described``); the rows endpoints, which are
+        ``model.dataset()``, select it as no rows."""
+        select = model._described if known_versions else model.dataset
+        base = select(self.environment, self.version, self.start, self.end)
         if self.where is None:
             return base
         _check_where_types(base, self.where)

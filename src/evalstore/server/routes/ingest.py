@@ -38,6 +38,14 @@ FileField = Annotated[
 ]
 
 
+def _client_name(filename: str | None) -> str | None:
+    """The file's name as the client gave it, for messages: its last part only (a browser
+    may send a whole Windows path), at most 200 characters."""
+    if not filename:
+        return None
+    return filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or None
+
+
 def _with_file(state: ServerState, file: UploadFile, log: Any) -> dict[str, Any]:
     """Spool the uploaded file to disk beside the store, read it lazily, log it, delete it."""
     suffix = Path(file.filename or "").suffix.lower()
@@ -46,7 +54,7 @@ def _with_file(state: ServerState, file: UploadFile, log: Any) -> dict[str, Any]
         path = Path(tmp) / f"upload{suffix if suffix.isascii() and suffix[1:].isalnum() else ''}"
         with open(path, "wb") as out:
             shutil.copyfileobj(file.file, out, 16 << 20)
-        schema, batches = read_body(path, fmt)
+        schema, batches = read_body(path, fmt, _client_name(file.filename))
         reader = pa.RecordBatchReader.from_batches(schema, batches)
         with state.write_lock:
             report = log(reader)

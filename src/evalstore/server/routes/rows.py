@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from evalstore._checks import whole_number
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.sdk import Model
 from evalstore.server.deps import ModelDep, ServerState, StateDep
@@ -39,9 +40,9 @@ class RowsCountOut(BaseModel):
 
 
 def _check_limit(limit: int | None) -> int | None:
-    if limit is not None and limit < 0:
-        raise ParameterError("limit", "a whole number of rows, 0 or more", limit)
-    return limit
+    if limit is None:
+        return None
+    return whole_number("limit", limit, what="a whole number of rows")
 
 
 def _check_columns(wanted: list[str] | None, have: list[str]) -> list[str] | None:
@@ -69,7 +70,7 @@ def _open(
     """The selected rows as a stream of record batches, read as they are sent: the query
     runs (and a bad selection is refused) before the first byte."""
     with reading(state):
-        ds = selection.dataset(model)
+        ds = selection.dataset(model, known_versions=False)
         columns = _check_columns(columns, ds.columns)
     expr = ds.table if columns is None else ds.table.select(*columns)
     if limit is not None:
@@ -125,4 +126,4 @@ def get_rows(
 def count_rows(state: StateDep, model: ModelDep, selection: DatasetDep) -> dict[str, int]:
     """The number of selected rows (``model.dataset(...).count()``): ``{"rows": n}``."""
     with reading(state):
-        return {"rows": selection.dataset(model).count()}
+        return {"rows": selection.dataset(model, known_versions=False).count()}

@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from evalstore.server import writes
 from evalstore.server.deps import ModelName, StateDep
 from evalstore.server.schemas import (
+    MAX_CHUNKS,
     ActualsUploadIn,
     BatchReportOut,
     ChunkOut,
@@ -88,7 +89,7 @@ def upload_status(state: StateDep, upload_id: UploadId) -> dict[str, Any]:
 async def put_chunk(
     state: StateDep,
     upload_id: UploadId,
-    number: Annotated[int, Path(ge=0, le=999_999, description="0, 1, 2... in order.")],
+    number: Annotated[int, Path(ge=0, le=MAX_CHUNKS - 1, description="0, 1, 2... in order.")],
     request: Request,
 ) -> dict[str, Any]:
     """Send chunk ``number``; sending it again replaces it (so a retry never duplicates)."""
