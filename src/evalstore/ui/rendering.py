@@ -42,7 +42,9 @@ __all__ = [
 
 log = logging.getLogger("evalstore.ui")
 
-#: nothing but this server's own scripts and styles (plotly.js inlines a few styles)
+#: nothing but this server's own scripts and styles (plotly.js inlines a few styles); no
+#: 'unsafe-eval', so the charts stay SVG: plotly.js's WebGL traces (scattergl, ...) compile
+#: code with Function(), which this blocks (tests/test_ui_browser.py fails on any violation)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
