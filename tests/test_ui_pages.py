@@ -119,11 +119,20 @@ def test_models_page_lists_every_model_with_its_volume(server: Server) -> None:
     assert "no inferences yet" in text(get(server, "/models/empty-model/health"))
 
 
+#: the trace types the pages draw, all SVG; axis and shape types are not traces
+SVG_TRACES = {"scatter", "bar", "heatmap", "histogram"}
+NOT_TRACES = {"category", "date", "linear", "log", "multicategory", "line", "rect", "path"}
+
+
 def test_every_page_answers_and_keeps_its_state_in_the_url(server: Server) -> None:
     query = "?environment=production&version=v1&window=day&metric=accuracy&reference=training"
     for page in ("", "/drift", "/drift/age", "/slices", "/quality", "/compare"):
         html = get(server, f"/models/churn{page}{query}")
         assert '<option value="v1" selected>' in html, page
+        # every chart is SVG: WebGL traces compile code with Function(), which the
+        # Content-Security-Policy blocks (no 'unsafe-eval'); the browser tests see it too
+        traces = set(re.findall(r'"type":"(\w+)"', html)) - NOT_TRACES
+        assert traces and traces <= SVG_TRACES, (page, traces)
         if page != "/compare":  # its own form: two selections
             assert '<option value="day" selected>' in html, page
         # the tabs link to the other pages with the same state
