@@ -637,6 +637,55 @@ def test_a_slice_filters_the_reference_too(
     assert "its rows in the slice" in page
 
 
+def test_the_references_rows_in_a_slice_are_kept_until_they_change(
+    tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With profiles kept, the reference's counts and metric in a slice are read once: a
+    production batch (a new generation, the result cache emptied) reads neither again; a
+    training batch does, and the values then equal those read from the rows."""
+    from evalstore.ui import views as views_module
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    read: list[str] = []
+    for name in ("recount", "performance"):
+        original = getattr(views_module, name)
+
+        def counted(*args: Any, _f: Any = original, _n: str = name, **kwargs: Any) -> Any:
+            read.append(_n)
+            return _f(*args, **kwargs)
+
+        monkeypatch.setattr(views_module, name, counted)
+
+    def sliced(views: Views) -> tuple[Any, Any]:
+        facts = views.facts("churn")
+        view = views.resolve(facts, {"slice": "plan:pro"})
+        ref = views.compared(facts, view)
+        assert ref is not None and ref.counted is not None
+        counts = {c: b.reference_counts_ for c, b in ref.counted.items()}
+        return counts, views.reference_value(facts, view)
+
+    with es.connect(tmp_path / "store") as store:
+        assert store._engine.keep_profiles()
+        churn = store.model("churn", task="binary_classification")
+        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
+        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
+        churn.create_baseline("training", environment="training")
+        first = sliced(Views(store, ResultCache()))
+        assert sorted(read) == ["performance", "recount"]
+        read.clear()
+        churn.log(data["v2"], schema=SCHEMA, version="v2", environment="production")
+        assert sliced(Views(store, ResultCache())) == first
+        assert read == []  # the reference's rows did not change
+        more = _frame(40, 11, START - timedelta(days=20), 10, "u")
+        more["plan"] = "pro"
+        churn.log(more, schema=SCHEMA, version="v1", environment="training")
+        kept = sliced(Views(store, ResultCache()))
+        assert sorted(read) == ["performance", "recount"] and kept != first
+        store._engine.keep_profiles(False)
+        assert sliced(Views(store, ResultCache())) == kept
+
+
 def test_compare_offers_only_presets_whose_sides_have_rows(server: Server) -> None:
     """The default range holds all the production rows: the range before it has none, so
     that preset is left out (it led to a 400 page); a later range has rows before it."""

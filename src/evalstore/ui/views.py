@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalstore.analyses.baseline import Baseline, fit_baseline, prediction_columns
 from evalstore.analyses.binning import Binning, feature_columns, fit_binnings, recount
+from evalstore.analyses.binning._profiled import whole_range
 from evalstore.analyses.drift import DriftOverTime, DriftResult, drift_families
 from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.metrics._inputs import require_positive_class
@@ -240,7 +241,18 @@ class Views:
         def compute() -> Reference:
             rows = narrowed(ref.dataset, where)
             label = f"{ref.label}, its rows in the slice"
-            return replace(ref, label=label, dataset=rows, counted=recount(rows, ref.binnings))
+            # the reference's counts in the slice, kept by the store until its own rows
+            # change (production batches leave them be: 0.1-0.2 s per sliced page after
+            # each batch on the 10M-row UI store otherwise)
+            bins = ref.binnings
+            name = ("slice-recount", view.slice, tuple(b.fingerprint for b in bins.values()))
+            counted = whole_range(
+                ref.dataset,
+                name,
+                ref.dataset.table.columns,
+                lambda ds: recount(narrowed(ds, where), bins),
+            )
+            return replace(ref, label=label, dataset=rows, counted=counted)
 
         key = (view.reference, view.version, view.start, view.end, view.slice)
         return self._get(facts, "sliced-reference", key, compute)  # type: ignore[no-any-return]
@@ -357,9 +369,21 @@ class Views:
                     value = row.get("value")
                     return float(value) if value is not None else None
 
-        def compute() -> float | None:
-            result = performance(ref.dataset, [view.metric], positive_class=positive)
+        def measure(ds: Dataset) -> float | None:
+            result = performance(ds, [view.metric], positive_class=positive)
             return result.rows[0]["value"] if result.rows else None
+
+        def compute() -> float | None:
+            whole = self.reference(facts, view)
+            where = self.slice_where(facts, view)
+            if whole is None or where is None:
+                return measure(ref.dataset)
+            # in a slice: kept by the store until the reference's rows change (as above)
+            name = ("slice-metric", view.slice, view.metric, positive)
+            columns = whole.dataset.table.columns
+            return whole_range(  # type: ignore[no-any-return]
+                whole.dataset, name, columns, lambda ds: measure(narrowed(ds, where))
+            )
 
         key = (view.reference, view.version, view.metric, view.slice)
         return self._get(facts, "ref_value", key, compute)  # type: ignore[no-any-return]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     Decoder: TypeAlias = Callable[[pa.Table], np.ndarray]
     Counted: TypeAlias = tuple[dict[str, np.ndarray], dict[str, Any]]
 
-__all__ = ["by_windows", "collect"]
+__all__ = ["by_windows", "collect", "whole_range"]
 
 #: what one hour holds: the counts of every column, end to end, and the extra values
 Hour: TypeAlias = tuple[np.ndarray, tuple[Any, ...]]
@@ -119,6 +119,30 @@ def by_windows(
     out = {s[0]: v for s, v in kept.items() if v is not _NO_ROWS}
     out.update(found)
     return out
+
+
+def whole_range(
+    dataset: Dataset, key: Hashable, columns: Iterable[str], compute: Callable[[Dataset], Any]
+) -> Any:
+    """``compute(dataset)``, kept by the profiles as one value for the selection's whole
+    range until a batch changes one of its hours (or actuals, when ``columns`` hold one):
+    for what does not split into windows, read again and again while other data change
+    (a reference's rows in a slice, on every page of a UI whose production takes batches).
+    Computed each time where the profiles cannot serve (none kept, a filter, no rows);
+    ``key`` names the computation, ``columns``: what it reads."""
+    profiles = dataset._store.profiles
+    found_pairs = _pairs(dataset) if profiles is not None and dataset.where is None else None
+    if profiles is None or found_pairs is None or not dataset.unique_ids:
+        return compute(dataset)
+    pairs, lo, hi = found_pairs
+    entry = profiles.windows(("whole", key), dataset.model_id, pairs, columns)
+    kept = profiles.read_windows(entry, [(lo, hi)])
+    if (lo, hi) in kept:
+        return kept[lo, hi]
+    token = profiles.changes
+    value = compute(dataset)
+    profiles.keep_windows(entry, token, {(lo, hi): value})  # not if a write came meanwhile
+    return value
 
 
 def _span_runs(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
