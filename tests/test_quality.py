@@ -586,6 +586,38 @@ def test_editing_an_expectation_changes_the_result(store: es.Store) -> None:
 # -- dataset checks: duplicates and consistency ----------------------------------------------
 
 
+def test_a_selection_of_one_version_looks_for_shared_ids_without_a_query(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a selection holds several versions comes from the store's volumes (time
+    ranges per environment and version) when it has no filter: one version reads nothing;
+    two read their ids; a filtered selection asks its rows. Results equal either way."""
+    from evalstore.analyses.quality import _scan
+    from evalstore.dataset import Dataset
+
+    rng = np.random.default_rng(21)
+    early, late = frame(rng, 30, days=2), frame(rng, 30, start=20, days=2)
+    late["ts"] = late["ts"] + pd.Timedelta(days=5)  # v2 logged from May 11th: ids 20-29 shared
+    model = log(store, {"production": early})
+    model.log(late, schema=SCHEMA, version="v2", environment="production", progress=False)
+    ran: list[str] = []
+    original = Dataset.execute
+
+    def counted(self: Dataset, expr: Any) -> Any:
+        ran.append("query")
+        return original(self, expr)
+
+    monkeypatch.setattr(Dataset, "execute", counted)
+    first_days = model.dataset(start="2024-05-06", end="2024-05-09")  # v1 only
+    assert _scan.repeated_ids(first_days, "day") == {} and ran == []
+    both = model.dataset(start="2024-05-06", end="2024-05-14")
+    shared = _scan.repeated_ids(both, None)
+    assert ran and shared[None].shared_ids == 10
+    ran.clear()
+    filtered = model.dataset(start="2024-05-06", end="2024-05-14", where={"version": "v1"})
+    assert _scan.repeated_ids(filtered, None) == {} and ran == ["query"]  # its rows tell
+
+
 def test_duplicate_ids_and_ids_shared_across_versions(store: es.Store) -> None:
     rng = np.random.default_rng(10)
     v1, v2 = frame(rng, 20), frame(rng, 20, start=15)
