@@ -601,6 +601,38 @@ def test_compare_honours_the_slice_on_both_sides(
     assert row is not None and row.group(1) == ""
 
 
+def test_a_version_the_reference_lacks_is_compared_with_all_of_it(
+    tmp_path: Path, data: dict[str, pd.DataFrame]
+) -> None:
+    """Without a stored baseline the reference is an environment's rows of the view's
+    version; a version logged in production only (v2) is compared with every training row,
+    and says so, where every page answered 400 ('no rows for environment=training,
+    version=v2')."""
+    from sklearn.metrics import roc_auc_score
+
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    with es.connect(tmp_path / "store") as store:
+        churn = store.model("churn", task="binary_classification")
+        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
+        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
+        churn.log(data["v2"], schema=SCHEMA, version="v2", environment="production")
+        views = Views(store, ResultCache())
+        facts = views.facts("churn")
+        view = views.resolve(facts, {"version": "v2"})
+        ref = views.reference(facts, view)
+        assert ref is not None and ref.label == "training rows (every version: it holds none of v2)"
+        train = data["training"]
+        value = views.reference_value(facts, view)
+        assert value == pytest.approx(roc_auc_score(train["churned"], train["score"]), abs=1e-4)
+        found, _ = views.drift(facts, view)
+        assert found is not None and found.n_reference == len(train)
+        assert found.n_current == len(data["v2"])
+        v1 = views.reference(facts, views.resolve(facts, {"version": "v1"}))
+        assert v1 is not None and v1.label == "training rows of v1"
+
+
 def test_a_slice_filters_the_reference_too(
     churn_store: es.Store, data: dict[str, pd.DataFrame], server: Server
 ) -> None:

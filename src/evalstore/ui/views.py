@@ -274,14 +274,19 @@ class Views:
                 ref_ds, fitted = base.reference_for(model, self.current(facts, view, sliced=False))
                 return Reference(name, f"baseline {base.label}", fitted, ref_ds)
             return Reference(name, f"baseline {base.label}", base, base.selector.dataset(model))
-        ref_ds = model.dataset(environment=name, version=view.version)
+        # the environment's rows of the view's version; of every version when it has none
+        # of this one (a v2 logged in production only is compared with all the training)
+        version = view.version if facts.volume(name, view.version).rows else None
+        ref_ds = model.dataset(environment=name, version=version)
         fitted = self.cache.get(
-            (facts.name, facts.generation, "fit", name, view.version),
+            (facts.name, facts.generation, "fit", name, version),
             lambda: fit_baseline(
                 ref_ds, name, positive_class=self.positive_class(facts, required=False)
             ),
         )
-        label = f"{name} rows" + (f" of {view.version}" if view.version else "")
+        label = f"{name} rows" + (f" of {version}" if version else "")
+        if version is None and view.version is not None:
+            label += f" (every version: it holds none of {view.version})"
         return Reference(name, label, fitted, ref_ds)
 
     def slice_binnings(self, facts: Facts, view: View) -> dict[str, Binning]:
