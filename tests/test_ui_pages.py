@@ -633,6 +633,38 @@ def test_a_version_the_reference_lacks_is_compared_with_all_of_it(
         assert v1 is not None and v1.label == "training rows of v1"
 
 
+def test_a_moving_baseline_is_no_default_reference(
+    tmp_path: Path, data: dict[str, pd.DataFrame]
+) -> None:
+    """The default reference is the latest fixed baseline (else the training rows): a
+    moving baseline created last made the model's page answer 400, since the days before
+    the default range (all of production) hold no production rows. Asked for, it is used."""
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    with es.connect(tmp_path / "store") as store:
+        churn = store.model("churn", task="binary_classification")
+        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
+        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
+        churn.create_baseline("train", environment="training")
+        churn.create_baseline("last-week", environment="production", moving_days=7)
+        views = Views(store, ResultCache())
+        facts = views.facts("churn")
+        view = views.resolve(facts, {})
+        assert view.reference == "train"
+        found, _ = views.drift(facts, view)
+        assert found is not None and found.n_reference == len(data["training"])
+        late = views.resolve(facts, {"reference": "last-week", "start": "2024-03-09"})
+        assert late.reference == "last-week"
+        ref = views.reference(facts, late)
+        assert ref is not None and "moving" in ref.label
+        alone = store.model("alone", task="binary_classification")
+        alone.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
+        alone.create_baseline("last-week", environment="production", moving_days=7)
+        only = views.resolve(views.facts("alone"), {})
+        assert only.reference == "last-week"  # nothing else to compare with
+
+
 def test_a_slice_filters_the_reference_too(
     churn_store: es.Store, data: dict[str, pd.DataFrame], server: Server
 ) -> None:

@@ -300,9 +300,12 @@ def _reference_name(facts: Facts, env: str, given: str | None) -> str | None:
                 or "Create a baseline with model.create_baseline(name, environment=...).",
             )
         return given
-    if names:
-        return names[-1]  # the latest created
+    # the latest created fixed baseline; a moving one compares each range with the days
+    # before it, which the default range (all of the data, or its last days) may not have
+    fixed = [b["name"] for b in facts.baselines if not b.get("moving")]
+    if fixed:
+        return str(fixed[-1])
     for candidate in ("training", "validation"):
         if candidate in facts.environments and candidate != env:
             return candidate
-    return None
+    return names[-1] if names else None  # moving ones only: the latest

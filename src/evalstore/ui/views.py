@@ -172,6 +172,8 @@ class Views:
         volumes = {key: Volume(rows, first, last) for key, (rows, first, last) in found}
         versions = [v for v in model.versions() if any(k[1] == v for k in volumes)]
         baselines = sorted(model.baselines(), key=lambda b: str(b.get("created_at") or ""))
+        for b in baselines:  # a moving one is no default reference (see state.resolve)
+            b["moving"] = model.baseline(str(b["name"])).is_moving
         return Facts(
             name=model.name,
             task=model.task,
