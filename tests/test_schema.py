@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -328,3 +329,30 @@ def test_schema_errors_are_value_errors() -> None:
     assert issubclass(es.SchemaError, ValueError)
     assert issubclass(es.ParameterError, ValueError)
     assert issubclass(es.SchemaError, es.EvalstoreError)
+
+
+def test_integer_classes_name_their_score_columns(tmp_path: Path) -> None:
+    """A multiclass model with integer labels may map its scores from the labels
+    themselves ({0: "p0", ...}): they are stored as the classes' text, and the metrics
+    equal scikit-learn's; a key that is no class name is refused with an example."""
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from evalstore.analyses.performance import performance
+
+    rng = np.random.default_rng(0)
+    n = 600
+    p = rng.dirichlet([1, 1, 1], n)
+    y = rng.integers(0, 3, n)
+    frame = pd.DataFrame({"id": range(n), "p0": p[:, 0], "p1": p[:, 1], "p2": p[:, 2], "y": y})
+    schema = es.Schema(
+        prediction_id="id", prediction_score={0: "p0", 1: "p1", 2: "p2"}, actual_label="y"
+    )
+    assert schema.prediction_score == {"0": "p0", "1": "p1", "2": "p2"}
+    with es.connect(tmp_path / "store") as store:
+        model = store.model("m", task="multiclass_classification")
+        model.log(frame, schema=schema, version="v1", environment="production", progress=False)
+        found = performance(model.dataset(), ["accuracy", "log_loss"])
+    assert found.get("accuracy")["value"] == pytest.approx(accuracy_score(y, p.argmax(axis=1)))
+    assert found.get("log_loss")["value"] == pytest.approx(log_loss(y, p), rel=1e-9)
+    with pytest.raises(es.ParameterError, match=r"names \(text\).*e\.g\. \{'setosa'"):
+        es.Schema(prediction_id="id", prediction_score={1.5: "p0"})

@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from numbers import Integral
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -107,6 +108,14 @@ def _names(value: Sequence[str] | None, field_name: str) -> tuple[str, ...] | No
     return out
 
 
+def _class_name(key: object) -> object:
+    """A class of ``prediction_score``'s mapping as the store names it: integer labels
+    (0, 1, 2) as their text, which the labels are compared with; anything else as is."""
+    if isinstance(key, Integral) and not isinstance(key, bool):
+        return str(int(key))
+    return key
+
+
 def _mapping(value: Mapping[str, str] | None, field_name: str) -> dict[str, str]:
     if value is None:
         return {}
@@ -115,7 +124,12 @@ def _mapping(value: Mapping[str, str] | None, field_name: str) -> dict[str, str]
     out = {}
     for key, col in value.items():
         if not isinstance(key, str) or not isinstance(col, str) or not key or not col:
-            raise ParameterError(field_name, "a mapping of non-empty names to column names", value)
+            raise ParameterError(
+                field_name,
+                "a mapping of non-empty names (text) to column names (text)",
+                value,
+                f"The key {key!r} -> {col!r} is not; e.g. {{'setosa': 'p_setosa'}}.",
+            )
         out[key] = col
     return out
 
@@ -162,7 +176,9 @@ class Schema:
         set_(self, "excluded", _names(self.excluded, "Schema.excluded") or ())
         set_(self, "shap_values", _mapping(self.shap_values, "Schema.shap_values"))
         set_(self, "embeddings", _mapping(self.embeddings, "Schema.embeddings"))
-        score = self.prediction_score
+        score: Any = self.prediction_score
+        if isinstance(score, Mapping):  # integer classes name their columns as text: 0 -> "0"
+            score = {_class_name(k): v for k, v in score.items()}
         if score is not None and not isinstance(score, str):
             set_(self, "prediction_score", _mapping(score, "Schema.prediction_score"))
         elif score == "":
