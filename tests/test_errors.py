@@ -103,3 +103,17 @@ def test_a_baseline_version_that_does_not_exist_lists_the_versions(tmp_path: Pat
     )
     assert result.exit_code == 1, result.output
     assert expected in " ".join(result.output.split()), result.output
+
+
+def test_a_long_value_is_cut_in_the_message() -> None:
+    """A value of thousands of characters (a CSV passed as a schema) is shown cut, with its
+    length, so that the message stays readable; the error keeps the whole value."""
+    from evalstore.errors import SHOWN
+
+    whole = "id,age,score\n" + "1,23,0.5\n" * 500
+    err = es.ParameterError("schema", "a mapping of roles to columns", whole)
+    assert err.got == whole
+    assert len(str(err)) < SHOWN + 100
+    assert f"... ({len(repr(whole)):,} characters)" in str(err)
+    short = es.ParameterError("schema", "a mapping", "x.csv")
+    assert str(short) == "schema must be a mapping; got 'x.csv'."

@@ -54,6 +54,19 @@ def iso(value: object) -> object:
     return value
 
 
+#: the most characters of a value a message shows (a whole file passed as a schema, say)
+SHOWN = 200
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: its repr (ISO text for times), cut to ``SHOWN``
+    characters with how long it was, so that a message stays a line."""
+    text = repr(iso(value))
+    if len(text) <= SHOWN:
+        return text
+    return f"{text[: SHOWN - 40]}... ({len(text):,} characters)"
+
+
 class ParameterError(EvalstoreError, ValueError):
     """An argument has a value or type evalstore cannot use."""
 
@@ -61,7 +74,7 @@ class ParameterError(EvalstoreError, ValueError):
         self.name = name
         self.expected = expected
         self.got = got
-        message = f"{name} must be {expected}; got {iso(got)!r}."
+        message = f"{name} must be {expected}; got {shown(got)}."
         if hint:
             message += f" {hint}"
         super().__init__(message)
