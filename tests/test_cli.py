@@ -168,6 +168,9 @@ def test_bad_arguments_create_no_model(tmp_path: Path, files: dict[str, Path]) -
     r = log(str(files["parquet"]), str(files["schema"]), store=store, model="nope")
     assert r.returncode == 1
     assert "no model named 'nope'" in r.stderr
+    # the advice is a command, not the Python API's store.model(...)
+    assert "evalstore log FILE --model NAME --task TASK" in r.stderr
+    assert "store.model(" not in r.stderr
     r = log(str(tmp_path / "missing.parquet"), str(files["schema"]), store=store, task="regression")
     assert r.returncode == 1 and "missing.parquet" in r.stderr
     r = log(str(files["parquet"]), str(tmp_path / "nope.yaml"), store=store, task="regression")

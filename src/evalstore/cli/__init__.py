@@ -76,12 +76,28 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+#: the Python API's advice in error messages, as a shell user follows it
+_SHELL_ADVICE = {
+    "Create it with store.model(name, task=...).": (
+        "Create it by logging to it: evalstore log FILE --model NAME --task TASK "
+        "(see evalstore log --help)."
+    ),
+    "Create one with model.create_baseline(name, environment=...).": (
+        "Create one with: evalstore baseline create NAME --model MODEL --environment ENV."
+    ),
+}
+
+
 def _run(fn: Callable[[], T]) -> T:
-    """Run a command body; evalstore errors become one line on stderr and exit status 1."""
+    """Run a command body; evalstore errors become one line on stderr and exit status 1,
+    their advice given as commands (they are written for the Python API)."""
     try:
         return fn()
     except EvalstoreError as exc:
-        _fail(str(exc))
+        message = str(exc)
+        for python, shell in _SHELL_ADVICE.items():
+            message = message.replace(python, shell)
+        _fail(message)
         raise AssertionError("unreachable") from None
 
 
