@@ -77,7 +77,7 @@ def test_sigterm_keeps_batches_whole_and_uploads_survive_restarts(tmp_path: Path
         with pytest.raises(es.StoreLocked) as locked:
             es.connect(store)
         assert "evalstore serve" in str(locked.value)
-        assert 'es.connect("http://127.0.0.1:8080")' in str(locked.value)
+        assert f'es.connect("{server.url}")' in str(locked.value)  # the server's own URL
     assert server.stop() in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in server.output()
     assert _stored(store) == ([], 0)
@@ -197,3 +197,31 @@ def test_serve_refuses_to_start_unsafe_or_broken(tmp_path: Path) -> None:
     with pytest.raises(es.ParameterError, match="max_body_size must be a size"):
         serve(tmp_path / "store", max_body_size="lots")
     assert not (tmp_path / "store").exists()
+
+
+def test_a_store_held_by_a_server_names_its_url(tmp_path: Path) -> None:
+    """While a server owns a store, opening it elsewhere names the server's URL (the store
+    folder holds a file saying where it is served, with the server's PID), not a guessed
+    port; a file whose PID is not the lock's holder is ignored."""
+    import evalstore as es
+    from evalstore.store.duckdb import SERVER_FILE, served_at
+
+    store = tmp_path / "store"
+    with es.connect(store) as s:
+        s.model("m", task="regression")
+    server = Server(store).start()
+    try:
+        assert (store / SERVER_FILE).exists()
+        with pytest.raises(es.StoreLocked) as info:
+            es.connect(store)
+        message = str(info.value)
+        assert f"is served at {server.url}" in message
+        assert f'es.connect("{server.url}")' in message and ":8080" not in message
+    finally:
+        assert server.stop() in (0, -signal.SIGTERM)
+    with es.connect(store) as s:  # free again
+        assert [m.name for m in s.models()] == ["m"]
+    # a file left by a server that died names no URL for another process's lock
+    (store / SERVER_FILE).write_text('{"url": "http://127.0.0.1:1", "pid": 1}')
+    assert served_at(store, "1") == "http://127.0.0.1:1"
+    assert served_at(store, str(os.getpid())) is None

@@ -16,8 +16,11 @@ and closes the store: a batch is in the store whole, or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
 import logging
+import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -54,6 +57,7 @@ from evalstore.server.routes import (
     uploads,
 )
 from evalstore.server.uploads import UploadArea
+from evalstore.store.duckdb import SERVER_FILE
 from evalstore.ui import install as install_ui
 
 __all__ = ["DEFAULT_MAX_BODY", "check_bind", "create_app", "is_loopback", "parse_size", "serve"]
@@ -248,6 +252,9 @@ def serve(
         )
         say(f'connect with: es.connect("{url}"' + (", api_key=...)" if api_key else ")"))
         say(f"web UI: {url}{page}")
+        # beside the store file: a process that finds the store locked names this URL
+        served = opened.location.data_file.parent / SERVER_FILE
+        _write_served(served, url)
         from evalstore.server.protocol import MAX_HEAD_BYTES, JsonErrorH11Protocol
 
         config = uvicorn.Config(
@@ -262,3 +269,18 @@ def serve(
     finally:
         state.close()  # closed already, unless the server failed to start
         sock.close()
+        _remove_served(opened.location.data_file.parent / SERVER_FILE)
+
+
+def _write_served(path: Path, url: str) -> None:
+    """Say where the store is served (``store.duckdb.served_at`` reads it); a folder that
+    cannot be written to only loses the hint."""
+    with contextlib.suppress(OSError):
+        path.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+
+
+def _remove_served(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        found = json.loads(path.read_text())
+        if isinstance(found, dict) and found.get("pid") == os.getpid():
+            path.unlink()

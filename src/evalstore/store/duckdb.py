@@ -130,16 +130,40 @@ def actual_table(model_id: int) -> str:
     return f"actuals_{model_id}"
 
 
+#: written beside the store file by ``evalstore serve`` while it serves: its URL and PID
+SERVER_FILE = "evalstore.server.json"
+
+
+def served_at(folder: Path, pid: str | None) -> str | None:
+    """The URL the server holding the store in ``folder`` serves it on (the process ``pid``
+    holds its lock), from the file it wrote; None when no server wrote one."""
+    try:
+        found = json.loads((folder / SERVER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, dict) or (pid is not None and str(found.get("pid")) != pid):
+        return None
+    url = found.get("url")
+    return url if isinstance(url, str) else None
+
+
 def _locked_error(path: Path, exc: Exception) -> StoreLocked:
     text = str(exc)
     match = re.search(r"held in (.+?) \(PID (\d+)\)", text)
     holder = f" (PID {match.group(2)}, {match.group(1)})" if match else ""
+    url = served_at(path.parent, match.group(2) if match else None)
+    if url is not None:
+        return StoreLocked(
+            f"the store {str(path)!r} is served at {url} by `evalstore serve`{holder}, which "
+            f'owns it: send the data to the server (es.connect("{url}") from Python, or its '
+            f"REST API, {url}/docs), or stop the server first to use the store directly."
+        )
     return StoreLocked(
         f"the store {str(path)!r} is in use by another process{holder}. One process owns the "
         "store file at a time: close that process (or its notebook kernel) and try again; or, "
         "for many processes to log to one store, let a server own it (`evalstore serve "
         f"--store {str(path)!r}`) and send the data to the server: "
-        'es.connect("http://127.0.0.1:8080").'
+        'es.connect("http://HOST:PORT"), as the server prints.'
     )
 
 
