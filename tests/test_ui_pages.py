@@ -147,6 +147,13 @@ def test_every_page_answers_and_keeps_its_state_in_the_url(server: Server) -> No
     assert text(get(server, shared)).count("800") >= 1  # v1's 800 rows
 
 
+def test_models_is_the_models_list(server: Server) -> None:
+    """/models (every model's page is below it) leads to the models list, not a JSON 404."""
+    r = httpx.get(server.url + "/models", timeout=30)
+    assert r.status_code == 307 and r.headers["location"] == "/"
+    assert "churn" in text(httpx.get(server.url + "/models", follow_redirects=True).text)
+
+
 def test_default_range_and_reference(server: Server) -> None:
     page = text(get(server, "/models/churn"))
     assert "all 1,100 production rows" in page

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.render import ui_figures
@@ -164,6 +164,12 @@ def models_page(request: Request, ui: UiDep) -> HTMLResponse:
         return render_page("models.html.j2", started, title="Models", models=rows, page="models")
 
     return answer(request, render, "Models")
+
+
+@router.get("/models", include_in_schema=False)
+def models_redirect() -> RedirectResponse:
+    """``/models`` (an obvious guess, as every model's page is below it): the models list."""
+    return RedirectResponse("/", status_code=307)
 
 
 @router.get("/models/{name}/health", response_class=HTMLResponse)
