@@ -606,6 +606,10 @@ def test_compare_honours_the_slice_on_both_sides(
     # both sides hold one bin of plan: it cannot drift, and is not counted as drifted
     row = re.search(r"<tr class=\"(\w*)\"><td>plan</td>", sliced)
     assert row is not None and row.group(1) == ""
+    # the training rows (side A) hold no age above their own maximum: said as such
+    empty = text(get(server, "/models/churn/compare?slice=age:above", 400))
+    assert "no rows for" in empty and "in the slice age = above" in empty
+    assert "compare without the slice" in empty
 
 
 def test_a_version_the_reference_lacks_is_compared_with_all_of_it(

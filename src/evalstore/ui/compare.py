@@ -170,6 +170,16 @@ def compare(views: Views, facts: Facts, a: Side, b: Side, view: View | None = No
         rows_a = base.n_rows_ if base is not None and base.n_rows_ else count(side=a, ds=ds_a)
         rows_b = count(side=b, ds=ds_b)
         for side, rows in ((a, rows_a), (b, rows_b)):
+            if not rows and chosen is not None:
+                column, label = chosen
+                raise ParameterError(
+                    "compare",
+                    "two selections with rows in the slice",
+                    f"no rows for {side.label} in the slice {column} = {label}",
+                    f"{side.label} holds no {column} in {label} (a bin the current data "
+                    "reached and it did not): compare without the slice, or pick another "
+                    "side.",
+                )
             if not rows:
                 raise ParameterError(
                     "compare", "two selections with rows", f"no rows for {side.label}"
