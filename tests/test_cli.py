@@ -211,3 +211,26 @@ def test_store_locked_by_another_process(tmp_path: Path) -> None:
         assert "try again" in r.stderr
     finally:
         holder.communicate("", timeout=30)
+
+
+def test_models_gives_each_environment_its_time_range(
+    tmp_path: Path, files: dict[str, Path]
+) -> None:
+    """Each environment's row of `evalstore models` shows its own first and last timestamps:
+    the model's whole range was printed on the first row (production's, before training's)."""
+    store = tmp_path / "store"
+    frame = pd.read_parquet(files["parquet"])
+    with es.connect(store) as s:
+        model = s.model("churn", task="binary_classification")
+        schema = es.Schema.from_file(files["schema"])
+        model.log(frame, schema=schema, version="v1", environment="production", progress=False)
+        early = frame.assign(id=frame["id"] + "-t", ts=frame["ts"] - pd.Timedelta(days=30))
+        model.log(early, schema=schema, version="v1", environment="training", progress=False)
+    r = run("models", "--json", store=store)
+    (info,) = json.loads(r.stdout)
+    assert info["ranges"]["production"] == ["2026-01-01 00:00:00", "2026-01-01 05:00:00"]
+    assert info["ranges"]["training"] == ["2025-12-02 00:00:00", "2025-12-02 05:00:00"]
+    r = run("models", store=store)
+    lines = {line.split("│")[4].strip(): line for line in r.stdout.splitlines() if "│" in line}
+    assert "2026-01-01 00:00" in lines["production"] and "2025-12-02" not in lines["production"]
+    assert "2025-12-02 00:00" in lines["training"] and "2026-01-01" not in lines["training"]

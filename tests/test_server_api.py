@@ -129,6 +129,7 @@ def test_models_create_get_list_versions_batches(http: httpx.Client) -> None:
         "first": None,
         "last": None,
         "batches": 0,
+        "ranges": {},
     }
     again = http.post("/models", json={"name": "churn-api", "task": "binary_classification"})
     assert again.status_code == 200 and again.json() == r.json()

@@ -80,6 +80,8 @@ class ModelInfo:
     first: datetime | None = None
     last: datetime | None = None
     batches: int = 0
+    ranges: dict[str, list[datetime | None]] = field(default_factory=dict)
+    """per environment, its first and last timestamps (``first``/``last``: the model's)"""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -435,6 +437,7 @@ class Model(ModelAnalyses):
             first=min(firsts) if firsts else None,
             last=max(lasts) if lasts else None,
             batches=len(engine.batches(self._record.id)),
+            ranges={r["environment"]: [r["first"], r["last"]] for r in rows},
         )
 
 

@@ -269,8 +269,8 @@ def models_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
                     env,
                     f"{info.rows.get(env, 0):,}",
                     f"{info.with_actuals.get(env, 0):,}",
-                    _when(info.first) if i == 0 else "",
-                    _when(info.last) if i == 0 else "",
+                    _when(info.ranges.get(env, [None, None])[0]),
+                    _when(info.ranges.get(env, [None, None])[1]),
                 )
         out.print(table)
 

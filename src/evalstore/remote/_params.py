@@ -24,8 +24,16 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _model_info(data: Mapping[str, Any]) -> ModelInfo:
+    ranges = {
+        env: [_parse_time(t) for t in span] for env, span in (data.get("ranges") or {}).items()
+    }
     return ModelInfo(
-        **{**data, "first": _parse_time(data["first"]), "last": _parse_time(data["last"])}
+        **{
+            **data,
+            "first": _parse_time(data["first"]),
+            "last": _parse_time(data["last"]),
+            "ranges": ranges,
+        }
     )
 
 

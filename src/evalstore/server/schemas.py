@@ -81,6 +81,9 @@ class ModelInfoOut(BaseModel):
     with_actuals: dict[str, int] = Field(description="Inferences whose actual is known.")
     first: datetime | None
     last: datetime | None
+    ranges: dict[str, list[datetime | None]] = Field(
+        default_factory=dict, description="Per environment, its first and last timestamps."
+    )
     batches: int
 
 
