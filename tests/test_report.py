@@ -332,6 +332,12 @@ def test_cli_report_and_baseline(tmp_path: Path) -> None:
     assert code == 1 and ".html, .md or .json" in text
     code, text = run("report", "-m", "clf", "-r", "env=training", "-c", "production")
     assert code == 1 and "key=value" in text
+    # a bad flag is named as the flag, not the Python parameter ('window must be None or')
+    code, text = run(
+        "report", "-m", "clf", "-r", "training", "-c", "production", "--window", "weeks"
+    )
+    assert code == 1 and "--window must be one of" in text and "None" not in text, text
+    assert "Did you mean 'week'?" in text
     code, text = run("baseline", "create", "cli-base", "-m", "clf", "-e", "training")
     assert code == 0 and "version 1" in text, text
     code, text = run("baseline", "list", "-m", "clf", "--json")

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from evalstore import __version__
-from evalstore.errors import EvalstoreError
+from evalstore.errors import EvalstoreError, ParameterError
 
 if TYPE_CHECKING:
     from evalstore.sdk import Store
@@ -88,16 +88,40 @@ _SHELL_ADVICE = {
 }
 
 
+#: parameters of the Python API that the commands take as these flags
+_FLAGS = {
+    "window": "--window",
+    "metrics": "--metric",
+    "metric": "--metric",
+    "start": "--start",
+    "end": "--end",
+    "environment": "--environment",
+    "version": "--version",
+    "positive_class": "--positive-class",
+    "moving_days": "--moving-days",
+}
+
+
+def _for_the_shell(exc: EvalstoreError) -> str:
+    """``exc``'s message as a shell user reads it: a parameter named as its flag (a flag
+    left out is None, so 'None or' goes), the advice given as commands."""
+    message = str(exc)
+    name = exc.name if isinstance(exc, ParameterError) else None
+    if name in _FLAGS and message.startswith(f"{name} must be "):
+        rest = message[len(f"{name} must be ") :].removeprefix("None or ")
+        message = f"{_FLAGS[name]} must be {rest}"
+    for python, shell in _SHELL_ADVICE.items():
+        message = message.replace(python, shell)
+    return message
+
+
 def _run(fn: Callable[[], T]) -> T:
     """Run a command body; evalstore errors become one line on stderr and exit status 1,
-    their advice given as commands (they are written for the Python API)."""
+    in the shell's words (they are written for the Python API)."""
     try:
         return fn()
     except EvalstoreError as exc:
-        message = str(exc)
-        for python, shell in _SHELL_ADVICE.items():
-            message = message.replace(python, shell)
-        _fail(message)
+        _fail(_for_the_shell(exc))
         raise AssertionError("unreachable") from None
 
 
