@@ -99,21 +99,10 @@ class ModelAnalyses:
         """Drift of every column of ``current`` against ``reference`` (a baseline's frozen bins
         when it is one): ``drift(reference, current, ...)``. ``columns`` defaults to the
         reference's features and tags."""
-        from evalstore.analyses.binning import feature_columns
         from evalstore.analyses.drift import drift
 
-        cur = self._rows(current, "current")
-        ref, fitted = self._reference(reference, cur)
-        names = _names(columns)
-        return drift(
-            ref,
-            cur,
-            names if names is not None else feature_columns(ref),
-            method,
-            alpha,
-            threshold=threshold,
-            binnings=fitted.binnings_ if fitted is not None else None,
-        )
+        ref, cur, names, binnings = self._drift_sides(reference, current, columns)
+        return drift(ref, cur, names, method, alpha, threshold=threshold, binnings=binnings)
 
     def drift_over_time(
         self,
@@ -128,22 +117,28 @@ class ModelAnalyses:
     ) -> DriftOverTime:
         """Drift of each time window (``by``: hour, day, week, month) of ``current`` against
         ``reference``: ``drift_over_time(reference, current, by, ...)``."""
-        from evalstore.analyses.binning import feature_columns
         from evalstore.analyses.drift import drift_over_time
+
+        ref, cur, names, binnings = self._drift_sides(reference, current, columns)
+        return drift_over_time(
+            ref, cur, by, names, method, alpha, threshold=threshold, binnings=binnings
+        )
+
+    def _drift_sides(
+        self,
+        reference: Dataset | Baseline | str | Mapping[str, Any],
+        current: Dataset | str | Mapping[str, Any],
+        columns: str | Sequence[str] | None,
+    ) -> tuple[Dataset, Dataset, list[str], dict[str, Any] | None]:
+        """What drift and drift over time compare: the reference's rows, the current rows,
+        the columns (default the reference's features and tags) and a baseline's bins."""
+        from evalstore.analyses.binning import feature_columns
 
         cur = self._rows(current, "current")
         ref, fitted = self._reference(reference, cur)
         names = _names(columns)
-        return drift_over_time(
-            ref,
-            cur,
-            by,
-            names if names is not None else feature_columns(ref),
-            method,
-            alpha,
-            threshold=threshold,
-            binnings=fitted.binnings_ if fitted is not None else None,
-        )
+        binnings = fitted.binnings_ if fitted is not None else None
+        return ref, cur, list(names) if names is not None else feature_columns(ref), binnings
 
     def quality(
         self,

@@ -30,6 +30,7 @@ when it holds at most ``FULL_RANGE_ROWS`` rows, else to its last ``RECENT_DAYS``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -173,7 +174,9 @@ class Views:
         versions = [v for v in model.versions() if any(k[1] == v for k in volumes)]
         baselines = sorted(model.baselines(), key=lambda b: str(b.get("created_at") or ""))
         for b in baselines:  # a moving one is no default reference (see state.resolve)
-            b["moving"] = model.baseline(str(b["name"])).is_moving
+            name = str(b["name"])  # read once per generation, shared with :meth:`baseline`
+            key = (model.name, generation, "baseline", name)
+            b["moving"] = self.cache.get(key, functools.partial(model.baseline, name)).is_moving
         return Facts(
             name=model.name,
             task=model.task,
