@@ -42,10 +42,26 @@ def test_late_actuals_attach(model: es.Model) -> None:
     assert model.dataset().to_arrow().schema.field("actual_label").type == pa.int64()
 
 
+def test_the_report_says_how_many_predictions_the_actuals_joined(model: es.Model) -> None:
+    model.log(binary_frame(10), schema=PREDICTIONS, version="v1", environment="production")
+    model.log(binary_frame(4), schema=PREDICTIONS, version="v2", environment="production")
+    logged = model.log(binary_frame(3), schema=PREDICTIONS, version="v1", environment="training")
+    assert logged.matched is None  # inferences
+    late = pd.DataFrame({"id": [2, 5, 12, 40], "y": [1, 0, 1, 0]})
+    report = model.log_actuals(late, prediction_id="id", actual="y")
+    # ids 2 and 5 in v1 and 2 in v2 (the same prediction id, both versions); 12 and 40
+    # not logged: kept for later; training's id 2 is another environment's
+    assert (report.actuals, report.matched) == (4, 3)
+    assert model.dataset(where={"actual_label": 1}).count() == 2
+    elsewhere = model.log_actuals(late, prediction_id="id", actual="y", environment="validation")
+    assert elsewhere.matched == 0
+
+
 def test_actual_before_its_prediction(model: es.Model) -> None:
-    model.log_actuals(
+    early = model.log_actuals(
         pd.DataFrame({"id": [3, 4, 99], "y": [1, 1, 0]}), prediction_id="id", actual="y"
     )
+    assert early.matched == 0
     assert model.dataset().count() == 0
     model.log(binary_frame(6), schema=PREDICTIONS, version="v1", environment="production")
     got = actual_labels(model)

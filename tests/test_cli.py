@@ -112,6 +112,8 @@ def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Pat
     )
     assert r.returncode == 0, r.stderr
     assert "logged 3 actuals" in r.stdout
+    assert "they joined 2 logged predictions" in r.stdout  # p9 has no prediction yet
+    assert "note:" not in r.stdout
 
     r = run("models", "--json", store=store)
     assert r.returncode == 0, r.stderr
@@ -135,6 +137,24 @@ def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Pat
         df = s.model("churn").dataset().to_pandas().sort_values("prediction_id")
     assert df["actual_label"].tolist()[:2] == [1, 1]
     assert df["prediction_score"].tolist() == [0.1, 0.9, 0.4, 0.6, 0.2, 0.8]
+
+    # actuals for an environment without these predictions: kept, and the user is told
+    r = run(
+        "log-actuals",
+        str(files["actuals"]),
+        "--model",
+        "churn",
+        "--prediction-id",
+        "id",
+        "--actual",
+        "y",
+        "--environment",
+        "validation",
+        store=store,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "joined 0 logged predictions" in r.stdout
+    assert "note: no validation prediction of churn has these ids yet" in r.stdout
 
 
 def test_bad_file_fails_with_one_line_and_writes_nothing(

@@ -178,7 +178,8 @@ def test_log_json_inferences_then_actuals(http: httpx.Client) -> None:
     body = {"prediction_id": "pid", "actual": "y", "records": labels}
     r = http.post("/models/json-model/actuals", json=body)
     assert r.status_code == 201, r.text
-    assert r.json()["rows"] == 6
+    assert r.json()["rows"] == 6 and r.json()["matched"] == 6
+    assert again.json()["matched"] is None  # inferences
     info = http.get("/models/json-model").json()
     assert info["rows"] == {"production": 8} and info["with_actuals"] == {"production": 6}
 

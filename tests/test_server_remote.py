@@ -235,7 +235,7 @@ def test_retried_chunks_and_commits_never_duplicate(server: Server) -> None:
         actuals = model.log_actuals(late, prediction_id="pid", actual="y")
         assert len(flaky.lost) == 5
         assert (report.rows, report.replaced) == (20_000, 0)
-        assert actuals.rows == 20_000
+        assert (actuals.rows, actuals.matched) == (20_000, 20_000)  # the retried commit's
         batches = model.batches()
         assert [(b["kind"], b["rows"]) for b in batches] == [
             ("inferences", 20_000),

@@ -256,8 +256,15 @@ def log_actuals_cmd(
             )
         out.print(
             f"logged {report.rows:,} actuals to {model} ({environment}) as batch "
-            f"{report.batch_id} in {report.seconds:.2f} s"
+            f"{report.batch_id} in {report.seconds:.2f} s; they joined "
+            f"{report.matched or 0:,} logged predictions"
         )
+        if not report.matched:
+            out.print(
+                f"note: no {environment} prediction of {model} has these ids yet. The "
+                "actuals are kept and join predictions logged later with the same ids; if "
+                "they were logged already, check --prediction-id and --environment."
+            )
 
     _run(body)
 

@@ -115,6 +115,12 @@ class BatchReportOut(BaseModel):
     )
     actuals: int
     seconds: float
+    matched: int | None = Field(
+        None,
+        description="For actuals: the logged predictions (rows, of every version) they were "
+        "joined to; 0 when none is logged yet in that environment (the actuals are kept and "
+        "join predictions logged later). Null for inferences.",
+    )
 
 
 class _Inferences(BaseModel):

@@ -61,8 +61,8 @@ class BatchWriter:
     batch_id: int = 0
     tallies: list[_Tally] = field(default_factory=list)
 
-    def run(self, source: Source, progress: Progress | None) -> tuple[int, int, int]:
-        """Write every chunk; returns (rows, replaced, actuals)."""
+    def run(self, source: Source, progress: Progress | None) -> tuple[int, int, int, int | None]:
+        """Write every chunk; returns (rows, replaced, actuals, matched: see BatchReport)."""
         self.batch_id = int(self.con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
         self._add_columns()
         self.tallies = [_Tally(c) for c in self.plan.checks]
@@ -113,7 +113,7 @@ class BatchWriter:
         self._check_duplicates(rows)
         self._check_vectors()
         replaced = self._replace_earlier() if self.kind == "inferences" else 0
-        fold_batch(
+        matched = fold_batch(
             self.con,
             self.kind,
             self.batch_id,
@@ -122,7 +122,7 @@ class BatchWriter:
             self.actual_table,
         )
         actuals = self._count_actuals()
-        return rows, replaced, actuals
+        return rows, replaced, actuals, matched
 
     # -- SQL -----------------------------------------------------------------------------------
 

@@ -76,11 +76,13 @@ def fold_batch(
     environment: str,
     inference_table: str,
     actual_table: str,
-) -> None:
-    """Bring the copy up to date after a batch's rows were inserted (same transaction)."""
+) -> int | None:
+    """Bring the copy up to date after a batch's rows were inserted (same transaction).
+    Returns, for actuals, the inference rows they were set on (None for inferences)."""
+    matched = None if kind == "inferences" else 0
     names = _actual_columns(con, actual_table)
     if not names:
-        return
+        return matched
     inf, act = quote(inference_table), quote(actual_table)
     others = "environment = ? AND batch_id <> ?"
     if kind == "inferences" and _exists(con, actual_table, others, [environment, batch_id]):
@@ -100,9 +102,12 @@ def fold_batch(
     ):
         sets = ", ".join(f"{quote(c)} = coalesce(a.{quote(c)}, i.{quote(c)})" for c in names)
         cols = ", ".join(quote(c) for c in names)
-        con.execute(
+        found = con.execute(
             f"UPDATE {inf} AS i SET {sets} FROM (SELECT prediction_id, {cols} FROM {act} "
             "WHERE batch_id = ?) AS a WHERE i.environment = ? AND i.batch_id <> ? "
             "AND i.prediction_id = a.prediction_id",
             [batch_id, environment, batch_id],
-        )
+        ).fetchall()
+        if matched is not None:  # the rows updated: DuckDB returns their count
+            matched = int(found[0][0])
+    return matched

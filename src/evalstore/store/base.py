@@ -52,6 +52,10 @@ class BatchReport:
     actuals: int
     """actuals written (late actuals, or the ones logged with the inferences)"""
     seconds: float
+    matched: int | None = None
+    """for actuals: the logged predictions (rows, of every version) they were joined to;
+    0 when none was logged yet in that environment (they are kept, and join the
+    predictions that arrive later). None for inferences."""
 
 
 class EvaluationStore(abc.ABC):

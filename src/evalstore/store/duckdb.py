@@ -441,7 +441,7 @@ class DuckDBStore(EvaluationStore):
                     inference_table=inference_table(model_id),
                     actual_table=actual_table(model_id),
                 )
-                rows, replaced, actuals = writer.run(source, progress)
+                rows, replaced, actuals, matched = writer.run(source, progress)
                 batch_id = writer.batch_id
                 first = last = None
                 if kind == "inferences":  # the batch's rows are together: a few row groups
@@ -493,7 +493,8 @@ class DuckDBStore(EvaluationStore):
                 raise
             finally:
                 self._schemas.clear()
-        return BatchReport(batch_id, rows, replaced, actuals, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return BatchReport(batch_id, rows, replaced, actuals, seconds, matched)
 
     def _forget(
         self,
