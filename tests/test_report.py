@@ -273,6 +273,8 @@ def test_report_refusals_say_what_to_do(setup) -> None:
         model.report(reference="training", current={"env": "production"})
     with pytest.raises(es.ParameterError, match="create_baseline"):
         model.baseline("nope")
+    with pytest.raises(es.ParameterError, match="baseline must be fitted on a selection with"):
+        model.create_baseline("empty", environment="training", start="2030-01-01")
 
 
 @pytest.mark.parametrize(
@@ -338,6 +340,17 @@ def test_cli_report_and_baseline(tmp_path: Path) -> None:
     )
     assert code == 1 and "--window must be one of" in text and "None" not in text, text
     assert "Did you mean 'week'?" in text
+    # a range without rows: the baseline is named (not 'reference'), advice as a command
+    code, text = run(
+        "baseline", "create", "cli-base", "-m", "clf", "-e", "training", "--start", "2030-01-01"
+    )
+    assert code == 1 and "baseline must be fitted on a selection with rows" in text, text
+    assert "no rows for environment=training, from 2030" in text
+    assert "evalstore models shows what the store holds" in text
+    code, text = run(
+        "report", "-m", "clf", "-r", "training", "-c", "environment=production,start=2030-01-01"
+    )
+    assert code == 1 and "evalstore models shows" in text and "model.info()" not in text, text
     code, text = run("baseline", "create", "cli-base", "-m", "clf", "-e", "training")
     assert code == 0 and "version 1" in text, text
     code, text = run("baseline", "list", "-m", "clf", "--json")

@@ -349,10 +349,11 @@ def fit_baseline(
     n = reference.count()
     if n == 0:
         raise ParameterError(
-            "reference",
-            "a selection with rows",
+            "baseline",
+            "fitted on a selection with rows",
             f"no rows for {base.selector.describe()}",
-            "Check the environment, version, dates and filter of the baseline.",
+            "Check its environment, version, dates and filter (model.info() shows "
+            "what the store holds).",
         )
     names = list(columns) if columns is not None else feature_columns(reference)
     names += [c for c in prediction_columns(reference) if c not in names]

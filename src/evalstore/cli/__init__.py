@@ -85,6 +85,7 @@ _SHELL_ADVICE = {
     "Create one with model.create_baseline(name, environment=...).": (
         "Create one with: evalstore baseline create NAME --model MODEL --environment ENV."
     ),
+    "(model.info() shows what the store holds)": "(evalstore models shows what the store holds)",
 }
 
 
