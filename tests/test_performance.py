@@ -562,6 +562,8 @@ def binary_ds(store: es.Store) -> es.Dataset:
     ("kwargs", "match"),
     [
         ({"metrics": ["acuracy"]}, r"metric must be one of \[.*'accuracy'.*\]; got 'acuracy'"),
+        # only the model's own metrics are offered
+        ({"metrics": ["rmsee"]}, r"one of \[[^]]*'accuracy'(?![^]]*'rmse')[^]]*\]; got 'rmsee'"),
         ({"metrics": ["mae"]}, "'mae' is for regression. Metrics for binary_classification"),
         ({"metrics": []}, "non-empty list"),
         ({"by": "grpp"}, "Did you mean 'grp'"),

@@ -360,7 +360,18 @@ def _choose(
     if not keys:
         raise ParameterError("metrics", "a non-empty list of metric keys (or None)", metrics)
     chosen: list[Metric] = []
+    registered = {m.key for m in available_metrics()}
     for key in keys:
+        if isinstance(key, str) and key not in registered:
+            # the model's own metrics, not every task's (a regression user was offered
+            # 'roc_auc' and 'f1_macro')
+            fit = sorted(m.key for m in available_metrics(task))
+            raise ParameterError(
+                "metric",
+                f"one of {fit}",
+                key,
+                f"Those are the metrics of a {task.value} model.{did_you_mean(key, fit)}",
+            )
         metric = get_metric(key)
         if task not in metric.tasks:
             fit = sorted(m.key for m in available_metrics(task))
