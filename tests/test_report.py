@@ -22,6 +22,7 @@ from sklearn.metrics import (
 from typer.testing import CliRunner
 
 import evalstore as es
+from conftest import REGRESSION_SCHEMA, regression_frame
 from evalstore.analyses.baseline import Baseline
 from evalstore.analyses.drift import drift
 from evalstore.analyses.performance import PerformanceResult, performance
@@ -559,3 +560,22 @@ def test_report_on_a_plain_number_custom_metric(store: es.Store) -> None:
         assert report.slices_current is not None and report.slices_current.overall.n == len(prod)
     finally:
         unregister_metric("flag_rate")
+
+
+def test_a_metric_without_a_direction_is_not_rated_ok(store: es.Store) -> None:
+    """mean_error has no better side: the summary reports its change as info, where it
+    said 'ok' (as if the change had been tested and found harmless)."""
+    model = store.model("reg", task="regression")
+    model.log(regression_frame(40), schema=REGRESSION_SCHEMA, version="v1", environment="training")
+    current = regression_frame(40, start=40).assign(yhat=lambda d: d["y"] + 7.0)
+    model.log(current, schema=REGRESSION_SCHEMA, version="v1", environment="production")
+    report = model.report(
+        reference="training", current="production", metrics=["mean_error"], progress=False
+    )
+    (item,) = [s for s in report.summary if s["topic"] == "performance"]
+    assert report.primary_metric == "mean_error"
+    assert item["status"] == "info" and "not rated" in item["text"], item
+    assert "mean_error 7 in the current data" in item["text"]
+    rated = model.report(reference="training", current="production", metrics=["mae"])
+    (item,) = [s for s in rated.summary if s["topic"] == "performance"]
+    assert item["status"] != "info" and "not rated" not in item["text"], item

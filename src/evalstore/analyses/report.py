@@ -163,7 +163,13 @@ class Report:
         if ref is not None and ref.get("value") is not None:
             delta = cur["value"] - ref["value"]
             text += f", {_num(ref['value'])} in the reference ({delta:+.3g})"
-            if _worse_beyond_interval(metric, cur, ref["value"]):
+            if get_metric(metric).higher_is_better is None:
+                status = "info"  # not ok: nothing says which way is worse
+                text += f": {metric} has no better or worse side, so it is not rated"
+            elif cur.get("ci_low") is None:
+                status = "info"
+                text += ": no confidence interval to test the change against"
+            elif _worse_beyond_interval(metric, cur, ref["value"]):
                 status = "alert"
                 text += ": worse beyond the confidence interval"
         missing = cur.get("n_without_actual") or 0
