@@ -26,6 +26,7 @@ import pickle
 import sqlite3
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -75,16 +76,46 @@ class CompiledSql:
         """The SQL of ``op``, compiled once while this cache (or its file) keeps it."""
         return self.memory.get(op, lambda: self._sql(op))
 
-    def _sql(self, op: ops.Node) -> str:
+    def _sql(self, op: ops.Node, compiled: ops.Node | None = None) -> str:
+        """The SQL of ``compiled`` (default ``op``), kept under ``op``."""
         key = self._key(op)
         if key is not None:
             found = self._read(key)
             if found is not None:
                 self.from_file += 1
                 return found
-        text = str(ibis.to_sql(op.to_expr(), dialect="duckdb"))
+        text = str(ibis.to_sql((compiled or op).to_expr(), dialect="duckdb"))
         if key is not None:
             self._write(key, text)
+        return text
+
+    def selection_sql(self, op: ops.Node) -> str:
+        """The SQL of a selection (a filter of a table), kept per *shape*: its time bounds
+        (a window's start and end) are placeholders in the SQL kept, their values written
+        in here. Another window is then no query to compile: the first compile of a
+        process costs 0.1-0.15 s (Ibis's compilers and sqlglot get ready), and a report
+        on a new window compiled nothing else."""
+        return self.memory.get(("selection", op), lambda: self._selection_sql(op))
+
+    def _selection_sql(self, op: ops.Node) -> str:
+        bounds = _time_bounds(op)
+        if not bounds:
+            return self.sql(op)
+        # kept under the selection with fixed values in the bounds' places (a key that
+        # pickles), compiled with a placeholder call in each place
+        at = [_FIXED + timedelta(microseconds=i) for i in range(len(bounds))]
+        fixed = op.replace({b: ops.Literal(v, b.dtype) for b, v in zip(bounds, at, strict=True)})
+        marked = op.replace({b: _bound(i).op() for i, b in enumerate(bounds)})
+        try:
+            text = self.memory.get(fixed, lambda: self._sql(fixed, marked))
+        except Exception as exc:  # a bound where only a literal compiles: as it is
+            log.info("a selection's time bounds stay in its SQL: %s", exc)
+            return self.sql(op)
+        for i, b in enumerate(bounds):
+            mark = f"EVALSTORE_BOUND({i})"
+            if mark not in text:
+                return self.sql(op)
+            text = text.replace(mark, f"TIMESTAMP '{b.value.isoformat(sep=' ')}'")
         return text
 
     def _key(self, op: ops.Node) -> str | None:
@@ -154,6 +185,27 @@ def _open(path: Path) -> sqlite3.Connection:
     return db
 
 
+#: the values a selection's time bounds take in the key its SQL is kept under
+_FIXED = datetime(1, 1, 1)
+
+
+@ibis.udf.scalar.builtin(name="evalstore_bound")  # type: ignore[untyped-decorator]
+def _bound(i: int) -> datetime:  # type: ignore[empty-body]
+    """The i-th time bound of a selection: a placeholder in the SQL kept, never run."""
+
+
+def _time_bounds(op: ops.Node) -> list[ops.Literal]:
+    """The naive timestamp literals of ``op`` (a window's start and end), in graph order."""
+    return [
+        lit
+        for lit in op.find(ops.Literal)
+        if isinstance(lit.value, datetime)
+        and lit.value.tzinfo is None
+        and lit.dtype.is_timestamp()
+        and lit.dtype.timezone is None
+    ]
+
+
 _NAMESPACE: list[bytes] = []
 
 
@@ -181,7 +233,7 @@ def bind(cache: CompiledSql, expr: ir.Expr, selection: ir.Table) -> str:
     for every selection of these columns, behind ``WITH evalstore_selection AS (the
     selection's SQL)``."""
     query = sql_of(cache, expr.op())
-    rows = sql_of(cache, selection.op())
+    rows = cache.selection_sql(selection.op())
     # the selection is a filter and a projection: inlined, its filters reach the scan
     head = f'WITH "{TEMPLATE}" AS NOT MATERIALIZED ({rows})'
     if query.startswith("WITH "):

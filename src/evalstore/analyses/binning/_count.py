@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evalstore._arrow import numbers
 from evalstore._memo import Memo
 from evalstore.errors import ParameterError, did_you_mean
 
@@ -39,7 +40,14 @@ Decoder: TypeAlias = Callable[[pa.Table], np.ndarray]
 
 def ints(table: pa.Table, name: str) -> np.ndarray:
     """A count or sum column as int64, NULL (a sum over no rows) as 0."""
-    return np.asarray(pc.fill_null(table.column(name), 0).to_numpy(), dtype=np.int64)
+    column = table.column(name)
+    if column.null_count:
+        column = pc.fill_null(column, 0)
+    if pa.types.is_decimal(column.type) and column.type.scale == 0:
+        # DuckDB's SUM of integers (HUGEINT): whole numbers, cast exactly (an overflow
+        # raises) rather than read as Python Decimals
+        column = pc.cast(column, pa.int64())
+    return np.asarray(numbers(column), dtype=np.int64)
 
 
 def _sums(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any], Decoder]:
@@ -98,11 +106,11 @@ def _engine_histogram(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any]
         chunks = table.column(f"{key}h").chunks
         found = pa.concat_arrays(chunks) if chunks else None  # offsets from 0
         if found is not None and len(found.keys):
-            rows = np.repeat(np.arange(table.num_rows), np.diff(found.offsets.to_numpy()))
-            at = np.asarray(found.keys.to_numpy(zero_copy_only=False), dtype=np.float64)
+            rows = np.repeat(np.arange(table.num_rows), np.diff(numbers(found.offsets)))
+            at = np.asarray(numbers(found.keys), dtype=np.float64)
             j = np.minimum(np.searchsorted(known, at), len(known) - 1)
             position = np.where(known[j] == at, j, len(known))  # not a bound: above
-            values = np.asarray(found.items.to_numpy(zero_copy_only=False), dtype=np.int64)
+            values = np.asarray(numbers(found.items), dtype=np.int64)
             np.add.at(counts, (rows, position), values)
         counts[:, -1] = n - valid
         return counts

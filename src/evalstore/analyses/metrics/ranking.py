@@ -83,6 +83,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evalstore._arrow import from_numbers, numbers
 from evalstore.analyses.metrics._base import (
     Finished,
     GroupData,
@@ -146,7 +147,7 @@ def score_sums(table: pa.Table, ap_variance: bool) -> pa.Table:
     groups = [c for c in table.column_names if c not in _COUNTS]
     n = table.num_rows
     gid, size = _group_ids(table, groups)
-    order = _by_group_and_bin(gid, size, np.asarray(table.column(_BIN).to_numpy()))
+    order = _by_group_and_bin(gid, size, numbers(table.column(_BIN)))
     gid = gid[order]
     pos = _counts(table, "pos")[order]
     neg = _counts(table, "neg")[order]
@@ -195,13 +196,13 @@ def score_sums(table: pa.Table, ap_variance: bool) -> pa.Table:
             ap_e2=total(neg * dneg * dneg),  # P² h_b², negatives
         )
     first = order[starts] if n else np.zeros(0, np.int64)
-    out = {name: table.column(name).take(first) for name in groups}
-    out.update({name: pa.array(values, pa.float64()) for name, values in sums.items()})
+    out = {name: table.column(name).take(from_numbers(first)) for name in groups}
+    out.update({name: from_numbers(values.astype(np.float64)) for name, values in sums.items()})
     return pa.table(out)
 
 
 def _counts(table: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(table.column(name).to_numpy(), dtype=np.float64)
+    return np.asarray(numbers(table.column(name)), dtype=np.float64)
 
 
 def _group_ids(table: pa.Table, groups: list[str]) -> tuple[np.ndarray, int]:
@@ -215,11 +216,11 @@ def _group_ids(table: pa.Table, groups: list[str]) -> tuple[np.ndarray, int]:
         codes = pc.dictionary_encode(table.column(name).combine_chunks(), null_encoding="encode")
         width = max(len(codes.dictionary), 1)
         rank = np.empty(len(codes.dictionary), dtype=np.int64)
-        rank[np.asarray(pc.sort_indices(codes.dictionary).to_numpy())] = np.arange(len(rank))
+        rank[numbers(pc.sort_indices(codes.dictionary))] = np.arange(len(rank))
         if size * width >= 2**40:  # renumber the groups so far densely first
             gid = np.unique(gid, return_inverse=True)[1].astype(np.int64).reshape(-1)
             size = int(gid.max()) + 1 if len(gid) else 1
-        gid = gid * width + rank[np.asarray(codes.indices.to_numpy(), dtype=np.int64)]
+        gid = gid * width + rank[np.asarray(numbers(codes.indices), dtype=np.int64)]
         size *= width
     return gid, size
 

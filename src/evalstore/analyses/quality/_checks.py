@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from evalstore.analyses._tails import binomial_sf
 from evalstore.analyses.quality.expectations import ColumnExpectation
 from evalstore.analyses.quality.result import ColumnQuality, QualityIssue
 
@@ -114,17 +115,16 @@ def chance_out_of_range(valid: int, n_reference: int) -> int:
     n_reference): a result by the hour asks for thousands, most of them alike."""
     if n_reference <= 0 or valid <= 0:
         return 0
-    # binom.isf from scipy.special (scipy.stats costs 0.9 s to import): the smallest k
-    # with P(X > k) <= 1e-3, found from the inverse CDF and checked on both sides
-    from scipy.special import bdtrc, bdtrik
-
+    # binom.isf: the smallest k with P(X > k) <= 1e-3, from the normal approximation of its
+    # 0.999 quantile, then walked to on both sides
     p = min(1.0, 2 / (n_reference + 1))
     if p >= 1.0:
         return valid
-    k = max(0, math.ceil(float(bdtrik(1 - 1e-3, valid, p))))
-    while k > 0 and bdtrc(k - 1, valid, p) <= 1e-3:
+    guess = valid * p + 3.090232306167813 * math.sqrt(valid * p * (1 - p))
+    k = min(valid, max(0, math.ceil(guess)))
+    while k > 0 and binomial_sf(k - 1, valid, p) <= 1e-3:
         k -= 1
-    while k < valid and bdtrc(k, valid, p) > 1e-3:
+    while k < valid and binomial_sf(k, valid, p) > 1e-3:
         k += 1
     return k
 
