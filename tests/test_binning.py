@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +30,7 @@ from evalstore.analyses.binning import (
     histograms,
     histograms_by_window,
 )
+from evalstore.analyses.binning import _fit as fit_module
 from evalstore.analyses.binning._fit import STATISTICS_COLUMNS
 
 _names = itertools.count()
@@ -193,6 +195,13 @@ def test_equal_width_bins_match_numpy_histogram(store: es.Store) -> None:
     np.testing.assert_array_equal(got, numpy_counts(x * 1.1, b.edges_ or ()))
 
 
+def fine_probabilities(bins: int) -> list[float]:
+    """The documented quantiles of fine bins: i / bins, and finer tails (1, 2, 5 x 1e-3 to
+    1e-5 from either end)."""
+    tails = [f * 10.0**-k for k in (3, 4, 5) for f in (1, 2, 5)]
+    return sorted({*(i / bins for i in range(1, bins)), *tails, *(1 - t for t in tails)})
+
+
 def test_approximate_fine_quantiles_are_frozen_bins_counted_exactly(store: es.Store) -> None:
     rng = np.random.default_rng(5)
     r, c = rng.lognormal(0, 1, 20000), rng.lognormal(0.1, 1, 20000)
@@ -201,12 +210,40 @@ def test_approximate_fine_quantiles_are_frozen_bins_counted_exactly(store: es.St
     edges = b.edges_ or ()
     assert edges[0] == r.min() and edges[-1] == r.max()
     assert 900 < len(edges) <= 1020
-    # t-digest positions: each edge's reference rank is close to its target quantile
-    ranks = np.searchsorted(np.sort(r), edges[1:-1], side="right") / len(r)
-    assert np.all(np.abs(np.diff(ranks)) < 0.01)
+    # fewer rows than SAMPLE_ROWS: NumPy's quantiles of every value
+    inner = np.unique(np.quantile(r, fine_probabilities(1000)))
+    np.testing.assert_allclose(edges[1:-1], inner[(inner > r.min()) & (inner < r.max())])
     np.testing.assert_array_equal(b.reference_counts_, numpy_counts(r, edges))
     engine = histograms(cur_ds, {"x": b})["x"]  # DuckDB's histogram(x, bounds)
     np.testing.assert_array_equal(engine, numpy_counts(c, edges))
+
+
+def test_approximate_quantiles_of_a_large_reference_are_the_same_every_time(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond SAMPLE_ROWS the quantiles are NumPy's of the rows whose prediction id hashes
+    to a multiple of the step: the same edges on every call, where DuckDB's t-digest (its
+    threads merging in any order) moved them, and a KS p-value with them."""
+    monkeypatch.setattr(fit_module, "SAMPLE_ROWS", 5000)
+    rng = np.random.default_rng(11)
+    r = np.where(rng.random(60_000) < 0.05, np.nan, rng.normal(0, 1, 60_000))
+    ref_ds, _ = log(store, pd.DataFrame({"x": r}))
+    fits = [Binning(bins=200, approximate=True).fit(ref_ds, "x") for _ in range(4)]
+    assert all(f.edges_ == fits[0].edges_ for f in fits)
+    # the oracle: the same rows picked by DuckDB's hash of the stored (text) ids, its 64
+    # bits read as a signed integer (Ibis's hash())
+    step = -(-60_000 // 5000)
+    con = duckdb.connect()
+    con.register("ids", pd.DataFrame({"pid": np.arange(60_000).astype(str), "x": r}))
+    picked = con.sql(
+        f"SELECT x FROM ids WHERE CAST(CAST(hash(pid) AS BIT) AS BIGINT) % {step} = 0 "
+        "AND x IS NOT NULL AND NOT isnan(x)"
+    ).fetchnumpy()["x"]
+    assert 3000 < len(picked) < 7000
+    inner = np.unique(np.quantile(picked, fine_probabilities(200)))
+    edges = fits[0].edges_ or ()
+    assert edges[0] == np.nanmin(r) and edges[-1] == np.nanmax(r)
+    np.testing.assert_allclose(edges[1:-1], inner[(inner > edges[0]) & (inner < edges[-1])])
 
 
 def test_the_duckdb_histogram_path_equals_the_portable_sums(

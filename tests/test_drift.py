@@ -250,6 +250,22 @@ def test_ks_and_wasserstein_are_within_their_bounds_of_scipy(store: es.Store, sh
         assert w.details["ks_statistic"] == result.value
 
 
+def test_wasserstein_and_ks_of_repeated_values_are_exact(store: es.Store) -> None:
+    """A column of few values (counts) gets fine bins with each value alone in a bin of no
+    width: the KS statistic and the Wasserstein distance are then scipy's, not estimates
+    (a value at the end of a wide bin had put the distance 20% off)."""
+    rng = np.random.default_rng(21)
+    r, c = rng.poisson(3, 4000).astype(float), rng.poisson(3.4, 3000).astype(float)
+    ref, cur = log(store, pd.DataFrame({"x": r}), pd.DataFrame({"x": c}))
+    w = drift(ref, cur, method="wasserstein", columns=["x"])["x"]
+    want = stats.wasserstein_distance(r, c) / np.std(r)
+    assert w.value == pytest.approx(want, rel=1e-9)
+    assert w.details["lower_bound"] == pytest.approx(want, rel=1e-9)
+    assert w.details["upper_bound"] == pytest.approx(want, rel=1e-9)
+    ks = drift(ref, cur, method={"x": "ks"})["x"]
+    assert ks.value == pytest.approx(stats.ks_2samp(r, c).statistic, rel=1e-12)
+
+
 @pytest.mark.parametrize(("n", "m"), [(1, 1), (1, 3), (7, 13), (40, 50), (250, 400), (300, 300)])
 def test_ks_p_value_is_exact_for_small_samples(n: int, m: int) -> None:
     rng = np.random.default_rng(n * m)

@@ -26,10 +26,13 @@ NaN). A value bin is closed on the right, the first one on both sides; with a si
   each value gets a bin of its own instead: edges at the smallest and largest values and
   halfway between neighbours (``[0, 0.5]``, ``(0.5, 1]`` for a flag, which quantile edges
   left in one bin ``[0, 1]``, where no shift of its share could show). With
-  ``approximate=True`` the inner quantiles come from the engine's t-digest
-  (``approx_quantile``) and only min and max are exact: for fine bins (hundreds), where
-  exact quantiles cost ~40x more (42 s against 1.6 s for 999 quantiles of 20 columns x 1M
-  rows). The bins are exact either way once fixed; only their positions are approximate.
+  ``approximate=True`` the inner quantiles are those of a sample of at most 100k values per
+  column (every row of a smaller reference, else the rows whose prediction id hashes to a
+  multiple of a step: the same rows, hence the same edges, on every call) and min and max
+  are exact: for fine bins (hundreds), where exact quantiles of every row cost ~40x more
+  (42 s against 1.6 s for 999 quantiles of 20 columns x 1M rows). Without prediction ids,
+  or on another engine, the engine's t-digest (``approx_quantile``) gives them. The bins
+  are exact either way once fixed; only their positions are approximate.
 - ``median_centered`` (Arize's default): ``bins`` (even) bins whose middle edge is the
   reference median; the ``bins - 2`` central bins are ``sd_width`` (default 1/3)
   population standard deviations wide; the two outer bins run to the reference min and

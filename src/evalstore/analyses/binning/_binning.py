@@ -51,7 +51,7 @@ class Binning:
 
     Config: ``strategy`` (numeric: ``quantile``, ``median_centered``, ``equal_width``,
     ``edges``), ``bins``, ``edges`` (for ``strategy="edges"``), ``top_k`` (categorical),
-    ``sd_width`` (``median_centered``), ``approximate`` (t-digest quantiles) and ``kind``
+    ``sd_width`` (``median_centered``), ``approximate`` (sampled quantiles) and ``kind``
     (None: numeric for floating-point columns, categorical otherwise). See the module doc.
 
     Example::

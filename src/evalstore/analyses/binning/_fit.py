@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import numpy as np
 
 from evalstore.errors import ParameterError
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from evalstore.dataset import Dataset
 
+from evalstore._arrow import numbers
 from evalstore.analyses.binning import _columns as shared
 from evalstore.analyses.binning._binning import Binning
 from evalstore.analyses.binning._columns import (
@@ -38,6 +40,14 @@ from evalstore.dataset import query_table
 #: 10M rows; a query reads only its own columns, so more queries cost little time
 STATISTICS_COLUMNS = 5
 
+#: approximate quantiles (fine bins) are the exact quantiles (NumPy's) of at most about this
+#: many values per column: every row of a smaller reference, else the rows whose prediction
+#: id hashes to a multiple of a step, the same rows on every call. DuckDB's t-digest gave
+#: other edges on each call (threads merge in any order: a KS p-value of 0.168 on one call
+#: was 0.157 on the next); the sample's values travel as one list per column (0.8 MB), and
+#: on 20 columns x 1M rows this took ~0.3 s against 1.0-1.7 s for the t-digest
+SAMPLE_ROWS = 100_000
+
 
 def _probabilities(b: Binning) -> list[float]:
     probs = [i / b.bins for i in range(1, b.bins)]
@@ -46,6 +56,27 @@ def _probabilities(b: Binning) -> list[float]:
         tails = [f * 10.0**-k for k in (3, 4, 5) for f in (1, 2, 5)]
         probs = sorted({*probs, *tails, *(1 - p for p in tails)})
     return probs
+
+
+_SAMPLED = "sampled"
+
+
+def _sample(
+    reference: Dataset, t: ir.Table, numeric: list[Binning]
+) -> tuple[ir.Table, ir.BooleanValue | None] | None:
+    """The table and the filter of the rows whose values give approximate quantiles
+    (:data:`SAMPLE_ROWS`): every row (None) of a small reference, else those whose
+    prediction id hashes to a multiple of the step, computed once per row. None when no
+    column asks for them, or the rows have no prediction id: the t-digest then."""
+    if "prediction_id" not in t.columns or not any(
+        b.approximate and b.strategy == "quantile" and b.bins > 1 for b in numeric
+    ):
+        return None
+    step = max(1, -(-reference.count() // SAMPLE_ROWS))
+    if step == 1:
+        return t, None
+    marked = t.mutate(__es_sampled=t["prediction_id"].hash() % step == 0)
+    return marked, marked["__es_sampled"]
 
 
 def fit_binnings(
@@ -84,12 +115,18 @@ def fit_binnings(
     categorical = [n for n in names if templates[n].kind_ == "categorical"]
 
     per_column: list[dict[str, Any]] = []
+    sampled = _sample(reference, t, [templates[n] for n in numeric]) if fast else None
+    if sampled is not None:
+        t, sample = sampled
     for i, name in enumerate(numeric):
         b, x = templates[name], _clean(t[name])
         aggs: dict[str, Any] = {f"v{i}": x.count(), f"lo{i}": x.min(), f"hi{i}": x.max()}
         if b.strategy == "quantile" and b.bins > 1:
             probs = _probabilities(b)
-            if b.approximate and fast:
+            if b.approximate and sampled is not None:
+                present = x.notnull() if sample is None else x.notnull() & sample
+                aggs[f"{_SAMPLED}{i}"] = x.collect(where=present)
+            elif b.approximate and fast:
                 positions = _array_literal(probs, "float32")
                 aggs[f"q{i}"] = _duckdb_approx_quantiles(x, positions)
             elif b.approximate:
@@ -109,7 +146,14 @@ def fit_binnings(
         aggs = first if k == 0 else {}
         for column in per_column[k : k + STATISTICS_COLUMNS]:
             aggs |= column
-        row |= reference.execute(t.aggregate(**aggs)).to_pylist()[0]
+        found = reference.execute(t.aggregate(**aggs))
+        for key in [c for c in found.column_names if c.startswith(_SAMPLED)]:
+            i = int(key[len(_SAMPLED) :])
+            values = np.sort(numbers(found.column(key).combine_chunks().values))
+            probs = _probabilities(templates[numeric[i]])
+            row[f"q{i}"] = np.quantile(values, probs).tolist() if len(values) else None
+            found = found.drop_columns([key])
+        row |= found.to_pylist()[0]
     n = int(row["n"] or 0)
     if n == 0:
         raise ParameterError(
@@ -130,6 +174,9 @@ def fit_binnings(
         if b.strategy == "quantile" and not b.approximate and 1 < len(b.edges_) <= b.bins:
             # fewer bins than asked: quantiles tied on repeated values (a 0/1 flag, counts)
             b.edges_ = _discrete_edges(reference, t, name, b.bins) or b.edges_
+        elif b.strategy == "quantile" and sampled is not None and 1 < len(b.edges_) <= b.bins:
+            # fine bins on repeated values: each value alone in a bin of no width
+            b.edges_ = _atom_edges(reference, t, name, b.bins) or b.edges_
     for i, name in enumerate(categorical):
         b = templates[name]
         x = t[name]
@@ -178,13 +225,8 @@ def _numeric_edges(
     return tuple(sorted(e for e in edges if math.isfinite(e)))
 
 
-def _discrete_edges(
-    reference: Dataset, t: ir.Table, name: str, bins: int
-) -> tuple[float, ...] | None:
-    """One bin per value when the column holds at most ``bins`` distinct values: edges at
-    the smallest and largest values and halfway between neighbours, so that ``[0, 0.5]``
-    and ``(0.5, 1]`` part a 0/1 flag that quantile edges leave in one bin ``[0, 1]``
-    (where a shift from 30% to 70% of ones is no drift at all). None with more values."""
+def _distinct_values(reference: Dataset, t: ir.Table, name: str, most: int) -> list[float] | None:
+    """The column's distinct finite values in order, if 2 to ``most`` of them."""
     x = _clean(t[name])
     query = (
         t.select(value=x)
@@ -192,14 +234,45 @@ def _discrete_edges(
         .group_by("value")
         .aggregate()
         .order_by("value")
-        .limit(bins + 1)
+        .limit(most + 1)
     )
     values = [float(r["value"]) for r in reference.execute(query).to_pylist()]
-    if len(values) > bins or len(values) < 2 or not all(map(math.isfinite, values)):
+    if len(values) > most or len(values) < 2 or not all(map(math.isfinite, values)):
+        return None
+    return values
+
+
+def _discrete_edges(
+    reference: Dataset, t: ir.Table, name: str, bins: int
+) -> tuple[float, ...] | None:
+    """One bin per value when the column holds at most ``bins`` distinct values: edges at
+    the smallest and largest values and halfway between neighbours, so that ``[0, 0.5]``
+    and ``(0.5, 1]`` part a 0/1 flag that quantile edges leave in one bin ``[0, 1]``
+    (where a shift from 30% to 70% of ones is no drift at all). None with more values."""
+    values = _distinct_values(reference, t, name, bins)
+    if values is None:
         return None
     halves = [a / 2 + b / 2 for a, b in itertools.pairwise(values)]  # no overflow near 1e308
     edges = sorted({values[0], *halves, values[-1]})
     return tuple(edges) if len(edges) == len(values) + 1 else None
+
+
+def _atom_edges(reference: Dataset, t: ir.Table, name: str, bins: int) -> tuple[float, ...] | None:
+    """Fine bins for a column of at most ``bins / 2`` distinct values: each value alone in
+    a bin as narrow as floats allow (``[v0, v0 + ulp]``, then ``(v - ulp, v]``), and empty
+    bins between them. The ECDFs are then exact at both ends of every bin, and the gap is
+    constant across the empty ones: Wasserstein's linear gap inside a bin is exact, where
+    a value at the end of a wide bin ([2, 3] holding the 3s) made it off by half the bin's
+    change (0.0507 against scipy's 0.0637 on two Poisson samples). None with more values,
+    or values too close for the narrow bins."""
+    values = _distinct_values(reference, t, name, bins // 2)
+    if values is None:
+        return None
+    edges = [values[0], math.nextafter(values[0], math.inf)]
+    for v in values[1:]:
+        edges += [math.nextafter(v, -math.inf), v]
+    increasing = all(a < b for a, b in itertools.pairwise(edges))
+    return tuple(edges) if increasing and all(map(math.isfinite, edges)) else None
 
 
 def recount(dataset: Dataset, binnings: Mapping[str, Binning]) -> dict[str, Binning]:

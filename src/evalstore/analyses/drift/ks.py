@@ -1,7 +1,7 @@
 """Two-sample Kolmogorov-Smirnov statistic and p-value, from the ECDFs on fine bins.
 
 ``D = max |F_ref(x) - F_cur(x)|`` over valid (non-missing) values. Computed from both
-histograms on ~1000 fine bins fitted on the reference (t-digest quantiles, min and max
+histograms on ~1000 fine bins fitted on the reference (sampled quantiles, min and max
 exact, finer tails): the ECDFs are exact at every bin edge, so the binned statistic
 ``D_binned = max over edges`` is a lower bound of the exact D. Inside a bin the gap
 between the ECDFs can only move by the bin's reference share p or current share q, so
