@@ -199,6 +199,44 @@ def test_serve_refuses_to_start_unsafe_or_broken(tmp_path: Path) -> None:
     assert not (tmp_path / "store").exists()
 
 
+def _started(message: str) -> None:
+    raise AssertionError(f"the server started: {message}")
+
+
+def test_serve_refuses_a_key_no_client_can_send_or_guessable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key with whitespace cannot travel in a header; a short one can be guessed: refused
+    before the store is opened, without showing the key."""
+    for key, why in [
+        (" ", "without whitespace"),
+        ("\t", "without whitespace"),
+        ("secret-key-0123456789\n", "ends in a newline: remove the whitespace"),
+        ("a b c d e f g h i j", "without whitespace"),
+        ("k\x07" * 10, "control characters"),
+        ("k", "16 characters at least"),
+        ("0123456789abcde", "16 characters at least"),
+    ]:
+        with pytest.raises(es.ParameterError, match=why) as refused:
+            serve(tmp_path / "store", host="0.0.0.0", port=0, api_key=key, say=_started)
+        assert refused.value.name == "api_key (--api-key or EVALSTORE_API_KEY)"
+        if len(key.strip()) > 1:
+            assert key.strip() not in str(refused.value), "the key is never shown"
+    assert "secrets.token_urlsafe(32)" in str(refused.value)
+    assert not (tmp_path / "store").exists(), "refused before the store was opened"
+    env = {**os.environ, "EVALSTORE_API_KEY": " "}
+    r = subprocess.run(
+        [sys.executable, "-m", "evalstore", "serve", "--store", str(tmp_path / "store"), *LOOSE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: api_key (--api-key or EVALSTORE_API_KEY) must be a key")
+    assert not (tmp_path / "store").exists()
+
+
 def test_a_store_held_by_a_server_names_its_url(tmp_path: Path) -> None:
     """While a server owns a store, opening it elsewhere names the server's URL (the store
     folder holds a file saying where it is served, with the server's PID), not a guessed

@@ -198,6 +198,16 @@ def test_connect_refusals() -> None:
         es.connect("http://127.0.0.1:9", write_memory="1GB")
     with pytest.raises(es.ParameterError, match="api_key"):
         es.connect("some-folder", api_key="k")  # type: ignore[call-overload]
+    # a key read from a file, with its newline: refused by name, not as an unreachable server
+    with pytest.raises(es.ParameterError, match=r"^api_key must be a key without whitespace"):
+        es.connect("http://127.0.0.1:9", api_key="k123456789abcdef\n")
+    with pytest.raises(es.ParameterError, match=r"pass it with \.strip\(\)") as exc:
+        es.connect("http://127.0.0.1:9", api_key=" k123456789abcdef")
+    assert "k123456789abcdef" not in str(exc.value), "the key is never shown"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EVALSTORE_API_KEY", "k123456789abcdef\r\n")
+        with pytest.raises(es.ParameterError, match=r"^EVALSTORE_API_KEY \(the default api_key\)"):
+            es.connect("http://127.0.0.1:9")
 
 
 class FlakyTransport(httpx.HTTPTransport):

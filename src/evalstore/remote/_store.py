@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from evalstore._keys import check_key
 from evalstore.errors import ParameterError
 from evalstore.ingest.sources import Source
 from evalstore.remote._http import API, RECONNECT, send
@@ -47,7 +48,11 @@ class RemoteStore:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ParameterError("url", "an http:// or https:// URL", url)
         self.url = url.rstrip("/")
-        key = api_key if api_key is not None else os.environ.get("EVALSTORE_API_KEY")
+        if api_key is not None:
+            key: str | None = check_key(api_key, "api_key")
+        else:
+            key = os.environ.get("EVALSTORE_API_KEY")
+            key = check_key(key, "EVALSTORE_API_KEY (the default api_key)") if key else None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         if isinstance(reconnect, bool) or not isinstance(reconnect, int | float) or reconnect < 0:
             raise ParameterError("reconnect", "a number of seconds, 0 or more", reconnect)

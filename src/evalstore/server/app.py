@@ -37,6 +37,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from evalstore import __version__
+from evalstore._keys import MAKE_KEY, check_key
 from evalstore.errors import ParameterError
 from evalstore.sdk import Store
 from evalstore.server.deps import ServerState
@@ -95,8 +96,16 @@ def check_bind(host: str, api_key: str | None) -> None:
             "set when the server listens on an address other than loopback",
             None,
             f"--host {host} lets other machines reach the store: set EVALSTORE_API_KEY (or pass "
-            "--api-key) to a long random secret, or listen on --host 127.0.0.1.",
+            f"--api-key) to a long random secret ({MAKE_KEY}), or listen on --host 127.0.0.1.",
         )
+
+
+def check_api_key(api_key: str | None) -> str | None:
+    """The server's key, or None for none (an empty one is none); a ParameterError for a key
+    no client can send (whitespace, control characters) or too short to be a secret."""
+    if not api_key:
+        return None
+    return check_key(api_key, "api_key (--api-key or EVALSTORE_API_KEY)", server=True)
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i)?B|B?)\s*$", re.I)
@@ -129,7 +138,7 @@ def create_app(
         store=store,
         uploads=UploadArea(store.location.home / "uploads"),
         max_body_bytes=max_body_bytes,
-        api_key=api_key or None,
+        api_key=check_api_key(api_key),
     )
     state.uploads.purge()
 
@@ -231,7 +240,7 @@ def serve(
     ``page``: the web UI page to point at in what is printed."""
     import uvicorn
 
-    api_key = api_key or None
+    api_key = check_api_key(api_key)
     check_bind(host, api_key)
     max_body = parse_size(max_body_size)
     sock = _bind(host, port)
