@@ -3,6 +3,7 @@ guards anything beyond loopback, and the store's lock points to the server."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -249,12 +250,30 @@ def test_a_store_held_by_a_server_names_its_url(tmp_path: Path) -> None:
         s.model("m", task="regression")
     server = Server(store).start()
     try:
-        assert (store / SERVER_FILE).exists()
+        assert (store / SERVER_FILE).exists() and server.proc is not None
         with pytest.raises(es.StoreLocked) as info:
             es.connect(store)
         message = str(info.value)
         assert f"is served at {server.url}" in message
         assert f'es.connect("{server.url}")' in message and ":8080" not in message
+        assert f"by `evalstore serve` (PID {server.proc.pid}), which owns it" in message
+        assert "api_key" not in message and "Authorization" not in message
+    finally:
+        assert server.stop() in (0, -signal.SIGTERM)
+    # a server that needs a key: the advice passes one, and the file never holds it
+    key = "served-key-0123456789abcdef"
+    server = Server(store, api_key=key).start()
+    try:
+        assert server.proc is not None
+        assert json.loads((store / SERVER_FILE).read_text())["api_key_required"] is True
+        assert key not in (store / SERVER_FILE).read_text()
+        with pytest.raises(es.StoreLocked) as info:
+            es.connect(store)
+        message = str(info.value)
+        assert f"by `evalstore serve` (PID {server.proc.pid}), which owns it" in message
+        assert sys.executable not in message and key not in message
+        assert f'es.connect("{server.url}", api_key=os.environ["EVALSTORE_API_KEY"])' in message
+        assert "'Authorization: Bearer <key>'" in message
     finally:
         assert server.stop() in (0, -signal.SIGTERM)
     with es.connect(store) as s:  # free again

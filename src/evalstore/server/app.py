@@ -263,7 +263,7 @@ def serve(
         say(f"web UI: {url}{page}")
         # beside the store file: a process that finds the store locked names this URL
         served = opened.location.data_file.parent / SERVER_FILE
-        _write_served(served, url)
+        _write_served(served, url, api_key is not None)
         from evalstore.server.protocol import MAX_HEAD_BYTES, JsonErrorH11Protocol
 
         config = uvicorn.Config(
@@ -281,11 +281,13 @@ def serve(
         _remove_served(opened.location.data_file.parent / SERVER_FILE)
 
 
-def _write_served(path: Path, url: str) -> None:
-    """Say where the store is served (``store.duckdb.served_at`` reads it); a folder that
-    cannot be written to only loses the hint."""
+def _write_served(path: Path, url: str, api_key_required: bool) -> None:
+    """Say where the store is served and whether a key is needed, never the key
+    (``store.duckdb.served_at`` reads it); a folder that cannot be written to only loses
+    the hint."""
+    found = {"url": url, "pid": os.getpid(), "api_key_required": api_key_required}
     with contextlib.suppress(OSError):
-        path.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        path.write_text(json.dumps(found))
 
 
 def _remove_served(path: Path) -> None:
