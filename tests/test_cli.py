@@ -254,3 +254,31 @@ def test_models_gives_each_environment_its_time_range(
     lines = {line.split("│")[4].strip(): line for line in r.stdout.splitlines() if "│" in line}
     assert "2026-01-01 00:00" in lines["production"] and "2025-12-02" not in lines["production"]
     assert "2025-12-02 00:00" in lines["training"] and "2026-01-01" not in lines["training"]
+
+
+def test_a_server_url_as_store_is_refused_and_makes_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands open a store on this machine: a URL given as --store (a Path would make
+    it the folder ``http:/127.0.0.1:8080``) is refused, saying what works instead."""
+    monkeypatch.chdir(tmp_path)
+    for cmd in (["models"], ["info"], ["serve", "--port", "0"]):
+        r = run(*cmd, "--store", "http://127.0.0.1:8080", store=tmp_path / "home")
+        assert r.returncode == 1, (cmd, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, r.stderr
+        assert lines[0].startswith(
+            "error: --store must be a store folder on this machine; got 'http://127.0.0.1:8080'."
+        )
+        assert "no remote mode" in lines[0]
+        assert 'es.connect("http://127.0.0.1:8080")' in lines[0]
+        assert "http://127.0.0.1:8080/docs" in lines[0]
+    assert list(tmp_path.iterdir()) == [], "no folder was made"
+    # the SDK, which reaches a server by an http(s) URL only, makes no folder either
+    for url in ("HTTP://127.0.0.1:8080", "ftp://host/store", "s3://bucket/store"):
+        with pytest.raises(es.ParameterError, match=r"^path must be a store folder") as exc:
+            es.connect(url)
+        assert "es.connect('http://host:port')" in str(exc.value)
+    assert list(tmp_path.iterdir()) == []
+    with es.connect("C:/data") as store:  # a Windows folder, not a URL
+        assert store.models() == []

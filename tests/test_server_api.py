@@ -7,6 +7,7 @@ import io
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -697,3 +698,57 @@ def test_upload_errors_name_the_column_the_extra_chunks_and_the_users_file(
         assert error["details"]["got"] == shown, error
         assert "upload." not in error["message"], error["message"]
     assert state(http) == before
+
+
+def test_a_compressed_body_is_refused_as_compressed(http: httpx.Client) -> None:
+    """A body the server would read as JSON, Arrow or a form, compressed, is refused by what
+    it is (415), not by the parser that fails on it, and writes nothing."""
+    make_model(http, "gzipped")
+    before = state(http)
+    body = json.dumps(inferences(records=records(frame()))).encode()
+    upload = http.post("/models/gzipped/uploads", json={"kind": "inferences", **inferences()})
+    uid = upload.json()["upload_id"]
+    for encoding, send in [
+        ("gzip", lambda h: http.post("/models/gzipped/inferences", content=gzip_(body), headers=h)),
+        ("deflate", lambda h: http.post("/models/gzipped/inferences", content=body, headers=h)),
+        (
+            "GZIP, identity",
+            lambda h: http.post("/models/gzipped/inferences", content=body, headers=h),
+        ),
+        ("br", lambda h: http.put(f"/uploads/{uid}/chunks/0", content=ipc(frame()), headers=h)),
+    ]:
+        headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+        error = assert_error(send(headers), 415, "UnsupportedMediaType")
+        assert f"(Content-Encoding: {encoding})" in error["message"]
+        assert "does not accept compressed bodies" in error["message"]
+        assert "Send the body uncompressed" in error["message"]
+    assert http.get(f"/uploads/{uid}").json()["chunks"] == []
+    assert state(http) == before
+    same = {"Content-Type": "application/json", "Content-Encoding": "identity"}
+    r = http.post("/models/gzipped/inferences", content=body, headers=same)
+    assert r.status_code == 201, r.text
+
+
+def gzip_(body: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(body)
+
+
+def test_a_body_that_cannot_be_parsed_is_a_documented_bad_request(http: httpx.Client) -> None:
+    """FastAPI's own 400 (a body it cannot parse) has a type api.md lists, as every
+    HTTP-only error has."""
+    make_model(http, "forms")
+    # bytes that are not UTF-8 where JSON is expected: FastAPI's 400, not its 422
+    r = http.post(
+        "/models/forms/inferences",
+        content=b"\x1f\x8b\x08\x00\xff\xfe",
+        headers={"Content-Type": "application/json"},
+    )
+    error = assert_error(r, 400, "BadRequest")
+    assert "cannot be read as this endpoint expects it" in error["message"]
+    from evalstore.server.errors import _HTTP_TYPES
+
+    documented = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    for status, type_ in _HTTP_TYPES.items():
+        assert f"| {status} | `{type_}` |" in documented, (status, type_)

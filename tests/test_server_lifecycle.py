@@ -3,6 +3,7 @@ guards anything beyond loopback, and the store's lock points to the server."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -199,6 +200,44 @@ def test_serve_refuses_to_start_unsafe_or_broken(tmp_path: Path) -> None:
     assert not (tmp_path / "store").exists()
 
 
+def _started(message: str) -> None:
+    raise AssertionError(f"the server started: {message}")
+
+
+def test_serve_refuses_a_key_no_client_can_send_or_guessable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key with whitespace cannot travel in a header; a short one can be guessed: refused
+    before the store is opened, without showing the key."""
+    for key, why in [
+        (" ", "without whitespace"),
+        ("\t", "without whitespace"),
+        ("secret-key-0123456789\n", "ends in a newline: remove the whitespace"),
+        ("a b c d e f g h i j", "without whitespace"),
+        ("k\x07" * 10, "control characters"),
+        ("k", "16 characters at least"),
+        ("0123456789abcde", "16 characters at least"),
+    ]:
+        with pytest.raises(es.ParameterError, match=why) as refused:
+            serve(tmp_path / "store", host="0.0.0.0", port=0, api_key=key, say=_started)
+        assert refused.value.name == "api_key (--api-key or EVALSTORE_API_KEY)"
+        if len(key.strip()) > 1:
+            assert key.strip() not in str(refused.value), "the key is never shown"
+    assert "secrets.token_urlsafe(32)" in str(refused.value)
+    assert not (tmp_path / "store").exists(), "refused before the store was opened"
+    env = {**os.environ, "EVALSTORE_API_KEY": " "}
+    r = subprocess.run(
+        [sys.executable, "-m", "evalstore", "serve", "--store", str(tmp_path / "store"), *LOOSE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: api_key (--api-key or EVALSTORE_API_KEY) must be a key")
+    assert not (tmp_path / "store").exists()
+
+
 def test_a_store_held_by_a_server_names_its_url(tmp_path: Path) -> None:
     """While a server owns a store, opening it elsewhere names the server's URL (the store
     folder holds a file saying where it is served, with the server's PID), not a guessed
@@ -211,12 +250,30 @@ def test_a_store_held_by_a_server_names_its_url(tmp_path: Path) -> None:
         s.model("m", task="regression")
     server = Server(store).start()
     try:
-        assert (store / SERVER_FILE).exists()
+        assert (store / SERVER_FILE).exists() and server.proc is not None
         with pytest.raises(es.StoreLocked) as info:
             es.connect(store)
         message = str(info.value)
         assert f"is served at {server.url}" in message
         assert f'es.connect("{server.url}")' in message and ":8080" not in message
+        assert f"by `evalstore serve` (PID {server.proc.pid}), which owns it" in message
+        assert "api_key" not in message and "Authorization" not in message
+    finally:
+        assert server.stop() in (0, -signal.SIGTERM)
+    # a server that needs a key: the advice passes one, and the file never holds it
+    key = "served-key-0123456789abcdef"
+    server = Server(store, api_key=key).start()
+    try:
+        assert server.proc is not None
+        assert json.loads((store / SERVER_FILE).read_text())["api_key_required"] is True
+        assert key not in (store / SERVER_FILE).read_text()
+        with pytest.raises(es.StoreLocked) as info:
+            es.connect(store)
+        message = str(info.value)
+        assert f"by `evalstore serve` (PID {server.proc.pid}), which owns it" in message
+        assert sys.executable not in message and key not in message
+        assert f'es.connect("{server.url}", api_key=os.environ["EVALSTORE_API_KEY"])' in message
+        assert "'Authorization: Bearer <key>'" in message
     finally:
         assert server.stop() in (0, -signal.SIGTERM)
     with es.connect(store) as s:  # free again

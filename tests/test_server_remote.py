@@ -3,6 +3,7 @@ and errors as the embedded store, the same rows stored, and retries that never d
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -197,6 +198,16 @@ def test_connect_refusals() -> None:
         es.connect("http://127.0.0.1:9", write_memory="1GB")
     with pytest.raises(es.ParameterError, match="api_key"):
         es.connect("some-folder", api_key="k")  # type: ignore[call-overload]
+    # a key read from a file, with its newline: refused by name, not as an unreachable server
+    with pytest.raises(es.ParameterError, match=r"^api_key must be a key without whitespace"):
+        es.connect("http://127.0.0.1:9", api_key="k123456789abcdef\n")
+    with pytest.raises(es.ParameterError, match=r"pass it with \.strip\(\)") as exc:
+        es.connect("http://127.0.0.1:9", api_key=" k123456789abcdef")
+    assert "k123456789abcdef" not in str(exc.value), "the key is never shown"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EVALSTORE_API_KEY", "k123456789abcdef\r\n")
+        with pytest.raises(es.ParameterError, match=r"^EVALSTORE_API_KEY \(the default api_key\)"):
+            es.connect("http://127.0.0.1:9")
 
 
 class FlakyTransport(httpx.HTTPTransport):
@@ -245,6 +256,68 @@ def test_retried_chunks_and_commits_never_duplicate(server: Server) -> None:
         info = model.info()
         assert info.rows == {"production": 20_000} and info.with_actuals == {"production": 20_000}
         assert remote.info().rows >= 20_000
+
+
+class RestartingTransport(httpx.HTTPTransport):
+    """A real transport to a server that goes away after chunk 0 of an upload (or before
+    its commit) and refuses connections for ``down`` seconds, as during a restart."""
+
+    def __init__(self, down: float, at: str = "/chunks/1") -> None:
+        super().__init__()
+        self.down, self.at = down, at
+        self.back_at: float | None = None
+        self.refused = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.back_at is None and request.url.path.endswith(self.at):
+            self.back_at = time.monotonic() + self.down
+        if self.back_at is not None and time.monotonic() < self.back_at:
+            self.refused += 1
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return super().handle_request(request)
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waits of a few ms between tries, so that a test of a long outage runs fast."""
+    monkeypatch.setattr("evalstore.remote._http.FIRST_WAIT", 0.01)
+    monkeypatch.setattr("evalstore.remote._http.LAST_WAIT", 0.05)
+
+
+@pytest.mark.usefixtures("quick_backoff")
+@pytest.mark.parametrize("at", ["/chunks/1", "/commit"])
+def test_an_upload_outlives_a_server_restart(server: Server, at: str) -> None:
+    # retries=2 alone gives up after 0.03 s; the server is away far longer than that
+    restart = RestartingTransport(down=0.6, at=at)
+    with RemoteStore(server.url, transport=restart, retries=2, reconnect=5) as remote:
+        model = remote.model(f"restart{at.count('chunks')}", task="binary_classification")
+        df = binary_frame(20_000)
+        report = model.log(df, schema=BINARY_SCHEMA, version="v1", environment="production")
+        assert restart.refused > 3, restart.refused
+        assert report.rows == 20_000
+        assert [b["rows"] for b in model.batches()] == [20_000]
+        assert model.info().rows == {"production": 20_000}
+
+
+@pytest.mark.usefixtures("quick_backoff")
+def test_an_upload_gives_up_naming_the_upload(server: Server) -> None:
+    restart = RestartingTransport(down=60)
+    with RemoteStore(server.url, transport=restart, retries=1, reconnect=0.3) as remote:
+        model = remote.model("gone", task="binary_classification")
+        started = time.monotonic()
+        with pytest.raises(es.ServerError, match="cannot reach the evalstore server") as exc:
+            model.log(
+                binary_frame(20_000), schema=BINARY_SCHEMA, version="v1", environment="training"
+            )
+        assert time.monotonic() - started < 3
+        message = str(exc.value)
+        assert re.search(r"Upload [0-9a-f]{32} stopped at chunk 1", message), message
+        assert "Log the batch again" in message and "never duplicates" in message
+        assert exc.value.status is None and exc.value.error_type == "ConnectError"
+        restart.back_at = 0  # the server is back: nothing of the batch was written
+        assert model.info().rows == {}
+    with pytest.raises(es.ParameterError, match="reconnect"):
+        RemoteStore(server.url, reconnect=-1)
 
 
 def test_big_frames_go_in_chunks_under_the_limit(server: Server) -> None:

@@ -10,10 +10,16 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DATA_FILE", "StoreLocation", "resolve"]
+from evalstore.errors import ParameterError
+
+__all__ = ["DATA_FILE", "StoreLocation", "as_url", "resolve"]
+
+# a scheme of two letters at least: ``C:/data`` is a Windows folder, not a URL
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$", re.S)
 
 DATA_FILE = "evalstore.duckdb"
 METADATA_FILE = "metadata.sqlite"
@@ -27,6 +33,13 @@ class StoreLocation:
     write_memory: str
 
 
+def as_url(path: str | os.PathLike[str]) -> str | None:
+    """The URL ``path`` is, when it looks like one (``scheme://...``), else None. A ``Path``
+    made of a URL has lost a slash (``http:/host:8080``): it is given back whole."""
+    found = _URL.match(os.fspath(path))
+    return f"{found.group(1)}://{found.group(2)}" if found else None
+
+
 def resolve(
     path: str | os.PathLike[str] | None,
     metadata_url: str | None,
@@ -35,6 +48,15 @@ def resolve(
     """A folder, a ``.duckdb`` file, or None for ``$EVALSTORE_HOME`` (default ``~/.evalstore``)."""
     if path is None:
         path = os.environ.get("EVALSTORE_HOME") or Path.home() / ".evalstore"
+    given = as_url(path)
+    if given is not None:  # else a folder named after the URL would be made, silently
+        raise ParameterError(
+            "path",
+            "a store folder or a .duckdb file on this machine",
+            given,
+            "A store served over HTTP is reached with es.connect('http://host:port') "
+            "(http or https, lowercase).",
+        )
     p = Path(path).expanduser()
     if p.suffix == ".duckdb" and p.name != DATA_FILE:
         home, data_file, meta = p.parent, p, p.with_suffix(".metadata.sqlite")

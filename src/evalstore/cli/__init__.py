@@ -63,10 +63,25 @@ ProgressOption = Annotated[
 T = TypeVar("T")
 
 
+def _local_store(path: Path | None) -> None:
+    """Refuse a --store that is a server's URL: the commands open a store on this machine."""
+    from evalstore._settings import as_url
+
+    url = as_url(path) if path is not None else None
+    if url is not None:
+        _fail(
+            f"--store must be a store folder on this machine; got {url!r}. The command line "
+            "has no remote mode: run the command on the server's machine with --store set to "
+            f"its store folder, or use the server's REST API ({url.rstrip('/')}/docs) or, in "
+            f'Python, es.connect("{url}").'
+        )
+
+
 @contextmanager
 def _store(path: Path | None) -> Iterator[Store]:
     from evalstore.sdk import connect
 
+    _local_store(path)
     with connect(path) as store:
         yield store
 
@@ -464,6 +479,7 @@ def serve_cmd(
     def body() -> None:
         from evalstore.server import serve
 
+        _local_store(store)
         serve(
             store,
             host=host,

@@ -11,11 +11,19 @@ import httpx
 from evalstore import errors
 from evalstore.errors import ServerError
 
-__all__ = ["API", "RETRY_STATUSES", "send"]
+__all__ = ["API", "RECONNECT", "RETRY_STATUSES", "send"]
 
 API = "/api/v1"
 #: HTTP statuses worth another try: the server is restarting, or a proxy lost it
 RETRY_STATUSES = frozenset({502, 503, 504})
+#: seconds a request that is safe to repeat keeps being sent while the server cannot be
+#: reached: long enough for `evalstore serve` to be restarted
+RECONNECT = 60.0
+#: the first wait between two tries, doubled each time up to ``LAST_WAIT``
+FIRST_WAIT = 0.25
+LAST_WAIT = 5.0
+#: failures where the server went away (refused, reset, closed): a restart, not a slow answer
+_GONE = (httpx.NetworkError, httpx.RemoteProtocolError)
 #: evalstore's own errors, rebuilt client-side with their attributes
 _ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "ParameterError": ("name", "expected", "got"),
@@ -59,32 +67,48 @@ def send(
     path: str,
     *,
     retries: int,
+    reconnect: float = 0.0,
     stream: bool = False,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request, again on a failure on the way; raise what the server refused. ``url``
-    is the server's, as errors name it. ``stream``: answer before the body is read (read it
-    with ``iter_bytes()``, then close the response)."""
-    for attempt in range(retries + 1):
-        wait = min(0.25 * 2**attempt, 8.0)
+    is the server's, as errors name it. ``retries``: tries after the first. ``reconnect``:
+    for a request safe to repeat, the seconds it goes on being sent, beyond ``retries``,
+    while the server is gone (connection refused or lost, 502/503/504), as during a restart.
+    ``stream``: answer before the body is read (read it with ``iter_bytes()``, then close
+    the response)."""
+    first_failure: float | None = None
+    attempt = 0
+    while True:
+        wait = min(FIRST_WAIT * 2**attempt, LAST_WAIT)
         try:
             if stream:
                 response = http.send(http.build_request(method, path, **kwargs), stream=True)
             else:
                 response = http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            if attempt < retries:
+            first_failure = time.monotonic() if first_failure is None else first_failure
+            if attempt < retries or (
+                isinstance(exc, _GONE) and time.monotonic() + wait - first_failure <= reconnect
+            ):
                 time.sleep(wait)
+                attempt += 1
                 continue
+            tried = "once" if attempt == 0 else f"{attempt + 1} times over "
+            tried += "" if attempt == 0 else f"{time.monotonic() - first_failure:.0f} s"
             raise ServerError(
                 f"cannot reach the evalstore server at {url} ({type(exc).__name__}: "
-                f"{exc}). Is it running? Start it with `evalstore serve`; check the URL.",
+                f"{exc}; tried {tried}). Is it running? "
+                "Start it with `evalstore serve`; check the URL.",
                 error_type=type(exc).__name__,
             ) from None
-        if response.status_code in RETRY_STATUSES and attempt < retries:
-            response.close()
-            time.sleep(wait)
-            continue
+        if response.status_code in RETRY_STATUSES:
+            first_failure = time.monotonic() if first_failure is None else first_failure
+            if attempt < retries or time.monotonic() + wait - first_failure <= reconnect:
+                response.close()
+                time.sleep(wait)
+                attempt += 1
+                continue
         if response.status_code >= 400:
             try:
                 if stream:
@@ -96,4 +120,3 @@ def send(
                 response.close()
             raise _rebuild(response.status_code, body, url) from None
         return response
-    raise AssertionError("unreachable")  # pragma: no cover

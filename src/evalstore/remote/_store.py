@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 
+from evalstore._keys import check_key
 from evalstore.errors import ParameterError
 from evalstore.ingest.sources import Source
-from evalstore.remote._http import API, send
+from evalstore.remote._http import API, RECONNECT, send
 from evalstore.remote._model import RemoteModel
 from evalstore.remote._params import _model_info
 from evalstore.remote._upload import CHUNK_BYTES, upload
@@ -28,7 +29,9 @@ class RemoteStore:
     ``$EVALSTORE_API_KEY``. Requests that fail on the way (no answer, 502/503/504) are
     sent again up to ``retries`` times, waiting longer each time; every request the SDK
     sends again is safe to repeat (``create_baseline``, which stores a new version each
-    time, is sent once).
+    time, is sent once). The chunks and the commit of an upload (``model.log``,
+    ``model.log_actuals``) go on being sent for up to ``reconnect`` seconds while the
+    server cannot be reached, so that a batch being sent outlives a restart of the server.
     """
 
     def __init__(
@@ -38,15 +41,23 @@ class RemoteStore:
         api_key: str | None = None,
         timeout: float = 60.0,
         retries: int = 5,
+        reconnect: float = RECONNECT,
         chunk_bytes: int = CHUNK_BYTES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ParameterError("url", "an http:// or https:// URL", url)
         self.url = url.rstrip("/")
-        key = api_key if api_key is not None else os.environ.get("EVALSTORE_API_KEY")
+        if api_key is not None:
+            key: str | None = check_key(api_key, "api_key")
+        else:
+            key = os.environ.get("EVALSTORE_API_KEY")
+            key = check_key(key, "EVALSTORE_API_KEY (the default api_key)") if key else None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        if isinstance(reconnect, bool) or not isinstance(reconnect, int | float) or reconnect < 0:
+            raise ParameterError("reconnect", "a number of seconds, 0 or more", reconnect)
         self.retries = retries
+        self.reconnect = float(reconnect)
         self.timeout = timeout
         self._http = httpx.Client(
             base_url=self.url + API, headers=headers, timeout=timeout, transport=transport
@@ -70,13 +81,25 @@ class RemoteStore:
         path: str,
         *,
         retries: int | None = None,
+        reconnect: float = 0.0,
         stream: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send a request, again on a failure on the way; raise what the server refused.
-        ``stream``: answer before the body is read (the caller closes the response)."""
+        ``reconnect``: seconds to go on sending it while the server is gone, for a request
+        safe to repeat. ``stream``: answer before the body is read (the caller closes the
+        response)."""
         retries = self.retries if retries is None else retries
-        return send(self._http, self.url, method, path, retries=retries, stream=stream, **kwargs)
+        return send(
+            self._http,
+            self.url,
+            method,
+            path,
+            retries=retries,
+            reconnect=reconnect,
+            stream=stream,
+            **kwargs,
+        )
 
     # -- the Store API -----------------------------------------------------------------------
 

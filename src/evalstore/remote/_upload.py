@@ -20,6 +20,7 @@ from evalstore import errors
 from evalstore._progress import progress_bar
 from evalstore.errors import ServerError
 from evalstore.ingest.sources import Source
+from evalstore.remote._http import RETRY_STATUSES
 from evalstore.store.base import BatchReport
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def upload(
                 store._request(
                     "PUT",
                     f"/uploads/{upload_id}/chunks/{chunks}",
+                    reconnect=store.reconnect,
                     content=body,
                     headers={"Content-Type": ARROW_STREAM},
                 )
@@ -130,6 +132,14 @@ def upload(
                 rows += count
                 if advance is not None:
                     advance(count)
+    except ServerError as exc:
+        abort(store, upload_id)
+        if _gone(exc):
+            raise _gave_up(
+                exc,
+                f"Upload {upload_id} stopped at chunk {chunks}: nothing of this batch was written.",
+            ) from None
+        raise
     except BaseException:
         abort(store, upload_id)
         raise
@@ -137,6 +147,7 @@ def upload(
         report = store._request(
             "POST",
             f"/uploads/{upload_id}/commit",
+            reconnect=store.reconnect,
             json={"chunks": chunks, "rows": rows},
             # writing a large batch takes as long as it takes
             timeout=httpx.Timeout(store.timeout, read=None),
@@ -144,8 +155,31 @@ def upload(
     except errors.EvalstoreError as exc:
         if not isinstance(exc, ServerError):  # refused: nothing was written, drop it
             abort(store, upload_id)
+        elif _gone(exc):
+            raise _gave_up(
+                exc,
+                f"The commit of upload {upload_id} got no answer: the batch may or may not "
+                f"have been written (GET {store.url}/api/v1/uploads/{upload_id} tells, "
+                "once the server answers).",
+            ) from None
         raise
     return BatchReport(**report)
+
+
+def _gone(exc: ServerError) -> bool:
+    """Whether the server could not be reached (no answer, or a proxy's for it)."""
+    return exc.status is None or exc.status in RETRY_STATUSES
+
+
+def _gave_up(exc: ServerError, what: str) -> ServerError:
+    """``exc`` with what became of the upload and what to do."""
+    return ServerError(
+        f"{exc} {what} Log the batch again once the server answers: that is safe, a batch "
+        "sent again replaces its rows and never duplicates them.",
+        status=exc.status,
+        error_type=exc.error_type,
+        details=exc.details,
+    )
 
 
 def abort(store: RemoteStore, upload_id: str) -> None:

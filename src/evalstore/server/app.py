@@ -37,6 +37,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from evalstore import __version__
+from evalstore._keys import MAKE_KEY, check_key
 from evalstore.errors import ParameterError
 from evalstore.sdk import Store
 from evalstore.server.deps import ServerState
@@ -95,8 +96,16 @@ def check_bind(host: str, api_key: str | None) -> None:
             "set when the server listens on an address other than loopback",
             None,
             f"--host {host} lets other machines reach the store: set EVALSTORE_API_KEY (or pass "
-            "--api-key) to a long random secret, or listen on --host 127.0.0.1.",
+            f"--api-key) to a long random secret ({MAKE_KEY}), or listen on --host 127.0.0.1.",
         )
+
+
+def check_api_key(api_key: str | None) -> str | None:
+    """The server's key, or None for none (an empty one is none); a ParameterError for a key
+    no client can send (whitespace, control characters) or too short to be a secret."""
+    if not api_key:
+        return None
+    return check_key(api_key, "api_key (--api-key or EVALSTORE_API_KEY)", server=True)
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i)?B|B?)\s*$", re.I)
@@ -129,7 +138,7 @@ def create_app(
         store=store,
         uploads=UploadArea(store.location.home / "uploads"),
         max_body_bytes=max_body_bytes,
-        api_key=api_key or None,
+        api_key=check_api_key(api_key),
     )
     state.uploads.purge()
 
@@ -231,7 +240,7 @@ def serve(
     ``page``: the web UI page to point at in what is printed."""
     import uvicorn
 
-    api_key = api_key or None
+    api_key = check_api_key(api_key)
     check_bind(host, api_key)
     max_body = parse_size(max_body_size)
     sock = _bind(host, port)
@@ -254,7 +263,7 @@ def serve(
         say(f"web UI: {url}{page}")
         # beside the store file: a process that finds the store locked names this URL
         served = opened.location.data_file.parent / SERVER_FILE
-        _write_served(served, url)
+        _write_served(served, url, api_key is not None)
         from evalstore.server.protocol import MAX_HEAD_BYTES, JsonErrorH11Protocol
 
         config = uvicorn.Config(
@@ -272,11 +281,13 @@ def serve(
         _remove_served(opened.location.data_file.parent / SERVER_FILE)
 
 
-def _write_served(path: Path, url: str) -> None:
-    """Say where the store is served (``store.duckdb.served_at`` reads it); a folder that
-    cannot be written to only loses the hint."""
+def _write_served(path: Path, url: str, api_key_required: bool) -> None:
+    """Say where the store is served and whether a key is needed, never the key
+    (``store.duckdb.served_at`` reads it); a folder that cannot be written to only loses
+    the hint."""
+    found = {"url": url, "pid": os.getpid(), "api_key_required": api_key_required}
     with contextlib.suppress(OSError):
-        path.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        path.write_text(json.dumps(found))
 
 
 def _remove_served(path: Path) -> None:

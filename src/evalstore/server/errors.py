@@ -23,12 +23,14 @@ MetricError             500     a registered (custom) metric failed while comput
 NotSupported            501     not available through the server (yet)
 StoreLocked             503     the store file is held by another process
 RequestValidationError  422     the request does not match the API (see /docs)
+BadRequest              400     not HTTP/1.1, a head over 16 KiB, a body that cannot be parsed
 Unauthorized            401     missing or wrong API key
 NotFound                404     no such endpoint
 UploadNotFound          404     no upload with that id (or it expired)
 MethodNotAllowed        405     the endpoint exists, not with that method
 UploadConflict          409     the upload is committed, or incomplete
 PayloadTooLarge         413     the request body is over the server's limit
+UnsupportedMediaType    415     a compressed body (Content-Encoding other than identity)
 InternalError           500     a bug: the server log has the traceback
 ======================  ======  ==================================================
 """
@@ -72,11 +74,14 @@ ATTRIBUTES: dict[type[errors.EvalstoreError], tuple[str, ...]] = {
     errors.MetricError: ("metric", "stage"),
 }
 
+#: the type of each HTTP-only error, by status
 _HTTP_TYPES = {
+    400: "BadRequest",
     401: "Unauthorized",
     404: "NotFound",
     405: "MethodNotAllowed",
     413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
     422: "RequestValidationError",
     500: "InternalError",
 }
@@ -192,7 +197,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
-        type_ = _HTTP_TYPES.get(status, "HTTPError")
+        # every type is one api.md documents: an unexpected status is a bad request or a bug
+        type_ = _HTTP_TYPES.get(status) or ("BadRequest" if status < 500 else "InternalError")
         if status == 404:
             message = (
                 f"no endpoint {request.method} {request.url.path}. The API is described at /docs."
@@ -200,6 +206,11 @@ def install_handlers(app: FastAPI) -> None:
         elif status == 405:
             allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
             message = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}."
+        elif status == 400:  # starlette's: a form or multipart body it cannot parse
+            message = (
+                f"{str(exc.detail).rstrip('.')}: the request body cannot be read as this "
+                "endpoint expects it. The API is described at /docs."
+            )
         else:
             message = str(exc.detail)
         return error_response(status, type_, message, headers=dict(exc.headers or {}))

@@ -1,4 +1,5 @@
-"""The checks every request passes before it reaches a route: the API key, then the body size.
+"""The checks every request passes before it reaches a route: the API key, then the body's
+size and encoding.
 
 Both are plain ASGI middleware, so they cover every path, unknown routes included, and
 answer in the one error shape (``server/errors.py``).
@@ -193,10 +194,24 @@ class ApiKeyMiddleware:
         return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
+async def _drain(receive: Receive, size: int | None) -> None:
+    """Read and drop a body the server refuses, up to ``DRAIN_LIMIT`` bytes, so that the
+    client, which sends the whole body before it reads the answer, gets the answer rather
+    than a broken connection."""
+    if size is not None and size > DRAIN_LIMIT:
+        return
+    seen, more = 0, True
+    while more and seen <= DRAIN_LIMIT:
+        message = await receive()
+        seen += len(message.get("body", b""))
+        more = message.get("type") == "http.request" and message.get("more_body", False)
+
+
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``limit`` bytes with 413, announced or streamed, and heads
-    over ``MAX_HEAD_BYTES`` with the HTTP parser's 400 (which refuses only a head still
-    arriving past the limit, not a whole one read at once)."""
+    """Refuse request bodies over ``limit`` bytes with 413, announced or streamed, compressed
+    bodies (a ``Content-Encoding`` other than ``identity``) with 415, and heads over
+    ``MAX_HEAD_BYTES`` with the HTTP parser's 400 (which refuses only a head still arriving
+    past the limit, not a whole one read at once)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -220,14 +235,26 @@ class BodyLimitMiddleware:
             await _send_body(send, 400, head_too_large(), connection="close")
             return
         announced = _header(scope, b"content-length")
-        if announced is not None and announced.isdigit() and int(announced) > self.limit:
-            size = int(announced)
-            if size <= DRAIN_LIMIT:
-                more = True
-                while more:
-                    message = await receive()
-                    more = message.get("type") == "http.request" and message.get("more_body", False)
+        size = int(announced) if announced is not None and announced.isdigit() else None
+        if size is not None and size > self.limit:
+            await _drain(receive, size)
             await _send_error(send, 413, "PayloadTooLarge", self._message(size), connection="close")
+            return
+        encoding = _header(scope, b"content-encoding")
+        codings = [c.strip().lower() for c in (encoding or "").split(",")]
+        if any(c not in ("", "identity") for c in codings):
+            # else the route reads the compressed bytes as JSON, Arrow or a form, and fails
+            # on them with a message that says nothing of the compression
+            await _drain(receive, size)
+            await _send_error(
+                send,
+                415,
+                "UnsupportedMediaType",
+                f"the request body is compressed (Content-Encoding: {encoding}); this server "
+                "does not accept compressed bodies. Send the body uncompressed, without a "
+                "Content-Encoding header (large batches go in chunks: the Python SDK sends them).",
+                connection="close",
+            )
             return
         seen = 0
         limit = self.limit

@@ -137,6 +137,13 @@ SERVER_FILE = "evalstore.server.json"
 def served_at(folder: Path, pid: str | None) -> str | None:
     """The URL the server holding the store in ``folder`` serves it on (the process ``pid``
     holds its lock), from the file it wrote; None when no server wrote one."""
+    found = _served(folder, pid)
+    return found[0] if found else None
+
+
+def _served(folder: Path, pid: str | None) -> tuple[str, bool] | None:
+    """(URL, whether it requires an API key) of the server holding the store in ``folder``,
+    from the file it wrote; None when no server wrote one."""
     try:
         found = json.loads((folder / SERVER_FILE).read_text())
     except (OSError, ValueError):
@@ -144,19 +151,29 @@ def served_at(folder: Path, pid: str | None) -> str | None:
     if not isinstance(found, dict) or (pid is not None and str(found.get("pid")) != pid):
         return None
     url = found.get("url")
-    return url if isinstance(url, str) else None
+    return (url, found.get("api_key_required") is True) if isinstance(url, str) else None
 
 
 def _locked_error(path: Path, exc: Exception) -> StoreLocked:
     text = str(exc)
     match = re.search(r"held in (.+?) \(PID (\d+)\)", text)
     holder = f" (PID {match.group(2)}, {match.group(1)})" if match else ""
-    url = served_at(path.parent, match.group(2) if match else None)
-    if url is not None:
+    served = _served(path.parent, match.group(2) if match else None)
+    if served is not None:
+        url, keyed = served
+        # the holder is the server: named as the command, not the Python that runs it
+        server = "`evalstore serve`" + (f" (PID {match.group(2)})" if match else "")
+        connect = (
+            f'es.connect("{url}", api_key=os.environ["EVALSTORE_API_KEY"]) from Python, with '
+            "the key the server was started with"
+            if keyed
+            else f'es.connect("{url}") from Python'
+        )
         return StoreLocked(
-            f"the store {str(path)!r} is served at {url} by `evalstore serve`{holder}, which "
-            f'owns it: send the data to the server (es.connect("{url}") from Python, or its '
-            f"REST API, {url}/docs), or stop the server first to use the store directly."
+            f"the store {str(path)!r} is served at {url} by {server}, which owns it: send the "
+            f"data to the server ({connect}, or its REST API, {url}/docs"
+            + (", with the header 'Authorization: Bearer <key>'" if keyed else "")
+            + "), or stop the server first to use the store directly."
         )
     return StoreLocked(
         f"the store {str(path)!r} is in use by another process{holder}. One process owns the "
