@@ -40,7 +40,12 @@ from sklearn import metrics as skm
 
 import evalstore as es
 from evalstore.analyses.metrics import available_metrics, classification, get_metric
-from evalstore.analyses.metrics._intervals import BOOTSTRAP_REPLICAS, bootstrap, normal
+from evalstore.analyses.metrics._intervals import (
+    BOOTSTRAP_REPLICAS,
+    bootstrap,
+    linear_quantiles,
+    normal,
+)
 from evalstore.analyses.metrics.ranking import BINS
 from evalstore.analyses.metrics.regression import R2_MAX_OFFSET
 from evalstore.analyses.performance import performance
@@ -515,3 +520,14 @@ def test_normal_helper_refuses_what_it_cannot_bound() -> None:
     assert normal(math.nan, 1.0, 10, 0.95) == (None, None)
     assert normal(1.0, 0.0, 10, 0.95) == (1.0, 1.0)
     assert normal(0.1, 1.0, 4, 0.95, lower=0.0, upper=0.5) == (0.0, 0.5)
+
+
+def test_linear_quantiles_are_numpys_to_the_last_bit() -> None:
+    """The bootstrap's percentiles without np.quantile (which imports numpy.ma, 70 ms of a
+    fresh process): the same bits, ends and ties included."""
+    rng = np.random.default_rng(3)
+    qs = [0.0, 0.025, 0.05, 0.25, 0.5, 0.5000001, 0.75, 0.975, 1.0]
+    for n in (1, 2, 3, 10, 999, 1000, 1001):
+        for values in (rng.normal(0, 1, n), rng.integers(0, 3, n).astype(float), np.full(n, 7.5)):
+            want = np.quantile(values, qs)
+            np.testing.assert_array_equal(linear_quantiles(values, qs), want)

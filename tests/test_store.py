@@ -355,3 +355,18 @@ def test_an_abandoned_stream_ends_its_read(store: es.Store) -> None:
     assert engine._reads == 1 and stream.schema.names[0] == "batch_id"
     del stream
     assert engine._reads == 0
+
+
+def test_column_types_read_without_parsing_are_the_parsers() -> None:
+    """DESCRIBE's simple type names are mapped without sqlglot's parser (which a fresh
+    process would load): to exactly the types the parser gives."""
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    from evalstore.store.duckdb import SIMPLE_TYPES, column_type
+
+    for text, dtype in SIMPLE_TYPES.items():
+        assert dtype == DuckDBType.from_string(text), text
+    assert column_type("FLOAT[]") == DuckDBType.from_string("FLOAT[]")  # the parser's
+    assert column_type("TIMESTAMP WITH TIME ZONE") == DuckDBType.from_string(
+        "TIMESTAMP WITH TIME ZONE"
+    )

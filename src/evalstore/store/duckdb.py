@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
@@ -209,6 +210,32 @@ class RowStream:
 
     def __del__(self) -> None:
         self.close()
+
+
+#: the column types a store's tables have, as Ibis reads them (``DuckDBType.from_string``),
+#: without parsing: the parser loads sqlglot's DuckDB dialect, 25-35 ms of a fresh process
+#: (tests/test_store.py holds them equal)
+SIMPLE_TYPES: dict[str, dt.DataType] = {
+    "VARCHAR": dt.String(),
+    "DOUBLE": dt.Float64(),
+    "FLOAT": dt.Float32(),
+    "BIGINT": dt.Int64(),
+    "INTEGER": dt.Int32(),
+    "SMALLINT": dt.Int16(),
+    "TINYINT": dt.Int8(),
+    "UBIGINT": dt.UInt64(),
+    "UINTEGER": dt.UInt32(),
+    "USMALLINT": dt.UInt16(),
+    "UTINYINT": dt.UInt8(),
+    "BOOLEAN": dt.Boolean(),
+    "TIMESTAMP": dt.Timestamp(scale=6),
+    "DATE": dt.Date(),
+}
+
+
+def column_type(text: str) -> dt.DataType:
+    """The Ibis type of a column ``DESCRIBE`` calls ``text``."""
+    return SIMPLE_TYPES.get(text) or DuckDBType.from_string(text)
 
 
 class DuckDBStore(EvaluationStore):
@@ -584,7 +611,7 @@ class DuckDBStore(EvaluationStore):
         if schema is None:
             generation = self._generation
             rows = self._fetch(f"DESCRIBE {quote(name)}")
-            schema = ibis.schema({r[0]: DuckDBType.from_string(r[1]) for r in rows})
+            schema = ibis.schema({r[0]: column_type(r[1]) for r in rows})
             with self._idle:
                 if reader.depth or generation == self._generation:  # no commit in between
                     cache[name] = schema

@@ -35,7 +35,7 @@ calibration cells.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from statistics import NormalDist
 from typing import Any
 
@@ -131,8 +131,22 @@ def percentile(values: Floats, confidence: float) -> tuple[float | None, float |
     defined = values[np.isfinite(values)]
     if defined.size == 0:
         return None, None
-    low, high = np.quantile(defined, [(1 - confidence) / 2, (1 + confidence) / 2])
+    low, high = linear_quantiles(defined, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
+
+
+def linear_quantiles(values: Floats, qs: Sequence[float]) -> Floats:
+    """``np.quantile(values, qs)`` (the linear method), to the last bit: np.quantile
+    imports numpy.ma on its first call (70 ms of a fresh process that reports)."""
+    ordered = np.sort(values)
+    position = np.asarray(qs, dtype=np.float64) * (len(ordered) - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, len(ordered) - 1)
+    a, b, t = ordered[below], ordered[above], position - below
+    diff = b - a
+    # NumPy's lerp: from the nearer end, so that it stays monotonic
+    out: Floats = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+    return out
 
 
 def bootstrap(
