@@ -233,6 +233,16 @@ SIMPLE_TYPES: dict[str, dt.DataType] = {
 }
 
 
+def _session(con: duckdb.DuckDBPyConnection) -> None:
+    """A connection's settings: text and zoned timestamps become UTC whatever the machine's
+    time zone, and no progress bar of DuckDB's own. In a Jupyter kernel without ipywidgets
+    DuckDB refuses any progress-bar setting (its bar is off there already): connecting
+    raised, and no notebook could open a store."""
+    with suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+
+
 def column_type(text: str) -> dt.DataType:
     """The Ibis type of a column ``DESCRIBE`` calls ``text``."""
     return SIMPLE_TYPES.get(text) or DuckDBType.from_string(text)
@@ -252,9 +262,7 @@ class DuckDBStore(EvaluationStore):
             if "lock" in str(exc).lower():
                 raise _locked_error(self.path, exc) from None
             raise
-        self.con.execute("SET enable_progress_bar = false")
-        # Text and zoned timestamps become UTC whatever the machine's time zone.
-        self.con.execute("SET TimeZone = 'UTC'")
+        _session(self.con)
         self._lock = threading.RLock()
         self._schemas: dict[str, ibis.Schema] = {}
         self._sql = CompiledSql(self.path.with_suffix(".compiled.sqlite"))
@@ -303,9 +311,7 @@ class DuckDBStore(EvaluationStore):
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = self._cursors.cursor()
-        # settings of the session, not of the database: every cursor needs them
-        cursor.execute("SET enable_progress_bar = false")
-        cursor.execute("SET TimeZone = 'UTC'")
+        _session(cursor)  # settings of the session, not of the database: every cursor's
         return cursor
 
     @contextmanager
