@@ -579,3 +579,36 @@ def test_a_metric_without_a_direction_is_not_rated_ok(store: es.Store) -> None:
     rated = model.report(reference="training", current="production", metrics=["mae"])
     (item,) = [s for s in rated.summary if s["topic"] == "performance"]
     assert item["status"] != "info" and "not rated" not in item["text"], item
+
+
+def test_a_baseline_is_measured_again_on_the_rows_it_was_fitted_on(store: es.Store) -> None:
+    """Rows logged after a fixed baseline are not its rows: a report measuring its
+    reference again (another positive class) gave the numbers of all 60 training rows
+    for a baseline of 40, and said 40 rows."""
+    from sklearn.metrics import recall_score
+
+    from conftest import BINARY_SCHEMA, binary_frame
+
+    model = store.model("pinned", task="binary_classification")
+    first = binary_frame(40)
+    model.log(first, schema=BINARY_SCHEMA, version="v1", environment="training")
+    model.log(
+        binary_frame(30, start=100), schema=BINARY_SCHEMA, version="v1", environment="production"
+    )
+    base = model.create_baseline("train", environment="training")
+    later = binary_frame(20, start=40).assign(label=0, pred=1)  # would move recall of class 0
+    model.log(later, schema=BINARY_SCHEMA, version="v1", environment="training")
+    model.log_actuals(first[["id"]].assign(y=first["label"]), prediction_id="id", actual="y")
+
+    report = model.report(reference=model.baseline("train", version=1), current="production",
+                          positive_class=0, progress=False)  # fmt: skip
+    assert report.performance_reference is not None
+    (row,) = [r for r in report.performance_reference.rows if r["metric"] == "recall"]
+    assert report.reference["rows"] == 40 and row["n"] == int((first["label"] == 0).sum())
+    assert row["value"] == pytest.approx(
+        recall_score(first["label"], first["pred"], pos_label=0), abs=1e-12
+    )
+    assert report.reference["selector"]["environment"] == ["training"]
+    assert base.rows(model).count() == 40 and model.dataset(environment="training").count() == 60
+    # stored and read back, the baseline keeps its batch
+    assert model.baseline("train").through_batch == base.through_batch is not None

@@ -717,7 +717,8 @@ def test_the_references_rows_in_a_slice_are_kept_until_they_change(
 ) -> None:
     """With profiles kept, the reference's counts and metric in a slice are read once: a
     production batch (a new generation, the result cache emptied) reads neither again; a
-    training batch does, and the values then equal those read from the rows."""
+    training batch leaves the baseline's rows as they were; a new version of it reads them, and
+    the values then equal those read from the rows."""
     from evalstore.ui import views as views_module
     from evalstore.ui.cache import ResultCache
     from evalstore.ui.views import Views
@@ -755,6 +756,10 @@ def test_the_references_rows_in_a_slice_are_kept_until_they_change(
         more = _frame(40, 11, START - timedelta(days=20), 10, "u")
         more["plan"] = "pro"
         churn.log(more, schema=SCHEMA, version="v1", environment="training")
+        # the baseline's rows are those it was fitted on: the same values
+        assert sliced(Views(store, ResultCache())) == first
+        churn.create_baseline("training", environment="training")  # version 2: all of them
+        read.clear()
         kept = sliced(Views(store, ResultCache()))
         assert sorted(read) == ["performance", "recount"] and kept != first
         store._engine.keep_profiles(False)

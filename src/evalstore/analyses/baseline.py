@@ -210,6 +210,11 @@ class Baseline:
     slices_: dict[str, Any] | None = None
     """the reference's slices of its primary metric (plain data of a SliceResult)"""
     n_rows_: int | None = None
+    through_batch: int | None = None
+    """the last batch the rows were fitted on were logged in: a fixed baseline's rows are
+    its selection's rows of that batch or an earlier one, so that it is measured again on
+    the same rows however many are logged later (None: its selection as it is, as in
+    baselines stored before it was kept)"""
     _moving_cache: dict[tuple[datetime, Any], Baseline] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -247,7 +252,7 @@ class Baseline:
         window start and positive class.
         """
         if not self.is_moving:
-            return self.selector.dataset(model), self
+            return self.rows(model), self
         first = current.start
         if first is None:
             t = query_table(current)
@@ -273,6 +278,31 @@ class Baseline:
             self._moving_cache[start, positive] = fitted
         return reference, fitted
 
+    def rows(self, model: Model) -> Dataset:
+        """The rows a fixed baseline was fitted on: its selection's, as of the batch it was
+        fitted after (rows logged since in its environments and versions, or replacing
+        its rows, are not its rows; actuals that arrived since are read). A reference
+        measured again (another positive class, say) gave 60,000 rows' numbers for a
+        baseline of 50,000 once 10,000 more training rows were logged."""
+        pinned = self.through_batch
+        if pinned is None or not any(
+            b["batch_id"] > pinned
+            and b["kind"] == "inferences"
+            and (not self.selector.environment or b["environment"] in self.selector.environment)
+            and (not self.selector.version or b["version"] in self.selector.version)
+            for b in model.batches()
+        ):
+            return self.selector.dataset(model)  # the same rows, and the store's profiles
+        from evalstore.dataset import Dataset
+
+        where = self.selector.where
+
+        def through(t: Any) -> Any:
+            keep = t["batch_id"] <= pinned
+            return keep & Dataset._predicate(t, where) if where is not None else keep
+
+        return self.selector.dataset(model, where=through)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data: what was selected, when it was fitted, and every artifact."""
         return {
@@ -285,6 +315,7 @@ class Baseline:
             "columns": list(self.columns) if self.columns is not None else None,
             "positive_class": self.positive_class,
             "n_rows": self.n_rows_,
+            "through_batch": self.through_batch,
             "binnings": {name: b.to_dict() for name, b in self.binnings_.items()},
             "expectations": self.expectations_.to_dict() if self.expectations_ else None,
             "performance": self.performance_,
@@ -314,6 +345,7 @@ class Baseline:
         base.performance_ = data.get("performance")
         base.slices_ = data.get("slices")
         base.n_rows_ = data.get("n_rows")
+        base.through_batch = data.get("through_batch")  # absent from older baselines
         return base
 
 
@@ -346,7 +378,9 @@ def fit_baseline(
     )
     if base.is_moving:
         return base
-    n = reference.count()
+    t = query_table(reference)
+    (found,) = reference.execute(t.aggregate(n=t.count(), last=t["batch_id"].max())).to_pylist()
+    n, base.through_batch = int(found["n"]), found["last"]
     if n == 0:
         raise ParameterError(
             "baseline",

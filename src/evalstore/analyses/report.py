@@ -555,7 +555,8 @@ def build_report(
                     )
         lap("slices")
 
-    ref_selector = Selector.of(ref_ds)
+    # a baseline's own selection (its rows may be pinned to a batch: not a stored filter)
+    ref_selector = fitted.selector if baseline_ref else Selector.of(ref_ds)
     return Report(
         model=model.name,
         task=task.value,

@@ -278,7 +278,7 @@ class Views:
             if base.is_moving:
                 ref_ds, fitted = base.reference_for(model, self.current(facts, view, sliced=False))
                 return Reference(name, f"baseline {base.label}", fitted, ref_ds)
-            return Reference(name, f"baseline {base.label}", base, base.selector.dataset(model))
+            return Reference(name, f"baseline {base.label}", base, base.rows(model))
         # the environment's rows of the view's version; of every version when it has none
         # of this one (a v2 logged in production only is compared with all the training)
         version = view.version if facts.volume(name, view.version).rows else None
