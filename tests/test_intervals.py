@@ -531,3 +531,23 @@ def test_linear_quantiles_are_numpys_to_the_last_bit() -> None:
         for values in (rng.normal(0, 1, n), rng.integers(0, 3, n).astype(float), np.full(n, 7.5)):
             want = np.quantile(values, qs)
             np.testing.assert_array_equal(linear_quantiles(values, qs), want)
+
+
+def test_an_auc_of_few_positives_is_not_known_exactly(store: es.Store) -> None:
+    """Two positives both scored above every negative: AUC 1 and a DeLong variance of 0,
+    an interval [1, 1]. With fewer than ranking.FEW positives or negatives, or a variance
+    of 0, the interval holds the Wilson interval of the AUC over min(P, N) trials (the
+    largest variance an AUC can have, Birnbaum and Klose): scipy's for 2 of 2 here. (Many
+    of both, with a spread, keep DeLong's: test_performance holds it to a NumPy DeLong.)"""
+    from scipy.stats import binomtest
+
+    n = 400
+    frame = make_frame(BINARY, np.random.default_rng(7), n)
+    frame["y"] = 0
+    top = frame["score"].nlargest(2).index
+    frame.loc[top, "y"] = 1
+    result = performance(log(store, BINARY, frame).dataset(), ["roc_auc_exact"])
+    row = result.get("roc_auc_exact")
+    assert row["value"] == 1.0
+    want = binomtest(2, 2).proportion_ci(0.95, method="wilson")
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((want.low, want.high), abs=1e-12)

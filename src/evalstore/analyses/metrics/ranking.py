@@ -40,7 +40,11 @@ V10_b = (N_<b + N_b/2) / N and V01_b = (P_>b + P_b/2) / P:
 var = S10 / P + S01 / N with S10 = sum_b P_b (V10_b - A)^2 / (P - 1) (and S01 alike;
 computed as (sum_b P_b V10_b^2 - P A^2) / (P - 1), so that one cumulative pass suffices);
 the interval is A +- z * sqrt(var), clipped to [0, 1]. Binned AUCs use the binned
-placements (i.e. DeLong on the binned scores).
+placements (i.e. DeLong on the binned scores). With fewer than ``FEW`` (10) positives or
+negatives, or a variance of 0, it is widened to hold the Wilson interval of A as a share of
+min(P, N) trials: A (1 - A) / min(P, N) is the largest variance an AUC can have (Birnbaum and
+Klose, 1957), where DeLong's estimate from a handful of placements can be 0 (two positives
+above every negative: [1, 1]).
 
 **AP interval** (binary): the delta method, from the same histogram. The binned AP is
 S / P with S = sum_b P_b pi_b and pi_b = T_b / (T_b + F_b) (T_b, F_b: positives and
@@ -92,7 +96,7 @@ from evalstore.analyses.metrics._base import (
     MetricValue,
     register_metric,
 )
-from evalstore.analyses.metrics._intervals import z_value
+from evalstore.analyses.metrics._intervals import wilson, z_value
 from evalstore.schema import Task
 
 __all__ = ["BINS", "ScoreSums", "auc_summary", "histogram_query", "score_sums"]
@@ -311,6 +315,31 @@ def _logit_interval(
     return _expit(centre - half), _expit(centre + half)
 
 
+#: fewer positives or negatives than this, and DeLong's variance says too little (two
+#: positives both ranked first: variance 0, an interval [1, 1])
+FEW = 10
+
+
+def _auc_interval(s: dict[str, Any], confidence: float) -> tuple[float | None, float | None]:
+    """DeLong's normal interval; with few positives or negatives (fewer than ``FEW``) or a
+    variance of 0, widened to hold the Wilson interval of the AUC as a share of min(P, N)
+    trials: AUC(1 - AUC) / min(P, N) is the largest variance an AUC can have (Birnbaum and
+    Klose, 1957). A slice with 2 positives and an AUC of 1 had the interval [1, 1], and
+    ranked as the slice that had broken most once the current one fell below it."""
+    auc, variance = s["auc"], s["variance"]
+    low = high = None
+    if variance is not None:
+        half = z_value(confidence) * math.sqrt(max(variance, 0.0))
+        low, high = max(0.0, auc - half), min(1.0, auc + half)
+    trials = min(s["P"], s["N"])
+    if trials and (trials < FEW or not variance):
+        w_low, w_high = wilson(auc * trials, trials, confidence)
+        assert w_low is not None and w_high is not None
+        low = w_low if low is None else min(low, w_low)
+        high = w_high if high is None else max(high, w_high)
+    return low, high
+
+
 def _widened(
     low: float | None, high: float | None, bound: float
 ) -> tuple[float | None, float | None]:
@@ -354,10 +383,7 @@ def _finalize(kind: str, average: str, exact: bool) -> Callable[[GroupData], Met
             if kind == "ap":
                 low, high = _logit_interval(s["ap"], s["ap_variance"], group.input.confidence)
                 return MetricValue(s["ap"], *_widened(low, high, bound), n, detail)
-            low = high = None
-            if s["variance"] is not None:
-                half = z_value(group.input.confidence) * math.sqrt(max(s["variance"], 0.0))
-                low, high = max(0.0, s["auc"] - half), min(1.0, s["auc"] + half)
+            low, high = _auc_interval(s, group.input.confidence)
             return MetricValue(s["auc"], *_widened(low, high, bound), n, detail)
         per_class: dict[str, float] = {}
         weights, bounds = [], []
