@@ -324,7 +324,8 @@ def test_planted_bad_segment_comes_first(store: es.Store, seed: int) -> None:
     assert (worst[0].column, worst[0].bin) == ("region", bad)
     assert worst[0].significant is True
     assert worst[0].value < result.overall.value
-    assert [s.value for s in worst] == sorted(s.value for s in worst)
+    # surest first: by the upper end of each interval (higher is better)
+    assert [s.ci_high for s in worst] == sorted(s.ci_high for s in worst)
     assert all(s.n >= 50 for s in worst)
 
 
@@ -356,6 +357,31 @@ def test_min_support_and_ties() -> None:
         "a": [("x", 0.9, 100), ("y", 0.5, 40), ("z", 0.5, 400)],
         "b": [("x", 0.1, 5), ("y", None, 0), ("z", 0.7, 100)],
     }
+
+
+def test_worst_ranks_the_surely_worse_first() -> None:
+    """A noisy slice (AUC 0.47 anywhere in [0.05, 0.89]) against a reference of a few rows
+    ([0.34, 1]) is not ranked above a slice that surely fell (0.84 in [0.81, 0.87] against
+    0.98 in [0.975, 0.99]): the trial's report had put the noise first and the broken
+    region twentieth."""
+
+    def s(bin: str, value: float, low: float, high: float, n: int) -> Slice:
+        return Slice("c", bin, "value", value, low, high, n=n)
+
+    def result(rows: list[Slice]) -> SliceResult:
+        return SliceResult(
+            task="binary_classification", metric="roc_auc", higher_is_better=True,
+            confidence=0.95, min_support=30, positive_class=1, threshold=None, columns=["c"],
+            overall=Slice(None, "all", "all", 0.95, 0.94, 0.96, n=30_000), rows=rows,
+        )  # fmt: skip
+
+    current = result([s("noise", 0.466, 0.046, 0.886, 12_091), s("west", 0.837, 0.805, 0.869,
+                      16_619), s("east", 0.96, 0.955, 0.965, 9_000)])  # fmt: skip
+    reference = result([s("noise", 1.0, 0.342, 1.0, 5_000), s("west", 0.983, 0.975, 0.99, 6_000),
+                        s("east", 0.97, 0.96, 0.98, 4_000)])  # fmt: skip
+    assert [w.bin for w in current.worst(3, reference=reference)] == ["west", "east", "noise"]
+    # without a reference: by the upper end of each interval
+    assert [w.bin for w in current.worst(3)] == ["west", "noise", "east"]
 
 
 # -- the result ----------------------------------------------------------------------------------

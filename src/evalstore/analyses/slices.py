@@ -166,14 +166,19 @@ class SliceResult:
         self, k: int = 10, min_support: int | None = None, reference: SliceResult | None = None
     ) -> list[Slice]:
         """The ``k`` worst slices with ``n >= min_support`` (default: the result's) and a
-        value: lowest first when higher is better, highest first when lower is; ties go to
-        the larger slice (more evidence), then to column and bin order.
+        value, surest first: by the end of each slice's interval nearest to good (its upper
+        end when higher is better, its lower end when lower is; the value where it has no
+        interval), then by the value; ties go to the larger slice (more evidence), then to
+        column and bin order. A slice of 30 rows whose AUC lies anywhere from 0.05 to 0.9
+        is not ranked above one of thousands of rows surely at 0.8.
 
         With ``reference`` (the same slices of a reference dataset, on the same bins), they
         are ranked by how much worse each is than in the reference instead (than the
-        reference overall for a slice the reference lacks): a slice that is always weak
-        (say, a narrow band of the score's main input, where any AUC is low) does not
-        crowd out the one that broke."""
+        reference overall for a slice the reference lacks), again surest first: by the gap
+        between the two intervals (the reference's lower end less the slice's upper end,
+        when higher is better), then by the difference of the values. A slice that is
+        always weak (say, a narrow band of the score's main input, where any AUC is low)
+        does not crowd out the one that broke."""
         k = _check_count("k", k)
         support = (
             self.min_support if min_support is None else _check_count("min_support", min_support)
@@ -187,18 +192,38 @@ class SliceResult:
             )
         sign = 1.0 if self.higher_is_better else -1.0
 
-        def baseline(s: Slice) -> float:
+        def compared(s: Slice) -> Slice | None:
             if reference is None:
-                return 0.0
+                return None
             found = reference.find(s.column, s.bin)
             if found is not None and found.value is not None:
-                return found.value
-            return reference.overall.value if reference.overall.value is not None else 0.0
+                return found
+            return reference.overall if reference.overall.value is not None else None
+
+        def good_end(s: Slice) -> float:
+            """The end of the slice's interval nearest to good (the value without one)."""
+            end = s.ci_high if sign > 0 else s.ci_low
+            assert s.value is not None
+            return end if end is not None else s.value
+
+        def bad_end(s: Slice) -> float:
+            end = s.ci_low if sign > 0 else s.ci_high
+            assert s.value is not None
+            return end if end is not None else s.value
+
+        def rank(i: int, s: Slice) -> tuple[float, float, int, int]:
+            assert s.value is not None
+            ref = compared(s)
+            if ref is None and reference is not None:  # nothing to compare with: last
+                return (math.inf, math.inf, -s.n, i)
+            if ref is None:
+                return (sign * good_end(s), sign * s.value, -s.n, i)
+            assert ref.value is not None
+            sure = sign * (good_end(s) - bad_end(ref))  # below 0: surely worse
+            return (sure, sign * (s.value - ref.value), -s.n, i)
 
         ranked = sorted(
-            (sign * (s.value - baseline(s)), -s.n, i)
-            for i, s in enumerate(self.rows)
-            if s.value is not None and s.n >= support
+            rank(i, s) for i, s in enumerate(self.rows) if s.value is not None and s.n >= support
         )
         return [self.rows[i] for *_, i in ranked[:k]]
 
