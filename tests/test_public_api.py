@@ -20,6 +20,7 @@ EXPECTED = {
     "NotFittedError",
     "NotSupported",
     "ParameterError",
+    "Report",
     "Schema",
     "SchemaError",
     "ServerError",

@@ -269,7 +269,7 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
         {"reference": "baseline=nope@2", "current": "production"},
         400,
         "ParameterError",
-        "baseline",
+        "reference.baseline",
     ),
     (
         "/drift",
@@ -348,7 +348,7 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
         {"reference": "baseline=train@7", "current": "production"},
         400,
         "ParameterError",
-        "version",
+        "reference.version",
     ),
 ]
 
@@ -369,8 +369,10 @@ def test_an_unknown_version_is_refused_by_every_analysis(
 ) -> None:
     # it answered 200 with every metric null, while the UI refused it
     error = assert_error(http.get(path, params=params), 400, "ParameterError")
+    # within a side of a comparison, the side is named too
+    side = next((k for k in ("current", "reference") if "v404" in str(params.get(k))), "")
     assert error["details"] == {
-        "name": "version",
+        "name": f"{side}.version" if side else "version",
         "expected": "a version of model 'clf' (v1, v2)",
         "got": "v404",
     }

@@ -20,6 +20,7 @@ from evalstore.errors import (
 )
 
 if TYPE_CHECKING:
+    from evalstore.analyses.report import Report
     from evalstore.dataset import Dataset
     from evalstore.schema import FeatureType, Schema, Task
     from evalstore.sdk import Model, ModelInfo, Store, StoreInfo, connect
@@ -40,6 +41,7 @@ __all__ = [
     "NotFittedError",
     "NotSupported",
     "ParameterError",
+    "Report",
     "Schema",
     "SchemaError",
     "ServerError",
@@ -59,6 +61,7 @@ _LAZY = {
     "FeatureType": "evalstore.schema",
     "Model": "evalstore.sdk",
     "ModelInfo": "evalstore.sdk",
+    "Report": "evalstore.analyses.report",
     "Schema": "evalstore.schema",
     "Store": "evalstore.sdk",
     "StoreInfo": "evalstore.sdk",

@@ -74,10 +74,22 @@ class ParameterError(EvalstoreError, ValueError):
         self.name = name
         self.expected = expected
         self.got = got
+        self.hint = hint
         message = f"{name} must be {expected}; got {shown(got)}."
         if hint:
             message += f" {hint}"
         super().__init__(message)
+
+    def within(self, outer: str) -> ParameterError:
+        """This error as part of the argument ``outer``: ``environment must be ...`` raised
+        while resolving ``current`` becomes ``current.environment must be ...``, so that the
+        caller learns which argument holds the bad value. An error already naming ``outer``
+        is returned as is."""
+        if self.name == outer or self.name.startswith((f"{outer}.", f"{outer}[")):
+            return self
+        # an error rebuilt from a server's answer has no hint attribute: it is in the message
+        hint = getattr(self, "hint", "")
+        return ParameterError(f"{outer}.{self.name}", self.expected, self.got, hint)
 
 
 class SchemaError(EvalstoreError, ValueError):

@@ -34,6 +34,7 @@ from evalstore.errors import ModelNotFound, ParameterError, did_you_mean
 from evalstore.ingest.plan import ENVIRONMENTS, plan_actuals, plan_inferences
 from evalstore.ingest.sources import open_source
 from evalstore.schema import Schema, Task
+from evalstore.selection import BaselineRef, parse_selection
 from evalstore.store.base import BatchReport, ModelRecord
 from evalstore.store.duckdb import DuckDBStore
 from evalstore.store.metadata import Metadata
@@ -332,8 +333,11 @@ class Model(ModelAnalyses):
         ``reference`` (see :mod:`evalstore.analyses.report`).
 
         Each side is a Dataset, a dict of ``dataset()`` arguments
-        (``{"environment": "production", "start": "2024-06-01"}``) or a name: a stored
-        baseline's, else an environment's. The reference may be a Baseline. ``window``:
+        (``{"environment": "production", "start": "2024-06-01"}``), a name (a stored
+        baseline's, else an environment's) or the command line's text
+        (``"environment=production,start=2024-06-01"``). The reference may be a Baseline,
+        also as text: ``"baseline=training@1"`` is ``model.baseline("training", version=1)``.
+        A side without rows is refused: a report on no rows says nothing. ``window``:
         the performance-over-time window (default by the span of the data).
 
         ``positive_class``: binary models, the label counted as positive. Default: the
@@ -363,6 +367,30 @@ class Model(ModelAnalyses):
         )
 
     def _selection(self, value: Any, what: str, baselines: bool) -> Dataset | Baseline:
+        """``value`` (the argument ``what``) as rows, or as a stored Baseline when
+        ``baselines``. A bad value inside a side of a comparison is named as part of it
+        (``current.environment must be ...``), as the REST API names it; the one selection
+        of the other analyses is not (``version must be ...``): over REST its parts are
+        parameters of their own."""
+        try:
+            return self._resolve_selection(value, what, baselines)
+        except ParameterError as exc:
+            raise (exc.within(what) if what in ("reference", "current") else exc) from None
+
+    def _resolve_selection(self, value: Any, what: str, baselines: bool) -> Dataset | Baseline:
+        text = value
+        if isinstance(value, str) and (value.lstrip().startswith("{") or "=" in value):
+            # the CLI's and the REST API's text: baseline=NAME@2, environment=...,start=...
+            value = parse_selection(value, what)
+        if isinstance(value, BaselineRef):
+            if not baselines:
+                raise ParameterError(
+                    what,
+                    "rows (an environment name, key=value pairs, a dict or a Dataset), "
+                    "not a baseline",
+                    text,
+                )
+            return self.baseline(value.name, value.version)
         if isinstance(value, Dataset):
             if value.model_id != self._record.id:
                 raise ParameterError(what, f"a dataset of model {self.name!r}", value)
@@ -378,12 +406,15 @@ class Model(ModelAnalyses):
             if value in ENVIRONMENTS:
                 return self.dataset(environment=value)
             choices = sorted(known) + list(ENVIRONMENTS)
+            versioned = (
+                "A baseline's version is named baseline=NAME@VERSION." if "@" in value else ""
+            )
             raise ParameterError(
                 what,
                 ("a baseline name or " if baselines else "")
                 + f"an environment ({', '.join(choices)})",
                 value,
-                did_you_mean(value, choices).strip(),
+                " ".join(filter(None, [did_you_mean(value, choices).strip(), versioned])),
             )
         if isinstance(value, Mapping):
             allowed = ("environment", "version", "start", "end", "where")

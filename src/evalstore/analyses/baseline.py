@@ -272,6 +272,8 @@ class Baseline:
         fitted = self._moving_cache.get((start, positive))
         if fitted is None:
             window = Selector.of(reference)
+            if reference.count() == 0:
+                raise self._empty_window(first, start)
             fitted = fit_baseline(
                 reference, self.name, window, columns=self.columns, positive_class=positive
             )
@@ -302,6 +304,26 @@ class Baseline:
             return keep & Dataset._predicate(t, where) if where is not None else keep
 
         return self.selector.dataset(model, where=through)
+
+    def _empty_window(self, first: datetime, start: datetime) -> ParameterError:
+        """The error for a moving window without rows: which days those are, and what to
+        do (a later current start, whose window then holds the current data's first day,
+        or a fixed baseline)."""
+        days = self.moving_days or 0
+        rows = self.selector.describe()
+        of = "" if rows == "all rows" else f" of {rows}"
+        later = (first + timedelta(days=days)).date().isoformat()
+        fmt = "%Y-%m-%d %H:%M"
+        return ParameterError(
+            "reference",
+            "a baseline with rows to compare against",
+            self.label,
+            f"Moving baseline {self.name!r} is the {days} days before the current data's "
+            f"first row: {span_text(start.strftime(fmt), first.strftime(fmt))}, and those "
+            f"days hold no rows{of}. Give current a later start (start={later} or later) so that "
+            "the days before it hold rows, or compare against a fixed baseline. Create one "
+            "with model.create_baseline(name, environment=...).",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data: what was selected, when it was fitted, and every artifact."""
@@ -358,13 +380,15 @@ def fit_baseline(
     moving_days: int | None = None,
     slice_columns: Sequence[str] | None = None,
     positive_class: Any = None,
+    what: str = "baseline",
 ) -> Baseline:
     """Fit a baseline on ``reference``: bins of ``columns`` (default every feature and tag,
     plus the prediction and actual columns), data-quality expectations, and when it has
     actuals the reference performance and the slices of its primary metric on
     ``slice_columns`` (default the binned features), counting ``positive_class`` as the
     positive label (binary models; text labels without one get no performance). A moving
-    baseline is returned unfitted."""
+    baseline is returned unfitted. ``what``: the argument a reference without rows is
+    refused as (a report's ``reference``)."""
     from evalstore.analyses.metrics._inputs import lacks_positive_class
     from evalstore.analyses.performance import performance
     from evalstore.analyses.quality import learn_expectations
@@ -383,8 +407,8 @@ def fit_baseline(
     n, base.through_batch = int(found["n"]), found["last"]
     if n == 0:
         raise ParameterError(
-            "baseline",
-            "fitted on a selection with rows",
+            what,
+            "fitted on a selection with rows" if what == "baseline" else "a selection with rows",
             f"no rows for {base.selector.describe()}",
             "Check its environment, version, dates and filter (model.info() shows "
             "what the store holds).",

@@ -488,6 +488,7 @@ def build_report(
                 columns=columns,
                 slice_columns=wanted,
                 positive_class=positive_class,
+                what="reference",
             )
             baseline = fitted
         lap("baseline")

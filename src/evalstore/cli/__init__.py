@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -101,10 +101,12 @@ _SHELL_ADVICE = {
         "Create one with: evalstore baseline create NAME --model MODEL --environment ENV."
     ),
     "(model.info() shows what the store holds)": "(evalstore models shows what the store holds)",
+    "Give current a later start": "Give --current a later start",
 }
 
 
-#: parameters of the Python API that the commands take as these flags
+#: parameters of the Python API that the commands take as these flags (a command uses those of
+#: them that it has: the report command has no --version, and names its sides' parts as theirs)
 _FLAGS = {
     "window": "--window",
     "metrics": "--metric",
@@ -115,29 +117,40 @@ _FLAGS = {
     "version": "--version",
     "positive_class": "--positive-class",
     "moving_days": "--moving-days",
+    "reference": "--reference",
+    "current": "--current",
 }
 
 
-def _for_the_shell(exc: EvalstoreError) -> str:
+def _for_the_shell(exc: EvalstoreError, flags: Collection[str] = ()) -> str:
     """``exc``'s message as a shell user reads it: a parameter named as its flag (a flag
-    left out is None, so 'None or' goes), the advice given as commands."""
+    left out is None, so 'None or' goes), the advice given as commands. ``flags``: the
+    command's options; a parameter is named as a flag only when the command has that flag.
+    A part of a flag's value (``current.environment``, raised for ``--current
+    environment=prod``) is named after the flag: ``--current: environment must be ...``."""
     message = str(exc)
     name = exc.name if isinstance(exc, ParameterError) else None
-    if name in _FLAGS and message.startswith(f"{name} must be "):
+    if name is not None and message.startswith(f"{name} must be "):
         rest = message[len(f"{name} must be ") :].removeprefix("None or ")
-        message = f"{_FLAGS[name]} must be {rest}"
+        outer, dot, part = name.partition(".")
+        if _FLAGS.get(name) in flags:
+            message = f"{_FLAGS[name]} must be {rest}"
+        elif dot and _FLAGS.get(outer) in flags:
+            message = f"{_FLAGS[outer]}: {part} must be {rest}"
     for python, shell in _SHELL_ADVICE.items():
         message = message.replace(python, shell)
     return message
 
 
-def _run(fn: Callable[[], T]) -> T:
-    """Run a command body; evalstore errors become one line on stderr and exit status 1,
-    in the shell's words (they are written for the Python API)."""
+def _run(fn: Callable[[], T], ctx: typer.Context) -> T:
+    """Run the body of the command ``ctx`` runs; evalstore errors become one line on stderr
+    and exit status 1, in the shell's words (they are written for the Python API) and with
+    the flags of that command."""
     try:
         return fn()
     except EvalstoreError as exc:
-        _fail(_for_the_shell(exc))
+        flags = {opt for param in ctx.command.params for opt in param.opts}
+        _fail(_for_the_shell(exc, flags))
         raise AssertionError("unreachable") from None
 
 
@@ -164,6 +177,7 @@ def _root(
 
 @app.command("log")
 def log_cmd(
+    ctx: typer.Context,
     file: Annotated[
         Path, typer.Argument(help="A Parquet or CSV file of inferences.", show_default=False)
     ],
@@ -222,11 +236,12 @@ def log_cmd(
             f" as batch {report.batch_id}{extra} in {report.seconds:.2f} s"
         )
 
-    _run(body)
+    _run(body, ctx)
 
 
 @app.command("log-actuals")
 def log_actuals_cmd(
+    ctx: typer.Context,
     file: Annotated[
         Path, typer.Argument(help="A Parquet or CSV file of actual outcomes.", show_default=False)
     ],
@@ -282,7 +297,7 @@ def log_actuals_cmd(
                 "they were logged already, check --prediction-id and --environment."
             )
 
-    _run(body)
+    _run(body, ctx)
 
 
 def _when(value: Any) -> str:
@@ -290,7 +305,7 @@ def _when(value: Any) -> str:
 
 
 @app.command("models")
-def models_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
+def models_cmd(ctx: typer.Context, store: StoreOption = None, as_json: JsonOption = False) -> None:
     """List the models in the store with their versions, rows and actuals."""
     from rich.table import Table
 
@@ -321,7 +336,7 @@ def models_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
                 )
         out.print(table)
 
-    _run(body)
+    _run(body, ctx)
 
 
 def _size(n: int) -> str:
@@ -334,7 +349,7 @@ def _size(n: int) -> str:
 
 
 @app.command("info")
-def info_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
+def info_cmd(ctx: typer.Context, store: StoreOption = None, as_json: JsonOption = False) -> None:
     """Show where the store is, what it holds and its size on disk."""
 
     def body() -> None:
@@ -349,11 +364,12 @@ def info_cmd(store: StoreOption = None, as_json: JsonOption = False) -> None:
         out.print(f"models:    {info.models:,}")
         out.print(f"rows:      {info.rows:,} inferences in {info.batches:,} batches")
 
-    _run(body)
+    _run(body, ctx)
 
 
 @app.command("demo")
 def demo_cmd(
+    ctx: typer.Context,
     store: StoreOption = None,
     serve: Annotated[
         bool,
@@ -435,7 +451,7 @@ def demo_cmd(
                 say=lambda m: out.print(f"  {m}", markup=False),
             )
 
-    _run(body)
+    _run(body, ctx)
 
 
 # Command groups in their own modules register themselves on ``app`` when imported.
@@ -446,6 +462,7 @@ del _report
 
 @app.command("serve")
 def serve_cmd(
+    ctx: typer.Context,
     host: Annotated[
         str,
         typer.Option("--host", help="Address to listen on; any but loopback needs an API key."),
@@ -489,7 +506,7 @@ def serve_cmd(
             say=lambda m: out.print(m, markup=False),
         )
 
-    _run(body)
+    _run(body, ctx)
 
 
 def main() -> None:

@@ -7,9 +7,19 @@ from typing import Annotated
 
 import typer
 
-from evalstore.cli import JsonOption, ProgressOption, StoreOption, _run, _store, app, err, out
+from evalstore.cli import (
+    JsonOption,
+    ProgressOption,
+    StoreOption,
+    _run,
+    _size,
+    _store,
+    app,
+    err,
+    out,
+)
 from evalstore.errors import ParameterError
-from evalstore.selection import BaselineRef, parse_selection
+from evalstore.selection import parse_selection
 
 __all__ = ["parse_selection"]  # kept here for the CLI; it lives in evalstore.selection
 
@@ -36,6 +46,7 @@ PositiveClassOption = Annotated[
 
 @app.command("report")
 def report_cmd(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name.", show_default=False)],
     reference: Annotated[
         str,
@@ -101,13 +112,10 @@ def report_cmd(
 
         with _store(store) as s:
             m = s.model(model)
-            parsed = parse_selection(reference, "--reference")
-            ref = m.baseline(*parsed) if isinstance(parsed, BaselineRef) else parsed
-            cur = parse_selection(current, "--current")
-            if isinstance(cur, BaselineRef):
-                raise ParameterError("--current", "an environment or key=value pairs", current)
-            ref_sel = m._selection(ref, "--reference", baselines=True)
-            cur_ds = m._selection(cur, "--current", baselines=False)
+            # named as the Python arguments, which the shell's words name as --reference and
+            # --current, with the part of the value at fault (--current: environment ...)
+            ref_sel = m._selection(reference, "reference", baselines=True)
+            cur_ds = m._selection(current, "current", baselines=False)
             assert isinstance(cur_ds, Dataset)  # without baselines, a selection is rows
             positive = parse_positive_class(cur_ds.table, positive_class, "--positive-class")
             stored = ref_sel.positive_class if isinstance(ref_sel, Baseline) else None
@@ -132,14 +140,14 @@ def report_cmd(
             output.write_text(result.to_json(indent=2), encoding="utf-8")
         for item in result.summary:
             out.print(f"[{item['status']}] {item['text']}", markup=False)
-        size = output.stat().st_size
-        out.print(f"wrote {output} ({size / 1e6:.1f} MB)", markup=False)
+        out.print(f"wrote {output} ({_size(output.stat().st_size)})", markup=False)
 
-    _run(body)
+    _run(body, ctx)
 
 
 @baseline_app.command("create")
 def baseline_create_cmd(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Baseline name.", show_default=False)],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name.", show_default=False)],
     environment: Annotated[
@@ -199,11 +207,12 @@ def baseline_create_cmd(
             markup=False,
         )
 
-    _run(body)
+    _run(body, ctx)
 
 
 @baseline_app.command("list")
 def baseline_list_cmd(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name.", show_default=False)],
     store: StoreOption = None,
     as_json: JsonOption = False,
@@ -228,4 +237,4 @@ def baseline_list_cmd(
         for b in found:
             out.print(f"{b['name']}\tversion {b['version']}\t{b['created_at']}", markup=False)
 
-    _run(body)
+    _run(body, ctx)

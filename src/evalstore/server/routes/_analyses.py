@@ -182,16 +182,23 @@ def reading(state: ServerState) -> AbstractContextManager[None]:
 
 
 def resolve(model: Model, text: str, name: str, *, baselines: bool) -> Dataset | Baseline:
-    """A selection parameter as a Dataset, or a stored Baseline when ``baselines``."""
+    """A selection parameter as a Dataset, or a stored Baseline when ``baselines``; a bad
+    value inside it is named as part of ``name`` (``current.environment must be ...``)."""
     parsed = parse_selection(text, name)
     if isinstance(parsed, BaselineRef):
         if not baselines:
             raise ParameterError(
                 name, "an environment name, key=value pairs or a JSON object", text
             )
-        return model.baseline(parsed.name, parsed.version)
+        try:
+            return model.baseline(parsed.name, parsed.version)
+        except ParameterError as exc:
+            raise exc.within(name) from None
     if isinstance(parsed, dict):
-        return DatasetArgs(**parsed).dataset(model)
+        try:
+            return DatasetArgs(**parsed).dataset(model)
+        except ParameterError as exc:
+            raise exc.within(name) from None
     # a name: the embedded SDK's own resolution, so that it means what it means there
     return model._selection(parsed, name, baselines)
 
