@@ -99,17 +99,9 @@ def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Pat
     r = log(str(files["csv"]), str(files["schema"]), store=store)
     assert r.returncode == 0, r.stderr
     assert "replacing 6 earlier rows" in r.stdout
-    r = run(
-        "log-actuals",
-        str(files["actuals"]),
-        "--model",
-        "churn",
-        "--prediction-id",
-        "id",
-        "--actual",
-        "y",
-        store=store,
-    )
+    actuals = ["log-actuals", str(files["actuals"]), "--model", "churn", "--prediction-id",
+               "id", "--actual", "y"]  # fmt: skip
+    r = run(*actuals, store=store)
     assert r.returncode == 0, r.stderr
     assert "logged 3 actuals" in r.stdout
     assert "they joined 2 logged predictions" in r.stdout  # p9 has no prediction yet
@@ -139,19 +131,7 @@ def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Pat
     assert df["prediction_score"].tolist() == [0.1, 0.9, 0.4, 0.6, 0.2, 0.8]
 
     # actuals for an environment without these predictions: kept, and the user is told
-    r = run(
-        "log-actuals",
-        str(files["actuals"]),
-        "--model",
-        "churn",
-        "--prediction-id",
-        "id",
-        "--actual",
-        "y",
-        "--environment",
-        "validation",
-        store=store,
-    )
+    r = run(*actuals, "--environment", "validation", store=store)
     assert r.returncode == 0, r.stderr
     assert "joined 0 logged predictions" in r.stdout
     assert "note: no validation prediction of churn has these ids yet" in r.stdout
