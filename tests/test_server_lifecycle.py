@@ -176,15 +176,20 @@ def test_bind_checks() -> None:
             parse_size(bad)
 
 
-def test_serve_refuses_to_start_unsafe_or_broken(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "EVALSTORE_API_KEY"}
-    r = subprocess.run(
-        [sys.executable, "-m", "evalstore", "serve", "--store", str(tmp_path / "store"), *LOOSE],
+def _serve_loose(store: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``evalstore serve`` bound beyond loopback, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "evalstore", "serve", "--store", str(store), *LOOSE],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
     )
+
+
+def test_serve_refuses_to_start_unsafe_or_broken(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "EVALSTORE_API_KEY"}
+    r = _serve_loose(tmp_path / "store", env)
     assert r.returncode == 1
     assert r.stderr.startswith(
         "error: api_key must be set when the server listens on an address other than loopback"
@@ -225,14 +230,7 @@ def test_serve_refuses_a_key_no_client_can_send_or_guessable(
             assert key.strip() not in str(refused.value), "the key is never shown"
     assert "secrets.token_urlsafe(32)" in str(refused.value)
     assert not (tmp_path / "store").exists(), "refused before the store was opened"
-    env = {**os.environ, "EVALSTORE_API_KEY": " "}
-    r = subprocess.run(
-        [sys.executable, "-m", "evalstore", "serve", "--store", str(tmp_path / "store"), *LOOSE],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    r = _serve_loose(tmp_path / "store", {**os.environ, "EVALSTORE_API_KEY": " "})
     assert r.returncode == 1
     assert r.stderr.startswith("error: api_key (--api-key or EVALSTORE_API_KEY) must be a key")
     assert not (tmp_path / "store").exists()
