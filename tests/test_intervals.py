@@ -486,7 +486,11 @@ def test_constant_and_one_class_groups(store: es.Store) -> None:
     frame["y"], frame["pred"] = 1.0, 1  # one class, every prediction right
     rows = _rows(store, BINARY, frame)
     _no_nan(rows)
-    assert rows["f1"]["value"] == 1.0 and (rows["f1"]["ci_low"], rows["f1"]["ci_high"]) == (1, 1)
+    # F1 1 with no error: not [1, 1] (the bootstrap's), Wilson's 60 of 60 mapped to F1
+    j_low = NormalDist().inv_cdf(0.975) ** 2 / 60
+    j_low = 1 / (1 + j_low)  # Wilson's lower end at k = n: n / (n + z^2)
+    assert rows["f1"]["value"] == 1.0 and rows["f1"]["ci_high"] == 1.0
+    assert rows["f1"]["ci_low"] == pytest.approx(2 * j_low / (1 + j_low), abs=1e-12)
     assert rows["pr_auc"]["value"] == 1.0 and rows["pr_auc"]["ci_low"] == 1.0
     assert rows["roc_auc"]["value"] is None and rows["roc_auc"]["ci_low"] is None
     frame = make_frame(BINARY, rng, 60)
@@ -551,3 +555,28 @@ def test_an_auc_of_few_positives_is_not_known_exactly(store: es.Store) -> None:
     assert row["value"] == 1.0
     want = binomtest(2, 2).proportion_ci(0.95, method="wilson")
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((want.low, want.high), abs=1e-12)
+
+
+@pytest.mark.parametrize(("tp", "fp", "fn"), [(0, 3, 4), (6, 0, 0), (3, 1, 2)])
+def test_an_f1_of_few_hits_or_errors_is_not_known_exactly(
+    store: es.Store, tp: int, fp: int, fn: int
+) -> None:
+    """No true positive among 7 rows gave F1 0 in [0, 0] (every bootstrap replica leaves
+    the empty cell empty); no error gave 1 in [1, 1]. F1 = 2J / (1 + J), J the share of
+    true positives among the rows predicted or actually positive: with fewer than 10 of
+    either, the interval holds scipy's Wilson interval of J mapped through 2J / (1 + J)."""
+    from scipy.stats import binomtest
+
+    tn = 40
+    y = [1] * tp + [0] * fp + [1] * fn + [0] * tn
+    pred = [1] * tp + [1] * fp + [0] * fn + [0] * tn
+    frame = make_frame(BINARY, np.random.default_rng(3), len(y))
+    frame["y"], frame["pred"] = np.array(y, dtype="float64"), np.array(pred, dtype="int64")
+    row = performance(log(store, BINARY, frame).dataset(), ["f1"]).get("f1")
+    assert row["value"] == pytest.approx(skm.f1_score(y, pred, zero_division=np.nan), abs=1e-12)
+    ci = binomtest(tp, tp + fp + fn).proportion_ci(0.95, method="wilson")
+    low, high = (2 * j / (1 + j) for j in (ci.low, ci.high))
+    assert row["ci_low"] <= low + 1e-12 and row["ci_high"] >= high - 1e-12
+    if min(tp, fp + fn) == 0:  # the bootstrap's interval is a point: Wilson's is the interval
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), abs=1e-12)
+    assert row["ci_high"] - row["ci_low"] > 0.2

@@ -49,6 +49,7 @@ __all__ = [
     "KINDS",
     "bootstrap",
     "check_confidence",
+    "hull",
     "normal",
     "percentile",
     "wilson",
@@ -95,6 +96,17 @@ def wilson(k: float, n: int, confidence: float) -> tuple[float | None, float | N
     half = z / (1 + z2n) * math.sqrt(p * (1 - p) / n + z2n / (4 * n))
     # it holds p (exactly 1 at k = n, 0 at k = 0), which rounding can miss by an ulp
     return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))
+
+
+def hull(
+    interval: tuple[float | None, float | None], other: tuple[float, float]
+) -> tuple[float, float]:
+    """The smallest interval holding both (``interval`` may be undefined: (None, None))."""
+    low, high = interval
+    return (
+        other[0] if low is None else min(low, other[0]),
+        other[1] if high is None else max(high, other[1]),
+    )
 
 
 def normal(

@@ -16,7 +16,13 @@ Intervals:
   (``_intervals.bootstrap``): the confusion matrix's cells resampled as a multinomial.
   These metrics depend on the rows only through those counts, so this is exactly a
   row bootstrap (up to its Monte Carlo error). Replicas where the metric is undefined
-  (no positive actual or predicted, for ``f1``) are left out. A confusion matrix with
+  (no positive actual or predicted, for ``f1``) are left out. A bootstrap never puts a
+  row in an empty cell, so with no true positive (F1 0), or no error (F1 1), every
+  replica agrees and the interval was a point: [0, 0] on 7 rows. ``f1`` is 2J / (1 + J),
+  J = tp / (tp + fp + fn) the share of true positives among the rows predicted or
+  actually positive, so with fewer than ``FEW`` (10) true positives or errors its
+  interval also holds the Wilson interval of J over those rows, mapped through
+  2J / (1 + J). A confusion matrix with
   more than ``MAX_BOOTSTRAP_CELLS`` non-empty cells (~64 classes, all confused) gets
   no interval: 1000 replicas would cost over ~0.3 s per group.
 """
@@ -37,7 +43,7 @@ from evalstore.analyses.metrics._base import (
     MetricValue,
     register_metric,
 )
-from evalstore.analyses.metrics._intervals import Floats, bootstrap, wilson
+from evalstore.analyses.metrics._intervals import Floats, bootstrap, hull, wilson
 from evalstore.schema import Task
 
 __all__ = ["MAX_BOOTSTRAP_CELLS", "confusion"]
@@ -45,6 +51,8 @@ __all__ = ["MAX_BOOTSTRAP_CELLS", "confusion"]
 BINARY = Task.BINARY_CLASSIFICATION
 MULTICLASS = Task.MULTICLASS_CLASSIFICATION
 CELLS = ("tp", "fp", "fn", "tn")
+#: fewer true positives or errors than this: f1's interval holds Wilson's for its J too
+FEW = 10
 #: the most non-empty confusion-matrix cells a bootstrap interval is drawn for
 MAX_BOOTSTRAP_CELLS = 4096
 
@@ -251,6 +259,10 @@ def _f1(group: GroupData) -> MetricValue:
         return values[:, 1]
 
     low, high = bootstrap(counts, statistic, group.input.confidence)
+    if min(tp, fp + fn) < FEW:  # the bootstrap collapses on an empty cell (module doc)
+        j_low, j_high = wilson(tp, tp + fp + fn, group.input.confidence)
+        assert j_low is not None and j_high is not None  # tp + fp + fn > 0 here
+        low, high = hull((low, high), (2 * j_low / (1 + j_low), 2 * j_high / (1 + j_high)))
     return MetricValue(2 * tp / (2 * tp + fp + fn), low, high, n)
 
 

@@ -96,7 +96,7 @@ from evalstore.analyses.metrics._base import (
     MetricValue,
     register_metric,
 )
-from evalstore.analyses.metrics._intervals import wilson, z_value
+from evalstore.analyses.metrics._intervals import hull, wilson, z_value
 from evalstore.schema import Task
 
 __all__ = ["BINS", "ScoreSums", "auc_summary", "histogram_query", "score_sums"]
@@ -335,8 +335,7 @@ def _auc_interval(s: dict[str, Any], confidence: float) -> tuple[float | None, f
     if trials and (trials < FEW or not variance):
         w_low, w_high = wilson(auc * trials, trials, confidence)
         assert w_low is not None and w_high is not None
-        low = w_low if low is None else min(low, w_low)
-        high = w_high if high is None else max(high, w_high)
+        return hull((low, high), (w_low, w_high))
     return low, high
 
 
