@@ -666,6 +666,50 @@ def test_a_flag_or_count_column_gets_a_bin_per_value(store: es.Store) -> None:
     assert len(b["many"].edges_ or ()) == 11  # 40 values: the 10 quantile bins
 
 
+def test_a_value_that_holds_many_rows_gets_a_bin_of_its_own(store: es.Store) -> None:
+    """A feature that is 0 in 92% of the rows (a capital gain) got one quantile bin
+    ``[0, max]``: its share of zeros moving to 55% was a PSI of 0. A value that holds at
+    least 1/10 of the reference gets its own bin (at the minimum, in the middle), the other
+    values the other bins at their own quantiles; PSI and chi-square then equal NumPy's
+    and scipy's on those bins, and only the column that moved drifts."""
+    rng = np.random.default_rng(43)
+    n = 5000
+
+    def gains(share_of_zeros: float) -> np.ndarray:
+        return np.where(rng.random(n) < share_of_zeros, 0.0, rng.lognormal(7, 1, n))
+
+    mid = np.where(rng.random(n) < 0.4, 5.0, rng.normal(5, 2, n))
+    ref = pd.DataFrame({"gain": gains(0.92), "mid": mid})
+    cur = pd.DataFrame({"gain": gains(0.55), "mid": rng.permutation(mid)})
+    ref_ds, cur_ds = log(store, ref, cur)
+    b = fit_binnings(ref_ds, ["gain", "mid"])
+    gain, middle = b["gain"].edges_ or (), b["mid"].edges_ or ()
+    assert gain[0] == 0.0 and 0 < gain[1] < ref.gain[ref.gain > 0].min()  # [0, e1] = {0}
+    below, above = mid[mid < 5].max(), mid[mid > 5].min()
+    assert (below + 5) / 2 in middle and (5 + above) / 2 in middle  # (e, e'] = {5}
+    # the atom's bin and 9 quantile bins of the others; in the middle, the atom splits one
+    assert len(gain) == 11 and len(middle) == 12
+    found = drift(ref_ds, cur_ds, method="chi2")
+    psi = drift(ref_ds, cur_ds)
+    for name, edges in (("gain", gain), ("mid", middle)):
+        counts = []  # below, the bins ((e_i-1, e_i], the first closed), above
+        for values in (ref[name].to_numpy(), cur[name].to_numpy()):
+            inside = np.searchsorted(edges, values, side="left")
+            inside[values == edges[0]] = 1
+            counts.append(np.bincount(inside, minlength=len(edges) + 1))
+        table = np.array(counts)
+        assert (table.sum(axis=1) == n).all()
+        if name == "gain":
+            assert table[0][1] == (ref.gain == 0).sum()  # the first bin holds the zeros
+        table = table[:, table.sum(axis=0) > 0]
+        oracle = stats.chi2_contingency(table, correction=False)
+        assert found[name].details["chi2"] == pytest.approx(oracle.statistic, rel=1e-9)
+        p, q = (np.maximum(row / n, 1e-4) for row in table)  # the documented smoothing
+        p, q = p / p.sum(), q / q.sum()
+        assert psi[name].value == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-9)
+    assert psi.drifted_columns == ["gain"] and found.drifted_columns == ["gain"]
+
+
 def test_actuals_that_have_not_arrived_are_not_drift(store: es.Store) -> None:
     """Rows whose actual has not arrived yet are left out of an actual column's drift: with
     15% of production's actuals pending and the same label rate (the same distribution of

@@ -172,8 +172,13 @@ def fit_binnings(
             b.mean_, b.std_ = _float(row[f"mean{i}"]), _float(row[f"std{i}"])
         b.edges_ = _numeric_edges(b, lo, hi, row.get(f"q{i}"), row.get(f"med{i}"))
         if b.strategy == "quantile" and not b.approximate and 1 < len(b.edges_) <= b.bins:
-            # fewer bins than asked: quantiles tied on repeated values (a 0/1 flag, counts)
-            b.edges_ = _discrete_edges(reference, t, name, b.bins) or b.edges_
+            # fewer bins than asked: quantiles tied on repeated values (a 0/1 flag, counts,
+            # a feature that is mostly 0)
+            b.edges_ = (
+                _discrete_edges(reference, t, name, b.bins)
+                or _mass_point_edges(reference, t, name, b.bins, [lo, *row[f"q{i}"], hi])
+                or b.edges_
+            )
         elif b.strategy == "quantile" and sampled is not None and 1 < len(b.edges_) <= b.bins:
             # fine bins on repeated values: each value alone in a bin of no width
             b.edges_ = _atom_edges(reference, t, name, b.bins) or b.edges_
@@ -255,6 +260,45 @@ def _discrete_edges(
     halves = [a / 2 + b / 2 for a, b in itertools.pairwise(values)]  # no overflow near 1e308
     edges = sorted({values[0], *halves, values[-1]})
     return tuple(edges) if len(edges) == len(values) + 1 else None
+
+
+def _mass_point_edges(
+    reference: Dataset, t: ir.Table, name: str, bins: int, marks: Sequence[Any]
+) -> tuple[float, ...] | None:
+    """Quantile bins around values that hold a large share of the rows (``marks``: the
+    minimum, the quantiles and the maximum; a value among them twice holds at least
+    1 / ``bins`` of the rows). Each such value gets a bin of its own, its edges halfway to
+    the nearest values below and above it, and the other values share the other bins at
+    their own quantiles (a value inside their range splits the bin it falls in: one bin
+    more). Without this, a feature that is 0 in 92% of the rows (a capital gain) got the
+    one bin ``[0, 1e5]``, so a move to 55% zeros was a PSI of 0; and it was offered as a
+    slice of every row. One query. None without such values, or with too many of them."""
+    found = [float(m) for m in marks if m is not None]
+    atoms = sorted({v for v in found if found.count(v) > 1 and math.isfinite(v)})
+    if not atoms or len(atoms) >= bins:
+        return None
+    x = _clean(t[name])
+    rest = x.notnull() & ~x.isin(atoms)
+    k = bins - len(atoms)
+    aggs: dict[str, Any] = {}
+    if k > 1:
+        aggs["q"] = x.quantile([j / k for j in range(1, k)], where=rest)
+    for j, v in enumerate(atoms):
+        aggs[f"below{j}"], aggs[f"above{j}"] = x.max(where=x < v), x.min(where=x > v)
+    row = reference.execute(t.aggregate(**aggs)).to_pylist()[0]
+    inner = [float(q) for q in row.get("q") or () if q is not None]
+    edges = {found[0], found[-1]}
+    for j, v in enumerate(atoms):
+        below, above = row[f"below{j}"], row[f"above{j}"]
+        low = -math.inf if below is None else float(below)
+        high = math.inf if above is None else float(above)
+        # no other value lies between the neighbours: the atom's bin holds it alone
+        inner = [e for e in inner if not low <= e <= high]
+        edges |= {low / 2 + v / 2 if below is not None else v}
+        edges |= {v / 2 + high / 2 if above is not None else v}
+    edges |= {e for e in inner if found[0] < e < found[-1]}
+    ordered = tuple(sorted(e for e in edges if math.isfinite(e)))
+    return ordered if len(ordered) > 2 else None
 
 
 def _atom_edges(reference: Dataset, t: ir.Table, name: str, bins: int) -> tuple[float, ...] | None:
