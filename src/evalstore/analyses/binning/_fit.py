@@ -266,8 +266,8 @@ def _mass_point_edges(
     reference: Dataset, t: ir.Table, name: str, bins: int, marks: Sequence[Any]
 ) -> tuple[float, ...] | None:
     """Quantile bins around values that hold a large share of the rows (``marks``: the
-    minimum, the quantiles and the maximum; a value among them twice holds at least
-    1 / ``bins`` of the rows). Each such value gets a bin of its own, its edges halfway to
+    minimum, the quantiles and the maximum; a value among them twice holds 1 / ``bins`` of
+    the rows or more). Each such value gets a bin of its own, its edges halfway to
     the nearest values below and above it, and the other values share the other bins at
     their own quantiles (a value inside their range splits the bin it falls in: one bin
     more). Without this, a feature that is 0 in 92% of the rows (a capital gain) got the
