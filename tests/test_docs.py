@@ -167,3 +167,35 @@ def test_the_serve_section_says_what_a_keyed_server_answers() -> None:
     assert "under `/api/` without the key gets 401" in section
     ui = " ".join((DOCS / "ui.md").read_text(encoding="utf-8").split())
     assert "sends the browser to `/login?next=<the page>`" in ui
+
+
+def metrics_table() -> str:
+    """The table of docs/metrics.md, from the registry: one row per metric."""
+    from evalstore.analyses.metrics import available_metrics
+    from evalstore.schema import Task
+
+    short = {Task.BINARY_CLASSIFICATION: "binary", Task.MULTICLASS_CLASSIFICATION: "multiclass",
+             Task.REGRESSION: "regression"}  # fmt: skip
+    better = {True: "higher", False: "lower", None: "-"}
+    rows = [
+        "| metric | tasks | better | needs | interval | default for | what it is |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in available_metrics():
+        tasks = ", ".join(short[t] for t in Task if t in m.tasks)
+        default = ", ".join(short[t] for t in Task if t in m.default) or "-"
+        needs = ", ".join(sorted(m.needs)) or "-"
+        what = m.description.replace("|", "\\|")
+        rows.append(
+            f"| `{m.key}` | {tasks} | {better[m.higher_is_better]} | {needs} | "
+            f"{m.interval or '-'} | {default} | {what} |"
+        )
+    return "\n".join(rows)
+
+
+def test_the_metrics_table_is_the_registry() -> None:
+    """docs/metrics.md lists every registered metric as the registry describes it
+    (regenerate with ``python -c "import sys; sys.path.insert(0, 'tests');
+    from test_docs import metrics_table; print(metrics_table())"``)."""
+    text = _text("metrics.md")
+    assert metrics_table() in text
