@@ -27,6 +27,7 @@ from evalstore.analyses.baseline import Baseline
 from evalstore.analyses.drift import drift
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.analyses.report import Report, auto_window
+from evalstore.analyses.slices import Slice, SliceResult
 from evalstore.cli import app
 from evalstore.selection import span_text
 
@@ -176,6 +177,76 @@ def test_a_slice_as_weak_in_the_reference_is_no_alert(tmp_path: Path) -> None:
     topics = {item["topic"]: item for item in found.summary}
     assert topics["slices"]["status"] == "info"
     assert "weak before too" in topics["slices"]["text"]
+
+
+def constructed_slices(
+    overall: float, current: dict[str, float], reference: dict[str, float], higher: bool = True
+) -> tuple[SliceResult, SliceResult]:
+    """A current and a reference SliceResult of column ``seg`` with the bins and values
+    given (each slice 400 rows, interval +-0.03, significant when that excludes overall)."""
+
+    def result(values: dict[str, float], overall_value: float) -> SliceResult:
+        rows = [
+            Slice("seg", b, "value", v, v - 0.03, v + 0.03, n=400, share=0.25)
+            for b, v in values.items()
+        ]
+        rows = [
+            dataclasses.replace(r, significant=not r.ci_low <= overall_value <= r.ci_high)
+            for r in rows
+        ]
+        whole = Slice(None, "all", "all", overall_value, None, None, 1600, 0, 1.0, None)
+        return SliceResult(
+            "binary_classification", "accuracy", higher, 0.95, 30, True, 0.5, ["seg"], whole, rows
+        )
+
+    return result(current, overall), result(reference, 0.75)
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_a_slice_better_than_overall_is_never_the_worst(report: Report, higher: bool) -> None:
+    """The slice that fell most against the reference (0.80 -> 0.68) beats the overall 0.571:
+    it is no worst slice; the one below overall is, though it fell less. With no slice
+    below overall, the summary says so, ok. (``higher``: the metric's direction; for a
+    lower-is-better one, the same numbers mirrored around 0.)"""
+    sign = 1.0 if higher else -1.0
+
+    def mirrored(values: dict[str, float]) -> dict[str, float]:
+        return {k: sign * v for k, v in values.items()}
+
+    current, reference = constructed_slices(
+        sign * 0.571,
+        mirrored({"clerical": 0.68, "prof": 0.55, "sales": 0.60}),
+        mirrored({"clerical": 0.80, "prof": 0.56, "sales": 0.60}),
+        higher,
+    )
+    # what worst() ranks first, by its documented gap to the reference, is the better slice
+    assert current.worst(1, reference=reference)[0].bin == "clerical"
+    found = dataclasses.replace(report, slices_current=current, slices_reference=reference)
+    assert [s.bin for s in found.worst_slices(10)] == ["prof"]
+    [item] = [i for i in found.summary if i["topic"] == "slices"]
+    assert item["text"].startswith(f"Worst slice: seg = prof, accuracy {sign * 0.55:.3g}")
+    assert item["status"] == "info"  # within its interval of the overall value
+    assert "clerical" not in found.to_markdown().split("## Worst slices")[1]
+
+    current, reference = constructed_slices(
+        sign * 0.571,
+        mirrored({"clerical": 0.68, "prof": 0.571, "sales": 0.60}),  # a tie is not worse
+        mirrored({"clerical": 0.80, "prof": 0.56, "sales": 0.60}),
+        higher,
+    )
+    found = dataclasses.replace(report, slices_current=current, slices_reference=reference)
+    assert found.worst_slices(10) == []
+    [item] = [i for i in found.summary if i["topic"] == "slices"]
+    side = "below" if higher else "above"
+    assert item == {
+        "topic": "slices",
+        "status": "ok",
+        "text": f"No slice is worse than overall: accuracy {sign * 0.571:.3g} on all 1,600 "
+        f"rows, and no slice of 30 rows or more {side} it.",
+    }
+    tail = found.to_markdown().split("## Worst slices")[1]
+    assert "No slice of 30 rows or more is worse than overall." in tail
+    assert "No slice of 30 rows or more is worse than overall." in found.to_html()
 
 
 def test_report_round_trips_through_json(report: Report) -> None:

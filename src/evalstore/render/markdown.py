@@ -137,9 +137,10 @@ def report_markdown(report: Report, max_rows: int = 15) -> str:
                     found.value if found is not None else None,
                 ]
             )
-        out.append(
-            table(["column", "slice", s.metric, "interval", "rows", "reference"], rows)
-            if rows
-            else f"No slice has {s.min_support} rows or more."
-        )
+        if rows:
+            out.append(table(["column", "slice", s.metric, "interval", "rows", "reference"], rows))
+        elif s.higher_is_better is not None and s.worst(1):  # ranked, none below overall
+            out.append(f"No slice of {s.min_support} rows or more is worse than overall.")
+        else:
+            out.append(f"No slice has {s.min_support} rows or more.")
     return "\n".join(out) + "\n"
