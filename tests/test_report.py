@@ -22,7 +22,8 @@ from sklearn.metrics import (
 from typer.testing import CliRunner
 
 import evalstore as es
-from conftest import REGRESSION_SCHEMA, regression_frame
+from conftest import MULTICLASS_SCHEMA as MCS
+from conftest import REGRESSION_SCHEMA, multiclass_frame, regression_frame
 from evalstore.analyses.baseline import Baseline
 from evalstore.analyses.drift import drift
 from evalstore.analyses.performance import PerformanceResult, performance
@@ -282,6 +283,51 @@ def test_markdown_has_the_summary_and_tables(report: Report, tmp_path: Path) -> 
     assert "## Summary" in text and "**ALERT**" in text
     assert "| x_shift |" in text and "| seg | bad |" in text
     assert report.save_markdown(tmp_path / "r.md").read_text(encoding="utf-8") == text
+
+
+def test_rows_used_note_names_only_the_binary_rates_shown(report: Report, tmp_path: Path) -> None:
+    """The note under the performance table says which rows precision, recall, FNR,
+    specificity and FPR count, naming only those the report shows; multiclass and
+    regression metrics (and binary accuracy, AUC...) count every row with an actual, so
+    their reports have no note."""
+    note = (
+        "Rows used: the current rows each metric counts (precision: those predicted positive; "
+        "recall and FNR: those actually positive; specificity and FPR: those actually "
+        "negative; the others: every row with an actual)."
+    )
+    rates = {"precision", "recall", "fnr", "specificity", "fpr"}
+    assert rates <= {r["metric"] for r in report.performance_current.rows}
+    assert note in report.to_markdown()
+    assert note in report.to_html()
+    only_fpr = model_report_of(report, tmp_path, "binary_classification", ["accuracy", "fpr"])
+    fpr_note = (
+        "Rows used: the current rows each metric counts (FPR: those actually negative; "
+        "the others: every row with an actual)."
+    )
+    assert fpr_note in only_fpr.to_markdown() and fpr_note in only_fpr.to_html()
+    no_rate = model_report_of(report, tmp_path, "binary_classification", ["accuracy", "roc_auc"])
+    for task in ("multiclass_classification", "regression", None):
+        found = model_report_of(report, tmp_path, task) if task is not None else no_rate
+        for text in (found.to_markdown(), found.to_html()):
+            assert "## Performance" in text or 'id="performance"' in text
+            assert "Rows used:" not in text and "those actually" not in text
+
+
+def model_report_of(
+    report: Report, tmp_path: Path, task: str, metrics: list[str] | None = None
+) -> Report:
+    """A report of a small model of ``task`` (the binary one from this module's frames)."""
+    frames = {
+        "binary_classification": (lambda s: frame(s, "2024-01-01", 0.0, False, str(s)), SCHEMA),
+        "multiclass_classification": (lambda s: multiclass_frame(300, start=s * 1000), MCS),
+        "regression": (lambda s: regression_frame(300, start=s * 1000), REGRESSION_SCHEMA),
+    }
+    make, schema = frames[task]
+    with es.connect(tmp_path / f"{task}-{len(metrics or [])}") as store:
+        model = store.model(task.split("_")[0], task=task)
+        for seed, env in ((1, "training"), (2, "production")):
+            model.log(make(seed), schema=schema, version="v1", environment=env)
+        return model.report(reference="training", current="production", metrics=metrics)
 
 
 def test_baselines_are_stored_versioned_and_reused(setup, report: Report) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from evalstore.render._common import fmt, performance_rows
+from evalstore.render._common import fmt, performance_rows, rows_used_note
 
 if TYPE_CHECKING:
     from evalstore.analyses.report import Report
@@ -70,12 +70,9 @@ def report_markdown(report: Report, max_rows: int = 15) -> str:
                 rows,
             )
         )
-        out += [
-            "",
-            "Rows used: the current rows each metric counts (precision: those predicted "
-            "positive; recall and FNR: those actually positive; specificity and FPR: those "
-            "actually negative; the others: every row with an actual).",
-        ]
+        note = rows_used_note(report, perf)
+        if note is not None:
+            out += ["", note]
     d = report.drift
     out += [
         "",
