@@ -363,10 +363,20 @@ def _binnings(
             raise ParameterError(
                 "ds",
                 "a dataset with rows to fit bins on",
-                "no rows",
+                _NO_ROWS,
                 "Pass binnings= (a baseline's) or reference= to bin on.",
             ) from None
     return {name: given.get(name) or fitted[name] for name in names}
+
+
+_NO_ROWS = "no rows"
+
+
+def no_rows_to_bin(exc: ParameterError) -> bool:
+    """Whether ``exc`` is :func:`slices` refusing a ``ds`` without rows, with neither
+    ``binnings`` nor a ``reference`` to bin on: the model's method and the REST API, whose
+    callers passed neither name, say it in their own arguments."""
+    return exc.name == "ds" and exc.got == _NO_ROWS
 
 
 # -- computing ---------------------------------------------------------------------------------
