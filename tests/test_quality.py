@@ -34,6 +34,7 @@ from evalstore.analyses.quality import (
     ColumnQuality,
     Expectations,
     QualityResult,
+    _checks,
     _scan,
     learn_expectations,
     quality,
@@ -145,6 +146,9 @@ def expectation_oracle(values: pd.Series, column: str) -> dict[str, Any]:
         "min": _plain(present.min()) if numeric and len(present) else None,
         "max": _plain(present.max()) if numeric and len(present) else None,
         "categories": sorted(_plain(v) for v in present.unique()) if categorical else None,
+        "category_shares": {_plain(v): k / len(present) for v, k in present.value_counts().items()}
+        if categorical
+        else None,
         "constant_ok": present.nunique() <= 1,
     }
 
@@ -203,13 +207,25 @@ def chance_allowance(valid: int, n_reference: int) -> int:
     return int(scipy.stats.binom.isf(1e-3, valid, min(1.0, 2 / (n_reference + 1))))
 
 
+def unlikely_absent(valid: int, reference: pd.Series, category: Any) -> bool:
+    """No row of ``category`` among ``valid`` values is news: under its share of the
+    reference's values, P(0 | valid, share) is below 1e-3."""
+    present = _present(reference)
+    share = (present == category).sum() / len(present)
+    return bool(scipy.stats.binom.pmf(0, valid, share) < 1e-3)
+
+
 COLUMN_CHECKS = ("missing", "out_of_range", "new_categories", "vanished_categories", "constant")
 
 
 def expected_issues(
-    values: dict[str, pd.Series], exp: Expectations | None, min_rows: int
+    values: dict[str, pd.Series],
+    exp: Expectations | None,
+    min_rows: int,
+    reference: dict[str, pd.Series] | None = None,
 ) -> set[tuple[str | None, str]]:
-    """(column, check) of every column issue the documented rules raise."""
+    """(column, check) of every column issue the documented rules raise (``reference``:
+    the values the expectations were learned on)."""
     out: set[tuple[str | None, str]] = set()
     for column, series in values.items():
         e = exp[column] if exp is not None else None
@@ -225,8 +241,11 @@ def expected_issues(
             out.add((column, "out_of_range"))
         if o.get("new_category_rows") and e is not None and not e.allow_new_categories:
             out.add((column, "new_categories"))
-        if o.get("vanished_categories") and valid >= min_rows:
-            out.add((column, "vanished_categories"))
+        gone = o.get("vanished_categories", [])
+        if gone and valid >= min_rows:
+            assert reference is not None
+            if any(unlikely_absent(valid, reference[column], c) for c in gone):
+                out.add((column, "vanished_categories"))
         if o["constant"] and valid >= min_rows and not (e is not None and e.constant_ok):
             out.add((column, "constant"))
     return out
@@ -298,7 +317,7 @@ def test_random_frames_match_the_oracle(
     for column, series in values.items():
         assert_column(res.column(column), column_oracle(series, exp[column]))
     found = {(i.column, i.check) for i in res.issues if i.check in COLUMN_CHECKS}
-    assert found == expected_issues(values, exp, min_rows)
+    assert found == expected_issues(values, exp, min_rows, stored_values(ref))
     label_score = disagreements(cur)
     assert res.windows[0].consistency["label_score"] == {"rows": label_score, "checked": n_cur}
     assert ((None, "no_rows") in {(i.column, i.check) for i in res.issues}) == (n_cur == 0)
@@ -537,6 +556,74 @@ def test_new_and_vanished_categories(
     assert capped["city"].categories is None
     c = quality(model.dataset(environment="production"), capped).column("city")
     assert (c.new_category_rows, c.new_categories, c.vanished_categories) == (None, [], [])
+
+
+def test_vanished_categories_allow_what_chance_explains(store: es.Store) -> None:
+    # a rare category (0.2% of the reference) is absent from 200 values 67% of the time: no
+    # news; a common one (49.9%) absent is
+    ref = pd.DataFrame({"city": ["rare"] * 10 + ["common"] * 2495 + ["other"] * 2495})
+    no_rare = pd.DataFrame({"city": ["common", "other"] * 100})
+    no_common = pd.DataFrame({"city": ["other"] * 200})
+    schema = es.Schema(prediction_id="id", timestamp="ts", features=["city"], prediction_score="y")
+    frames = {}
+    for env, f in (("training", ref), ("production", no_rare), ("validation", no_common)):
+        frames[env] = f.assign(
+            id=np.arange(len(f)), ts=pd.Timestamp("2024-01-01"), y=np.arange(len(f)) * 1.0
+        )
+    model = log(store, frames, schema, task="regression")
+    exp = learn_expectations(model.dataset(environment="training"))
+    assert exp["city"].category_shares == {"common": 0.499, "other": 0.499, "rare": 0.002}
+    assert scipy.stats.binom.pmf(0, 200, 0.002) > 0.5
+    rare = quality(model.dataset(environment="production"), exp)
+    assert rare.column("city").vanished_categories == ["rare"]  # the statistic stays
+    assert "vanished_categories" not in {i.check for i in rare.issues}
+    common = quality(model.dataset(environment="validation"), exp)
+    [issue] = [i for i in common.issues if i.check == "vanished_categories"]
+    assert issue.count == 1  # 'common', not 'rare'
+    assert issue.message.endswith(
+        "1 of 3 expected categories have no rows among 200 values (at its share of the "
+        "reference, each has a chance below 0.001): 'common'."
+    )
+    assert "vanished_categories" not in {  # min_rows still holds
+        i.check for i in quality(model.dataset(environment="validation"), exp, min_rows=201).issues
+    }
+    # expectations without shares (written by hand, or saved before shares were learned):
+    # every absent category is reported, as edited ranges report every row past them
+    data = exp.to_dict()
+    for column in data["columns"]:
+        del column["category_shares"]
+    bare = Expectations.from_dict(data)
+    assert bare["city"].category_shares is None
+    [issue] = [
+        i
+        for i in quality(model.dataset(environment="production"), bare).issues
+        if i.check == "vanished_categories"
+    ]
+    assert (
+        issue.message == "city: 1 of 3 expected categories have no rows among 200 values: 'rare'."
+    )
+
+
+@pytest.mark.parametrize("share", [0.5, 0.01, 0.0003, 1e-6])
+def test_vanished_categories_boundary_is_the_binomial_chance_of_no_row(share: float) -> None:
+    """At the smallest window where P(0 | n, share) = (1 - share)^n falls below 1e-3 the
+    category is news; one value fewer, it is chance."""
+    n = math.ceil(math.log(1e-3) / math.log1p(-share))  # a guess, which scipy confirms below
+    expected = ColumnExpectation(
+        "city",
+        "string",
+        "categorical",
+        categories=["gone", "kept"],
+        category_shares={"gone": share, "kept": 1 - share},
+    )
+    for valid, news in ((n - 1, False), (n, True)):
+        assert bool(scipy.stats.binom.pmf(0, valid, share) < 1e-3) is news
+        c = ColumnQuality(
+            "city", "string", "categorical", valid, 0, 0.0, 1, True, "kept", "kept", True,
+            new_category_rows=0, new_category_values=0, vanished_categories=["gone"],
+        )  # fmt: skip
+        checks = {i.check for i in _checks.column_issues(c, expected, min_rows=1)}
+        assert ("vanished_categories" in checks) is news, (share, valid)
 
 
 def test_type_mismatch_and_absent_columns(store: es.Store) -> None:

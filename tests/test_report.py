@@ -22,11 +22,13 @@ from sklearn.metrics import (
 from typer.testing import CliRunner
 
 import evalstore as es
-from conftest import REGRESSION_SCHEMA, regression_frame
+from conftest import MULTICLASS_SCHEMA as MCS
+from conftest import REGRESSION_SCHEMA, multiclass_frame, regression_frame
 from evalstore.analyses.baseline import Baseline
 from evalstore.analyses.drift import drift
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.analyses.report import Report, auto_window
+from evalstore.analyses.slices import Slice, SliceResult
 from evalstore.cli import app
 from evalstore.selection import span_text
 
@@ -178,6 +180,76 @@ def test_a_slice_as_weak_in_the_reference_is_no_alert(tmp_path: Path) -> None:
     assert "weak before too" in topics["slices"]["text"]
 
 
+def constructed_slices(
+    overall: float, current: dict[str, float], reference: dict[str, float], higher: bool = True
+) -> tuple[SliceResult, SliceResult]:
+    """A current and a reference SliceResult of column ``seg`` with the bins and values
+    given (each slice 400 rows, interval +-0.03, significant when that excludes overall)."""
+
+    def result(values: dict[str, float], overall_value: float) -> SliceResult:
+        rows = [
+            Slice("seg", b, "value", v, v - 0.03, v + 0.03, n=400, share=0.25)
+            for b, v in values.items()
+        ]
+        rows = [
+            dataclasses.replace(r, significant=not r.ci_low <= overall_value <= r.ci_high)
+            for r in rows
+        ]
+        whole = Slice(None, "all", "all", overall_value, None, None, 1600, 0, 1.0, None)
+        return SliceResult(
+            "binary_classification", "accuracy", higher, 0.95, 30, True, 0.5, ["seg"], whole, rows
+        )
+
+    return result(current, overall), result(reference, 0.75)
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_a_slice_better_than_overall_is_never_the_worst(report: Report, higher: bool) -> None:
+    """The slice that fell most against the reference (0.80 -> 0.68) beats the overall 0.571:
+    it is no worst slice; the one below overall is, though it fell less. With no slice
+    below overall, the summary says so, ok. (``higher``: the metric's direction; for a
+    lower-is-better one, the same numbers mirrored around 0.)"""
+    sign = 1.0 if higher else -1.0
+
+    def mirrored(values: dict[str, float]) -> dict[str, float]:
+        return {k: sign * v for k, v in values.items()}
+
+    current, reference = constructed_slices(
+        sign * 0.571,
+        mirrored({"clerical": 0.68, "prof": 0.55, "sales": 0.60}),
+        mirrored({"clerical": 0.80, "prof": 0.56, "sales": 0.60}),
+        higher,
+    )
+    # what worst() ranks first, by its documented gap to the reference, is the better slice
+    assert current.worst(1, reference=reference)[0].bin == "clerical"
+    found = dataclasses.replace(report, slices_current=current, slices_reference=reference)
+    assert [s.bin for s in found.worst_slices(10)] == ["prof"]
+    [item] = [i for i in found.summary if i["topic"] == "slices"]
+    assert item["text"].startswith(f"Worst slice: seg = prof, accuracy {sign * 0.55:.3g}")
+    assert item["status"] == "info"  # within its interval of the overall value
+    assert "clerical" not in found.to_markdown().split("## Worst slices")[1]
+
+    current, reference = constructed_slices(
+        sign * 0.571,
+        mirrored({"clerical": 0.68, "prof": 0.571, "sales": 0.60}),  # a tie is not worse
+        mirrored({"clerical": 0.80, "prof": 0.56, "sales": 0.60}),
+        higher,
+    )
+    found = dataclasses.replace(report, slices_current=current, slices_reference=reference)
+    assert found.worst_slices(10) == []
+    [item] = [i for i in found.summary if i["topic"] == "slices"]
+    side = "below" if higher else "above"
+    assert item == {
+        "topic": "slices",
+        "status": "ok",
+        "text": f"No slice is worse than overall: accuracy {sign * 0.571:.3g} on all 1,600 "
+        f"rows, and no slice of 30 rows or more {side} it.",
+    }
+    tail = found.to_markdown().split("## Worst slices")[1]
+    assert "No slice of 30 rows or more is worse than overall." in tail
+    assert "No slice of 30 rows or more is worse than overall." in found.to_html()
+
+
 def test_report_round_trips_through_json(report: Report) -> None:
     data = json.loads(report.to_json())
     again = Report.from_dict(data)
@@ -211,6 +283,51 @@ def test_markdown_has_the_summary_and_tables(report: Report, tmp_path: Path) -> 
     assert "## Summary" in text and "**ALERT**" in text
     assert "| x_shift |" in text and "| seg | bad |" in text
     assert report.save_markdown(tmp_path / "r.md").read_text(encoding="utf-8") == text
+
+
+def test_rows_used_note_names_only_the_binary_rates_shown(report: Report, tmp_path: Path) -> None:
+    """The note under the performance table says which rows precision, recall, FNR,
+    specificity and FPR count, naming only those the report shows; multiclass and
+    regression metrics (and binary accuracy, AUC...) count every row with an actual, so
+    their reports have no note."""
+    note = (
+        "Rows used: the current rows each metric counts (precision: those predicted positive; "
+        "recall and FNR: those actually positive; specificity and FPR: those actually "
+        "negative; the others: every row with an actual)."
+    )
+    rates = {"precision", "recall", "fnr", "specificity", "fpr"}
+    assert rates <= {r["metric"] for r in report.performance_current.rows}
+    assert note in report.to_markdown()
+    assert note in report.to_html()
+    only_fpr = model_report_of(report, tmp_path, "binary_classification", ["accuracy", "fpr"])
+    fpr_note = (
+        "Rows used: the current rows each metric counts (FPR: those actually negative; "
+        "the others: every row with an actual)."
+    )
+    assert fpr_note in only_fpr.to_markdown() and fpr_note in only_fpr.to_html()
+    no_rate = model_report_of(report, tmp_path, "binary_classification", ["accuracy", "roc_auc"])
+    for task in ("multiclass_classification", "regression", None):
+        found = model_report_of(report, tmp_path, task) if task is not None else no_rate
+        for text in (found.to_markdown(), found.to_html()):
+            assert "## Performance" in text or 'id="performance"' in text
+            assert "Rows used:" not in text and "those actually" not in text
+
+
+def model_report_of(
+    report: Report, tmp_path: Path, task: str, metrics: list[str] | None = None
+) -> Report:
+    """A report of a small model of ``task`` (the binary one from this module's frames)."""
+    frames = {
+        "binary_classification": (lambda s: frame(s, "2024-01-01", 0.0, False, str(s)), SCHEMA),
+        "multiclass_classification": (lambda s: multiclass_frame(300, start=s * 1000), MCS),
+        "regression": (lambda s: regression_frame(300, start=s * 1000), REGRESSION_SCHEMA),
+    }
+    make, schema = frames[task]
+    with es.connect(tmp_path / f"{task}-{len(metrics or [])}") as store:
+        model = store.model(task.split("_")[0], task=task)
+        for seed, env in ((1, "training"), (2, "production")):
+            model.log(make(seed), schema=schema, version="v1", environment=env)
+        return model.report(reference="training", current="production", metrics=metrics)
 
 
 def test_baselines_are_stored_versioned_and_reused(setup, report: Report) -> None:

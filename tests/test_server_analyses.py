@@ -218,7 +218,8 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
     ("/performance", {"metrics": "acuracy"}, 400, "ParameterError", "metric"),
     ("/performance", {"metrics": "mae"}, 400, "ParameterError", "metrics"),
     ("/performance", {"by": "nope"}, 400, "ParameterError", "by"),
-    ("/performance", {"by": "income"}, 400, "ParameterError", "bins"),
+    # a numeric column: by is what is wrong here, where there are no bins to pass
+    ("/performance", {"by": "income"}, 400, "ParameterError", "by"),
     ("/performance", {"environment": "prod"}, 400, "ParameterError", "environment"),
     ("/performance", {"start": "yesterday"}, 400, "ParameterError", "start"),
     ("/performance", {"start": "2024-02-01", "end": "2024-01-01"}, 400, "ParameterError", "end"),
@@ -418,6 +419,63 @@ def test_bad_requests_name_the_problem(
     error = assert_error(http.get(path, params=params), status, type_)
     if name is not None:
         assert error["details"]["name"] == name, error
+
+
+def test_advice_names_only_what_the_caller_can_pass(
+    server: Server, http: httpx.Client, tmp_path: Path
+) -> None:
+    """A numeric ``by``, and slices of a selection without rows: the REST answer names
+    query parameters and endpoints, the Python one the model's methods; neither names an
+    argument the caller does not have (``bins`` of the analyses' performance(), the
+    internal ``ds`` and ``binnings`` of slices())."""
+    numeric = {"environment": "production", "metrics": "accuracy", "by": "income"}
+    error = assert_error(http.get("/performance", params=numeric), 400, "ParameterError")
+    assert error["details"]["name"] == "by"
+    assert error["message"] == (
+        "by must be a time window or a categorical, boolean or integer column; got 'income'. "
+        "'income' is numeric and this endpoint takes no bin edges: GET "
+        "/api/v1/models/clf/slices?columns=income gives a metric per bin of it."
+    )
+    named = http.get("/slices", params={"environment": "production", "columns": "income"})
+    assert named.status_code == 200 and named.json()["columns"] == ["income"]
+    empty = {"environment": "production", "start": "2030-01-01"}
+    error = assert_error(http.get("/slices", params=empty), 400, "ParameterError")
+    assert error["message"] == (
+        "selection must be rows to fit the bins on; got 'no rows for "
+        "environment=production&start=2030-01-01'. Pick another time range (start, end), "
+        "environment or version, or pass reference= (a baseline, or other rows) to take the "
+        "bins from."
+    )
+    binned = http.get("/slices", params={**empty, "reference": "training"})
+    assert binned.status_code == 200 and binned.json()["overall"]["n"] == 0
+    # the remote model says what the server says
+    with es.connect(server.url) as remote, pytest.raises(es.ParameterError, match="no bin edges"):
+        remote.model("clf").performance("production", ["accuracy"], by="income")
+
+    with es.connect(tmp_path / "s") as store:
+        model = fill(store, n=50)
+        with pytest.raises(es.ParameterError) as exc:
+            model.performance("production", ["accuracy"], by="income")
+        assert str(exc.value) == (
+            "by must be a time window or a categorical, boolean or integer column; got "
+            "'income'. 'income' is numeric: model.slices(dataset, metric, columns=['income']) "
+            "gives a metric per bin of it, and evalstore.analyses.performance.performance("
+            "model.dataset(...), metrics, by='income', bins={'income': [0, 30, 60]}) groups "
+            "it on edges of your own."
+        )
+        # both ways it names work
+        assert model.slices("production", "accuracy", columns=["income"]).columns == ["income"]
+        rows = model.dataset(environment="production")
+        grouped = performance(rows, ["accuracy"], by="income", bins={"income": [0, 30, 60]})
+        assert sum(r["n"] for r in grouped.rows) == 50
+        with pytest.raises(es.ParameterError) as exc:
+            model.slices({"environment": "production", "start": "2030-01-01"})
+        assert str(exc.value) == (
+            "dataset must be a selection with rows to fit the bins on; got 'no rows for "
+            "environment=production, from 2030-01-01 00:00'. Pick another time range, "
+            "environment or version (model.info() shows what the store holds), or pass "
+            "reference= (a baseline, or other rows) to take the bins from."
+        )
 
 
 def test_refusals_write_nothing(server: Server, http: httpx.Client) -> None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from evalstore.analyses.baseline import Baseline
+from evalstore.analyses.baseline import Baseline, Selector
+from evalstore.errors import ParameterError
 
 if TYPE_CHECKING:
     from evalstore.analyses.drift import DriftOverTime, DriftResult
@@ -74,11 +75,25 @@ class ModelAnalyses:
         confidence: float = 0.95,
     ) -> PerformanceResult:
         """Metrics of the selected rows (all when ``dataset`` is None), overall or per group:
-        ``performance(model.dataset(...), metrics, by=...)``."""
-        from evalstore.analyses.performance import performance
+        ``performance(model.dataset(...), metrics, by=...)``. A numeric column in ``by`` is
+        refused (there are no ``bins`` here): the error names what bins it."""
+        from evalstore.analyses.performance import numeric_by, performance
 
+        rows = self._rows(dataset)
+        numeric = numeric_by(rows, by)
+        if numeric is not None:
+            raise ParameterError(
+                "by",
+                "a time window or a categorical, boolean or integer column",
+                numeric,
+                f"{numeric!r} is numeric: model.slices(dataset, metric, "
+                f"columns=[{numeric!r}]) gives a metric per bin of it, and "
+                "evalstore.analyses.performance.performance(model.dataset(...), metrics, "
+                f"by={numeric!r}, bins={{{numeric!r}: [0, 30, 60]}}) groups it on edges of "
+                "your own.",
+            )
         return performance(
-            self._rows(dataset),
+            rows,
             metrics,
             by=by,
             positive_class=positive_class,
@@ -192,21 +207,33 @@ class ModelAnalyses:
         """``metric`` on every bin of every column of the selected rows, binned on
         ``reference`` (a baseline's frozen bins, or fitted on those rows; None: on the
         selected rows): ``slices(model.dataset(...), metric, ...)``."""
-        from evalstore.analyses.slices import slices
+        from evalstore.analyses.slices import no_rows_to_bin, slices
 
         ds = self._rows(dataset)
         rows: Dataset | None = None
         fitted: Baseline | None = None
         if reference is not None:
             rows, fitted = self._reference(reference, ds)
-        return slices(
-            ds,
-            metric,
-            columns=_names(columns),
-            binnings=fitted.binnings_ if fitted is not None else None,
-            reference=rows,
-            min_support=min_support,
-            confidence=confidence,
-            positive_class=positive_class,
-            threshold=threshold,
-        )
+        try:
+            return slices(
+                ds,
+                metric,
+                columns=_names(columns),
+                binnings=fitted.binnings_ if fitted is not None else None,
+                reference=rows,
+                min_support=min_support,
+                confidence=confidence,
+                positive_class=positive_class,
+                threshold=threshold,
+            )
+        except ParameterError as exc:
+            if not no_rows_to_bin(exc):
+                raise
+            raise ParameterError(
+                "dataset",
+                "a selection with rows to fit the bins on",
+                f"no rows for {Selector.of(ds).describe()}",
+                "Pick another time range, environment or version (model.info() shows what "
+                "the store holds), or pass reference= (a baseline, or other rows) to take "
+                "the bins from.",
+            ) from None

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from evalstore.dataset import Dataset
 
-__all__ = ["TIME_WINDOWS", "PerformanceResult", "bin_index", "performance"]
+__all__ = ["TIME_WINDOWS", "PerformanceResult", "bin_index", "numeric_by", "performance"]
 
 #: ``by`` values that group by a window of the timestamp (UTC), and their Ibis units.
 #: Weeks start on Monday.
@@ -273,6 +273,25 @@ def _bin_index(table: ir.Table, name: str, binning: Binning, param: str) -> ir.I
     return ibis.cases(*branches, else_=fallback).cast("int64")
 
 
+def _needs_bins(table: ir.Table, name: str) -> bool:
+    """Whether grouping ``by`` column ``name`` needs bin edges: a float or decimal column
+    (a time window's name is the window, not a column)."""
+    if name in TIME_WINDOWS or name not in table.columns:
+        return False
+    dtype = table[name].type()
+    return bool(dtype.is_floating() or dtype.is_decimal())
+
+
+def numeric_by(dataset: Dataset, by: Any) -> str | None:
+    """The first column of ``by`` that :func:`performance` can group on only with ``bins``
+    (a float or decimal column), None when there is none (or ``by`` is not a name or list
+    of names: performance() says what is wrong with it). For callers without ``bins``
+    (``Model.performance``, the REST API), to advise what they can do instead."""
+    names = [by] if isinstance(by, str) else by if isinstance(by, Sequence) else []
+    table = query_table(dataset)
+    return next((n for n in names if isinstance(n, str) and _needs_bins(table, n)), None)
+
+
 def _group_keys(table: ir.Table, by: Any, bins: Mapping[str, Any] | None) -> list[_Key]:
     if by is None:
         names: list[str] = []
@@ -324,7 +343,7 @@ def _group_keys(table: ir.Table, by: Any, bins: Mapping[str, Any] | None) -> lis
             edges = _edges(name, bins[name])
             index = sum(((col >= e).cast("int64") for e in edges), start=ibis.literal(0))
             keys.append(_Key(name, index, _bin_labels(edges)))
-        elif dtype.is_floating() or dtype.is_decimal():
+        elif _needs_bins(table, name):
             raise ParameterError(
                 "bins",
                 f"bin edges for the numeric column {name!r}",

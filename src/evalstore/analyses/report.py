@@ -129,11 +129,15 @@ class Report:
     def worst_slices(self, k: int = 10) -> list[Any]:
         """The current's ``k`` worst slices, ranked by how much worse each is than in the
         reference (see :meth:`SliceResult.worst`); by value without reference slices.
-        None for a metric without a direction (``mean_error``, a custom rate): no slice
-        of it is worse than another."""
-        if self.slices_current is None or self.slices_current.higher_is_better is None:
+        Only slices worse than the current overall are listed
+        (:meth:`SliceResult.worse_than_overall`): one that fell most against the reference
+        but still beats the whole dataset is no weak spot. None for a metric without a
+        direction (``mean_error``, a custom rate): no slice of it is worse than another."""
+        found = self.slices_current
+        if found is None or found.higher_is_better is None:
             return []
-        return self.slices_current.worst(k, reference=self.slices_reference)
+        ranked = found.worst(len(found.rows), reference=self.slices_reference)
+        return [s for s in ranked if found.worse_than_overall(s)][:k]
 
     @property
     def alerts(self) -> list[str]:
@@ -227,6 +231,18 @@ class Report:
         if result is None:
             return []
         worst = self.worst_slices(1)
+        overall = result.overall.value if result.overall is not None else None
+        if not worst and overall is not None and result.higher_is_better is not None:
+            ranked = result.worst(1)
+            if not ranked:  # no slice has the support to be ranked
+                return []
+            side = "below" if result.higher_is_better else "above"
+            text = (
+                f"No slice is worse than overall: {result.metric} {_num(overall)} on all "
+                f"{result.overall.n:,} rows, and no slice of {result.min_support:,} rows or "
+                f"more {side} it."
+            )
+            return [{"topic": "slices", "status": "ok", "text": text}]
         if not worst:
             return []
         s = worst[0]
@@ -234,7 +250,6 @@ class Report:
         if s.ci_low is not None:
             text += f" (CI {_num(s.ci_low)}-{_num(s.ci_high)})"
         text += f" on {s.n:,} rows"
-        overall = result.overall.value if result.overall is not None else None
         if overall is not None:
             text += f", against {_num(overall)} overall"
         reference = self.slices_reference.find(s.column, s.bin) if self.slices_reference else None

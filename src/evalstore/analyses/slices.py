@@ -227,6 +227,15 @@ class SliceResult:
         )
         return [self.rows[i] for *_, i in ranked[:k]]
 
+    def worse_than_overall(self, s: Slice) -> bool:
+        """Whether slice ``s`` is worse than the whole dataset: its value below the overall
+        value when higher is better, above it when lower is. False without a direction or
+        a value (and for a tie): such a slice is not a weak spot of the model."""
+        overall = self.overall.value
+        if self.higher_is_better is None or s.value is None or overall is None:
+            return False
+        return s.value < overall if self.higher_is_better else s.value > overall
+
     def find(self, column: str | None, bin: str) -> Slice | None:
         """The slice of ``column`` labelled ``bin`` (e.g. another result's ``Slice.column``
         and ``Slice.bin``), None when the result has none."""
@@ -354,10 +363,20 @@ def _binnings(
             raise ParameterError(
                 "ds",
                 "a dataset with rows to fit bins on",
-                "no rows",
+                _NO_ROWS,
                 "Pass binnings= (a baseline's) or reference= to bin on.",
             ) from None
     return {name: given.get(name) or fitted[name] for name in names}
+
+
+_NO_ROWS = "no rows"
+
+
+def no_rows_to_bin(exc: ParameterError) -> bool:
+    """Whether ``exc`` is :func:`slices` refusing a ``ds`` without rows, with neither
+    ``binnings`` nor a ``reference`` to bin on: the model's method and the REST API, whose
+    callers passed neither name, say it in their own arguments."""
+    return exc.name == "ds" and exc.got == _NO_ROWS
 
 
 # -- computing ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What the HTML and Markdown renderers share: how a value reads, the performance table."""
+"""What the HTML and Markdown renderers share: how a value reads, the performance table
+and its note on the rows each metric counts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evalstore.analyses.report import Report
 
-__all__ = ["fmt", "performance_rows"]
+__all__ = ["fmt", "performance_rows", "rows_used_note"]
 
 
 def fmt(value: Any) -> str:
@@ -49,3 +50,33 @@ def performance_rows(report: Report) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+#: binary metrics that count a part of the rows with an actual ({key: name}), and which part
+_PART_COUNTED = (
+    ({"precision": "precision"}, "those predicted positive"),
+    ({"recall": "recall", "fnr": "FNR"}, "those actually positive"),
+    ({"specificity": "specificity", "fpr": "FPR"}, "those actually negative"),
+)
+
+
+def rows_used_note(report: Report, rows: list[dict[str, Any]]) -> str | None:
+    """What the performance table's "rows used" counts, for the metrics in ``rows``
+    (:func:`performance_rows`): the binary rates that count only the predicted or actual
+    positives or negatives, by name; None when every metric shown counts every row with
+    an actual (multiclass and regression metrics, binary accuracy, AUC...), where a note
+    would say nothing the column does not."""
+    if report.task != "binary_classification":
+        return None
+    shown = {r["metric"] for r in rows}
+    parts = []
+    for keys, part in _PART_COUNTED:
+        named = [name for key, name in keys.items() if key in shown]
+        if named:
+            parts.append(f"{' and '.join(named)}: {part}")
+    if not parts:
+        return None
+    return (
+        f"Rows used: the current rows each metric counts ({'; '.join(parts)}; the others: "
+        "every row with an actual)."
+    )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import evalstore
 from evalstore.render import ui_figures
-from evalstore.render._common import fmt, performance_rows
+from evalstore.render._common import fmt, performance_rows, rows_used_note
 from evalstore.render.figures import report_figures
 
 if TYPE_CHECKING:
@@ -70,13 +70,15 @@ def report_html(report: Report, full_page: bool = True) -> str:
     """The report as HTML: a whole page, or (``full_page=False``, for Jupyter) an iframe
     holding that page, so that its styles and scripts stay apart from the notebook's."""
     figures = report_figures(report)
+    rows = performance_rows(report)
     page = (
         _environment()
         .get_template("report.html.j2")
         .render(
             report=report,
             summary=report.summary,
-            performance_rows=performance_rows(report),
+            performance_rows=rows,
+            rows_note=rows_used_note(report, rows),
             worst=report.worst_slices(10),
             reference_slices=report.slices_reference,
             figures={name: figure_json(fig) for name, fig in figures.items()},

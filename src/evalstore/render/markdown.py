@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from evalstore.render._common import fmt, performance_rows
+from evalstore.render._common import fmt, performance_rows, rows_used_note
 
 if TYPE_CHECKING:
     from evalstore.analyses.report import Report
@@ -70,12 +70,9 @@ def report_markdown(report: Report, max_rows: int = 15) -> str:
                 rows,
             )
         )
-        out += [
-            "",
-            "Rows used: the current rows each metric counts (precision: those predicted "
-            "positive; recall and FNR: those actually positive; specificity and FPR: those "
-            "actually negative; the others: every row with an actual).",
-        ]
+        note = rows_used_note(report, perf)
+        if note is not None:
+            out += ["", note]
     d = report.drift
     out += [
         "",
@@ -137,9 +134,10 @@ def report_markdown(report: Report, max_rows: int = 15) -> str:
                     found.value if found is not None else None,
                 ]
             )
-        out.append(
-            table(["column", "slice", s.metric, "interval", "rows", "reference"], rows)
-            if rows
-            else f"No slice has {s.min_support} rows or more."
-        )
+        if rows:
+            out.append(table(["column", "slice", s.metric, "interval", "rows", "reference"], rows))
+        elif s.higher_is_better is not None and s.worst(1):  # ranked, none below overall
+            out.append(f"No slice of {s.min_support} rows or more is worse than overall.")
+        else:
+            out.append(f"No slice has {s.min_support} rows or more.")
     return "\n".join(out) + "\n"

@@ -48,7 +48,8 @@ _ALL = (
         "vanished_categories",
         "warning",
         True,
-        "expected values without a row, when the column has at least min_rows values",
+        "expected values without a row, when the column has at least min_rows values and "
+        "the absence is unlikely by chance at the value's share of the reference",
     ),
     Check(
         "constant",
@@ -65,6 +66,9 @@ _ALL = (
 )
 #: every check, by key, in the order issues are listed
 CHECKS = {c.key: c for c in _ALL}
+#: what chance explains: an out-of-range count or a vanished category is news only when an
+#: unchanged distribution gives it with a probability below this
+CHANCE = 1e-3
 
 
 def show(value: Any) -> str:
@@ -115,18 +119,34 @@ def chance_out_of_range(valid: int, n_reference: int) -> int:
     n_reference): a result by the hour asks for thousands, most of them alike."""
     if n_reference <= 0 or valid <= 0:
         return 0
-    # binom.isf: the smallest k with P(X > k) <= 1e-3, from the normal approximation of its
-    # 0.999 quantile, then walked to on both sides
+    # binom.isf: the smallest k with P(X > k) <= CHANCE, from the normal approximation of
+    # its 0.999 quantile (CHANCE's), then walked to on both sides
     p = min(1.0, 2 / (n_reference + 1))
     if p >= 1.0:
         return valid
     guess = valid * p + 3.090232306167813 * math.sqrt(valid * p * (1 - p))
     k = min(valid, max(0, math.ceil(guess)))
-    while k > 0 and binomial_sf(k - 1, valid, p) <= 1e-3:
+    while k > 0 and binomial_sf(k - 1, valid, p) <= CHANCE:
         k -= 1
-    while k < valid and binomial_sf(k, valid, p) > 1e-3:
+    while k < valid and binomial_sf(k, valid, p) > CHANCE:
         k += 1
     return k
+
+
+def chance_vanished(valid: int, share: float | None) -> bool:
+    """Whether ``valid`` values without a row of a category that held ``share`` of the
+    reference's values is explained by chance.
+
+    Under an unchanged distribution the category is absent from ``valid`` values with
+    probability P(0 | valid, share) = (1 - share) ** valid; at :data:`CHANCE` or more, its
+    absence is no news (a category of 0.03% is missing from a day of 400 values 89% of the
+    time). Without a share (a category added by hand) absence is never chance."""
+    if share is None:
+        return False
+    if share >= 1.0:
+        return valid <= 0
+    # in logs: (1 - share) ** valid underflows to 0 for large windows
+    return valid * math.log1p(-share) >= math.log(CHANCE)
 
 
 def column_issues(
@@ -136,7 +156,9 @@ def column_issues(
 
     Out-of-range values past learned limits are an issue only beyond
     :func:`chance_out_of_range`: a sample of an unchanged distribution always has a few
-    values past the reference's extremes. Past edited limits, every row is."""
+    values past the reference's extremes. Past edited limits, every row is. Likewise an
+    expected category without a row is an issue only when :func:`chance_vanished` says
+    its absence is unlikely at its share of the reference."""
     out: list[QualityIssue] = []
     name, n, w = c.column, c.n, c.window
     valid = n - c.missing
@@ -195,19 +217,24 @@ def column_issues(
             )
         )
     if expected is not None and c.vanished_categories and valid >= min_rows:
-        gone = c.vanished_categories
-        out.append(
-            QualityIssue(
-                name,
-                "vanished_categories",
-                "warning",
-                f"{name}: {len(gone):,} of {len(expected.categories or ()):,} expected "
-                f"categories have no rows among {valid:,} values: {show_list(gone)}.",
-                len(gone),
-                None,
-                w,
+        shares = expected.category_shares or {}
+        gone = [v for v in c.vanished_categories if not chance_vanished(valid, shares.get(v))]
+        if gone:
+            why = ""
+            if all(v in shares for v in gone):
+                why = f" (at its share of the reference, each has a chance below {CHANCE:g})"
+            out.append(
+                QualityIssue(
+                    name,
+                    "vanished_categories",
+                    "warning",
+                    f"{name}: {len(gone):,} of {len(expected.categories or ()):,} expected "
+                    f"categories have no rows among {valid:,} values{why}: {show_list(gone)}.",
+                    len(gone),
+                    None,
+                    w,
+                )
             )
-        )
     if c.constant and valid >= min_rows and not (expected and expected.constant_ok):
         unlike = ", unlike the reference" if expected is not None else ""
         out.append(

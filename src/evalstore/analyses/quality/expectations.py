@@ -18,6 +18,9 @@ each categorical column):
 - ``categories``: the distinct values of a categorical (text, integer, boolean) column, in
   order, or None when there are more than ``max_categories`` (1000): then new and
   vanished categories are not checked.
+- ``category_shares``: each category's share of the reference's non-missing values; a
+  category is reported as vanished only when a window without it is unlikely by chance
+  under that share (see ``_checks.chance_vanished``).
 - ``constant_ok``: the reference column holds at most one distinct value.
 """
 
@@ -101,6 +104,11 @@ class ColumnExpectation:
     - ``min``, ``max``: the acceptable range (None: unbounded on that side);
     - ``categories``: the acceptable values (None: any); ``allow_new_categories``: other
       values are fine (vanished ones are still reported);
+    - ``category_shares``: ``{category: share}`` of the reference's non-missing values, as
+      learned (None when written by hand). A category absent from a window is reported
+      only when, at its share, no row of it among the window's values is unlikely by
+      chance (``_checks.chance_vanished``); a category without a share (added by hand) is
+      reported whenever it is absent;
     - ``constant_ok``: a column with a single value is fine;
     - ``learned_range``: ``[min, max]`` as learned from the reference (None when written by
       hand). While ``min`` and ``max`` are still these, a few rows past them are allowed
@@ -116,6 +124,7 @@ class ColumnExpectation:
     min: float | None = None
     max: float | None = None
     categories: list[Category] | None = None
+    category_shares: dict[Category, float] | None = None
     allow_new_categories: bool = False
     constant_ok: bool = False
     learned_range: list[float | None] | None = None
@@ -154,6 +163,19 @@ class ColumnExpectation:
                     f"{where}.categories", "None or a list of values (text, numbers)", cats
                 )
             self.categories = list(cats)
+        shares = self.category_shares
+        if shares is not None:
+            ok = isinstance(shares, Mapping) and all(
+                isinstance(c, str | int | float | bool) and _number(v) and 0 <= v <= 1
+                for c, v in shares.items()
+            )
+            if not ok:
+                raise ParameterError(
+                    f"{where}.category_shares",
+                    "None or a dict of category -> share of the reference (0 to 1)",
+                    shares,
+                )
+            self.category_shares = dict(shares)
         learned = self.learned_range
         if learned is not None:
             ok = isinstance(learned, list | tuple) and len(learned) == 2
@@ -165,7 +187,11 @@ class ColumnExpectation:
                 raise ParameterError(f"{where}.{name}", "True or False", getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = to_json({f.name: getattr(self, f.name) for f in fields(self)})
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.category_shares is not None:
+            # [category, share] pairs: JSON object keys are text, categories need not be
+            values["category_shares"] = [list(pair) for pair in self.category_shares.items()]
+        out: dict[str, Any] = to_json(values)
         return out
 
     @classmethod
@@ -180,6 +206,16 @@ class ColumnExpectation:
         learned = values.get("learned_range")
         if isinstance(learned, list | tuple):
             values["learned_range"] = [from_json_float(v) for v in learned]
+        shares = values.get("category_shares")
+        if isinstance(shares, list | tuple):
+            pairs = [p for p in shares if isinstance(p, list | tuple) and len(p) == 2]
+            if len(pairs) != len(shares):
+                raise ParameterError(
+                    f"expectations[{values.get('column')!r}].category_shares",
+                    "a list of [category, share] pairs",
+                    shares,
+                )
+            values["category_shares"] = {c: v for c, v in pairs}
         return cls(**values)
 
     def allows_chance(self) -> bool:
@@ -305,9 +341,13 @@ def learn_expectations(
         name, counts = target.name, found.columns[target.name]
         share = (found.n - counts.valid) / found.n
         numeric = has_range(target.dtype)
-        categories = None
+        categories = shares = None
         if kinds[name] == "categorical":
-            categories = distinct_values(reference, name, max_categories)
+            rows = distinct_values(reference, name, max_categories)
+            if rows is not None:
+                categories = list(rows)
+                total = sum(rows.values())
+                shares = {c: k / total for c, k in rows.items()}
         out[name] = ColumnExpectation(
             column=name,
             dtype=dtype_name(target.dtype),
@@ -316,6 +356,7 @@ def learn_expectations(
             min=counts.min if numeric else None,
             max=counts.max if numeric else None,
             categories=categories,
+            category_shares=shares,
             constant_ok=counts.constant or counts.valid == 0,
             learned_range=[counts.min, counts.max] if numeric else None,
         )

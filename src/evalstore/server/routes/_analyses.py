@@ -94,6 +94,18 @@ class DatasetArgs:
     end: str | None = None
     where: dict[str, Any] | None = None
 
+    def describe(self) -> str:
+        """The query parameters given, as passed: ``environment=production&start=2030-01-01``
+        (``all rows`` for none)."""
+        pairs = []
+        for key in ("environment", "version", "start", "end"):
+            value = getattr(self, key)
+            for v in [value] if isinstance(value, str) else value or []:
+                pairs.append(f"{key}={v}")
+        if self.where is not None:
+            pairs.append(f"where={json.dumps(self.where)}")
+        return "&".join(pairs) or "all rows"
+
     def dataset(self, model: Model, *, known_versions: bool = True) -> Dataset:
         """The selected rows. ``known_versions``: refuse a version the model never logged, as
         the analyses do (``Model._described``); the rows endpoints, which are

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from evalstore.analyses.performance import performance
+from evalstore.analyses.performance import numeric_by, performance
+from evalstore.errors import ParameterError
 from evalstore.server.deps import ModelDep, StateDep
 from evalstore.server.routes._analyses import (
     Confidence,
@@ -55,6 +57,17 @@ def get_performance(
     counted per group (``n_without_actual``)."""
     with reading(state):
         ds = selection.dataset(model)
+        numeric = numeric_by(ds, by)
+        if numeric is not None:
+            # no bins here: the slices endpoint bins a numeric column
+            raise ParameterError(
+                "by",
+                "a time window or a categorical, boolean or integer column",
+                numeric,
+                f"{numeric!r} is numeric and this endpoint takes no bin edges: GET "
+                f"/api/v1/models/{quote(model.name)}/slices?columns={quote(numeric)} gives "
+                "a metric per bin of it.",
+            )
         result = performance(
             ds,
             metrics,

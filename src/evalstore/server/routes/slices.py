@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from evalstore.analyses.baseline import Baseline
-from evalstore.analyses.slices import slices
+from evalstore.analyses.slices import no_rows_to_bin, slices
 from evalstore.dataset import Dataset
+from evalstore.errors import ParameterError
 from evalstore.server.deps import ModelDep, StateDep
 from evalstore.server.routes._analyses import (
     SELECTION_DOC,
@@ -71,15 +72,26 @@ def get_slices(
         fitted: Baseline | None = None
         if reference is not None:
             rows, fitted = reference_for(model, reference, ds)
-        result = slices(
-            ds,
-            metric,
-            columns=columns,
-            binnings=fitted.binnings_ if fitted is not None else None,
-            reference=rows,
-            min_support=min_support,
-            confidence=confidence,
-            positive_class=parse_positive_class(ds, positive_class),
-            threshold=threshold,
-        )
+        try:
+            result = slices(
+                ds,
+                metric,
+                columns=columns,
+                binnings=fitted.binnings_ if fitted is not None else None,
+                reference=rows,
+                min_support=min_support,
+                confidence=confidence,
+                positive_class=parse_positive_class(ds, positive_class),
+                threshold=threshold,
+            )
+        except ParameterError as exc:
+            if not no_rows_to_bin(exc):
+                raise
+            raise ParameterError(
+                "selection",
+                "rows to fit the bins on",
+                f"no rows for {selection.describe()}",
+                "Pick another time range (start, end), environment or version, or pass "
+                "reference= (a baseline, or other rows) to take the bins from.",
+            ) from None
     return answer(result.to_dict())
