@@ -859,3 +859,23 @@ def test_compare_says_which_bins_it_uses(server: Server) -> None:
     page = text(get(server, f"/models/churn/compare?{sides}"))
     assert "bins fitted on A" not in page
     assert "on the bins of the baseline training v1, with A's counts" in page
+
+
+def test_the_worst_slices_are_only_those_worse_than_overall(server: Server) -> None:
+    """The worst-slices table listed the 15 lowest slices whatever their value, so with few
+    weak slices it showed ones better than overall, some marked 'significantly worse'. Now
+    every row is below the overall value (the metric is higher-is-better)."""
+    html = get(server, "/models/churn/slices")
+    lead = re.search(r"is <strong>([0-9.]+)</strong> on all", html)
+    assert lead is not None
+    overall = float(lead.group(1))
+    table = html.split('id="worst-slices"', 1)[1].split("</table>", 1)[0]
+    values = [
+        float(v)
+        for v in re.findall(
+            r'<td class="slice">.*?</td>\s*<td class="num">([0-9.]+)</td>', table, re.S
+        )
+    ]
+    assert values, "the churn data have slices below overall"
+    assert all(v < overall for v in values)
+    assert "is worse than overall" not in table

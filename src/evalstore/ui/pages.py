@@ -393,7 +393,9 @@ def slices_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         worst = []
         heatmap = None
         if found is not None and found.higher_is_better is not None:
-            worst = found.worst(15)
+            # only slices worse than overall: the better ones are no weak spot of the model
+            ranked = found.worst(len(found.rows))
+            worst = [s for s in ranked if found.worse_than_overall(s)][:15]
         if found is not None and found.overall.n:
             heatmap = ui_figures.slice_heatmap(found)
         return render_page(
