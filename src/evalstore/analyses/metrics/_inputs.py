@@ -185,12 +185,33 @@ def check_threshold(threshold: object) -> float:
 def _argmax(scores: Mapping[str, ir.FloatingValue]) -> tuple[ir.StringValue, ir.FloatingValue]:
     """The top-scoring class (the first in sorted order on a tie, as numpy.argmax) and its score.
 
-    NULL when any class score is NULL: the argmax of an incomplete score vector is unknown.
+    NULL when any class score is NULL; :func:`prepare` hands it only complete vectors
+    (a missing class score is read as 0), or none at all for a row without scores.
     """
     top: ir.FloatingValue = ibis.greatest(*scores.values())
     complete = ibis.and_(*[s.notnull() for s in scores.values()])
     cls = ibis.cases(*[(complete & (s == top), ibis.literal(c)) for c, s in scores.items()])
     return cls, ibis.ifelse(complete, top, ibis.null().cast("float64"))
+
+
+def _class_scores(table: ir.Table, classes: Sequence[str]) -> dict[str, ir.FloatingValue]:
+    """Each class's score, a missing one read as 0 in a row that has any class score.
+
+    A class whose score is missing (NULL: the version did not log that class's column,
+    e.g. retrained without a rare class, or left the value out) is a class the row does
+    not predict: score 0, as a class with no score column at all is (log loss gives its
+    actual p = 0, clipped). Its argmax, log loss, Brier score and calibration then use
+    the rest of the vector, and the row is counted in every metric's ``n`` instead of
+    silently dropped. A row with no class score at all has no score vector: NULL scores,
+    left out of the score metrics (its predicted label, if logged, still counts).
+    (NaN cannot be stored: ingest refuses it as a score outside [0, 1].)
+    """
+    raw = {c: table[SCORE_PREFIX + c].cast("float64") for c in classes}
+    if not raw:
+        return {}
+    scored = ibis.or_(*[s.notnull() for s in raw.values()])
+    missing = ibis.null().cast("float64")
+    return {c: ibis.ifelse(scored, s.coalesce(0.0), missing) for c, s in raw.items()}
 
 
 def prepare(
@@ -242,7 +263,7 @@ def prepare(
                 sorted(c[len(SCORE_PREFIX) :] for c in cols if c.startswith(SCORE_PREFIX))
             )
             has_score = bool(classes)
-            scores = {c: table[SCORE_PREFIX + c].cast("float64") for c in classes}
+            scores = _class_scores(table, classes)
             for c, s in scores.items():
                 derived[CLASS_SCORE + c] = s
             label = table.prediction_label.cast("string") if has_label else None
