@@ -134,3 +134,34 @@ def test_a_row_without_any_class_score_is_left_out_of_score_metrics(store: es.St
     assert result.get("accuracy")["n"] == 40
     assert result.value("accuracy") == pytest.approx(skm.accuracy_score(frame["y"], frame["pred"]))
     assert result.get("log_loss")["n"] == 30
+
+
+@pytest.mark.parametrize(
+    ("classes", "labels"),
+    [((1, 2, 10), [2, 2, 10, 1]), ((3, 20, 100), [20, 100, 3, 20])],
+)
+def test_argmax_ties_follow_numpy_over_integer_classes(
+    store: es.Store, classes: tuple[int, ...], labels: list[int]
+) -> None:
+    """Integer classes tie-break in numeric order, as numpy.argmax: not '10' before '2'."""
+    scores = np.array([[0.2, 0.4, 0.4], [0.4, 0.4, 0.2], [0.3, 0.3, 0.4], [1 / 3, 1 / 3, 1 / 3]])
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "x": [1.0, 2.0, 3.0, 4.0], "y": labels})
+    names = {c: f"p{c}" for c in classes}
+    for i, c in enumerate(classes):
+        frame[names[c]] = scores[:, i]
+    model = store.model("tie", task="multiclass_classification")
+    schema = es.Schema(prediction_id="id", features=["x"], prediction_score=names, actual_label="y")
+    model.log(frame, schema=schema, version="v1", environment="production")
+    predicted = np.array(classes)[scores.argmax(axis=1)]
+    result = model.performance("production", ["accuracy", "confusion_matrix"])
+    assert result.value("accuracy") == pytest.approx(skm.accuracy_score(labels, predicted))
+    detail = result.get("confusion_matrix")["detail"]
+    cells = {
+        (a, p): detail["matrix"][i][j]
+        for i, a in enumerate(detail["labels"])
+        for j, p in enumerate(detail["labels"])
+    }
+    want = pd.crosstab(pd.Series(labels).astype(str), pd.Series(predicted).astype(str))
+    for a in want.index:
+        for p in want.columns:
+            assert cells.get((a, p), 0) == want.loc[a, p], (a, p)

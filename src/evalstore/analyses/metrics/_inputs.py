@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from evalstore.dataset import Dataset
 
 __all__ = [
+    "class_order",
     "infer_task",
     "lacks_positive_class",
     "parse_positive_class",
@@ -182,8 +183,23 @@ def check_threshold(threshold: object) -> float:
     return float(threshold)
 
 
+def class_order(classes: Sequence[str], text_labels: bool = False) -> tuple[str, ...]:
+    """The classes (score column suffixes, as text) in their natural order: numeric when
+    every class is an integer and the labels are not text (``text_labels``), text order
+    otherwise, as ``numpy.unique`` orders the labels.
+
+    It is the order of ``MetricInput.classes``, and so of argmax ties: classes 1, 2, 10
+    tie-break as ``numpy.argmax`` over ``[1, 2, 10]`` does, not as the text
+    ``'10' < '2'``."""
+    names = list(classes)
+    if not text_labels and names and all(_INTEGER.match(c) for c in names):
+        return tuple(sorted(names, key=int))
+    return tuple(sorted(names))
+
+
 def _argmax(scores: Mapping[str, ir.FloatingValue]) -> tuple[ir.StringValue, ir.FloatingValue]:
-    """The top-scoring class (the first in sorted order on a tie, as numpy.argmax) and its score.
+    """The top-scoring class and its score, as numpy.argmax over the score vector in the
+    order of ``scores`` (the classes' natural order): on a tie, the first class wins.
 
     NULL when any class score is NULL; :func:`prepare` hands it only complete vectors
     (a missing class score is read as 0), or none at all for a row without scores.
@@ -259,8 +275,10 @@ def prepare(
             else:
                 derived[IS_POSITIVE] = ibis.null().cast("boolean")
         else:
-            classes = tuple(
-                sorted(c[len(SCORE_PREFIX) :] for c in cols if c.startswith(SCORE_PREFIX))
+            dtype = _label_type(table)
+            classes = class_order(
+                [c[len(SCORE_PREFIX) :] for c in cols if c.startswith(SCORE_PREFIX)],
+                text_labels=dtype is not None and dtype.is_string(),
             )
             has_score = bool(classes)
             scores = _class_scores(table, classes)
