@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from evalstore.dataset import Dataset
 
 __all__ = [
+    "binary_only",
+    "check_threshold",
     "class_order",
     "infer_task",
     "lacks_positive_class",
@@ -171,6 +173,39 @@ def require_positive_class(
         None,
         f"{seen}pass the positive one to {call}, e.g. {shown}.",
     )
+
+
+#: what a model that is not binary has instead of a positive class, by task
+_NO_POSITIVE_CLASS = {
+    Task.MULTICLASS_CLASSIFICATION: "Its metrics need no positive class: leave it out. "
+    "Per-class values are in the confusion matrix (metric 'confusion_matrix') and in "
+    "detail['per_class'] of roc_auc and pr_auc.",
+    Task.REGRESSION: "A regression model has no classes: leave it out.",
+}
+
+
+def binary_only(task: Task | None, positive_class: Any, threshold: object) -> float:
+    """The threshold to use (0.5 when None), after refusing ``positive_class`` and
+    ``threshold`` for a model that is not binary, which has no use for them: one place for
+    the Python API, REST and the CLI (which names them as its flags). ``task`` None (not
+    known) checks the threshold's value only."""
+    if task is not None and task is not Task.BINARY_CLASSIFICATION:
+        if positive_class is not None:
+            raise ParameterError(
+                "positive_class",
+                "given only for a binary model (the class its metrics count as positive)",
+                positive_class,
+                f"This is a {task.value} model. {_NO_POSITIVE_CLASS[task]}",
+            )
+        if threshold is not None:
+            raise ParameterError(
+                "threshold",
+                "given only for a binary model (a row without a predicted label is "
+                "positive when its score >= threshold)",
+                threshold,
+                f"This is a {task.value} model: leave it out.",
+            )
+    return check_threshold(0.5 if threshold is None else threshold)
 
 
 def check_threshold(threshold: object) -> float:

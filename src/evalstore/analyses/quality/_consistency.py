@@ -22,6 +22,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from evalstore.analyses.metrics._inputs import binary_only
 from evalstore.analyses.quality._checks import pct
 from evalstore.analyses.quality._scan import values_of
 from evalstore.analyses.quality.result import QualityIssue
@@ -90,16 +91,11 @@ class Consistency:
         return counts, issues, notes
 
 
-def check_threshold(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ParameterError("threshold", "a number from 0 to 1", value)
-    return float(value)
-
-
 def plan(table: ir.Table, task: Task | None, threshold: float, positive_class: Any) -> Consistency:
     """The consistency aggregates for ``task`` over the columns ``table`` has."""
     out = Consistency()
-    if positive_class is not None and task is not Task.BINARY_CLASSIFICATION:
+    binary_only(task, positive_class, None)
+    if positive_class is not None and task is None:
         raise ParameterError("positive_class", "None unless the model is binary", positive_class)
     if task is None:
         out.notes.append("Score/label consistency not checked: the dataset's task is unknown.")
