@@ -5,7 +5,9 @@ that ride along in the quality scan.
   ``score >= threshold`` (warning; boolean labels, 0/1 integer labels, or any labels with
   ``positive_class=``);
 - multiclass: class scores not summing to 1 within 1e-6 (warning; rows with every class
-  score); the predicted label not a top-scoring class (warning; a tie is fine);
+  score); the predicted label not a top-scoring class (warning; a tie is fine); an actual
+  label that is none of the classes (warning: a new outcome, which the model cannot
+  predict; ingest refuses one differing from a class only in case or spaces);
 - regression: infinite or NaN predictions (error; the store refuses them at ingest, so
   this guards data written by other means).
 """
@@ -23,7 +25,7 @@ import ibis
 import ibis.expr.types as ir
 
 from evalstore.analyses.metrics._inputs import binary_only
-from evalstore.analyses.quality._checks import pct
+from evalstore.analyses.quality._checks import pct, show_list
 from evalstore.analyses.quality._scan import values_of
 from evalstore.analyses.quality.result import QualityIssue
 from evalstore.errors import ParameterError
@@ -180,6 +182,17 @@ def _multiclass(table: ir.Table, out: Consistency) -> None:
         f"have class scores not summing to 1 (within {SUM_TOLERANCE:g})",
     )
     out.add(rule, complete & ((total - 1).abs() > SUM_TOLERANCE), complete)
+    if "actual_label" in table.columns and not table.actual_label.type().is_null():
+        actual = table.actual_label
+        known = (actual if actual.type().is_string() else actual.cast("string")).isin(list(scores))
+        rule = Rule(
+            "unknown_actual_class",
+            "warning",
+            "actual_label",
+            "have an actual label that is none of the model's classes "
+            f"({show_list(sorted(scores))}): a new outcome, which the model cannot predict",
+        )
+        out.add(rule, actual.notnull() & ~known, actual.notnull())
     if "prediction_label" not in table.columns:
         return
     label = table.prediction_label
