@@ -578,7 +578,7 @@ def binary_ds(store: es.Store) -> es.Dataset:
         ({"by": "timestamp"}, "categorical, boolean or integer column"),
         ({"threshold": 1.5}, "threshold must be a number between 0 and 1"),
         ({"confidence": 1}, "confidence must be a number between 0 and 1"),
-        ({"task": "regression", "positive_class": 1}, "None for a non-binary model"),
+        ({"task": "regression", "positive_class": 1}, "given only for a binary model"),
         ({"task": "ranking"}, "task must be one of"),
     ],
 )

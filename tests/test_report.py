@@ -729,3 +729,45 @@ def test_a_baseline_is_measured_again_on_the_rows_it_was_fitted_on(store: es.Sto
     assert base.rows(model).count() == 40 and model.dataset(environment="training").count() == 60
     # stored and read back, the baseline keeps its batch
     assert model.baseline("train").through_batch == base.through_batch is not None
+
+
+def _binary(n: int, start: int, *, scored: bool, positives: bool) -> pd.DataFrame:
+    rng = np.random.default_rng(start)
+    frame = pd.DataFrame({"id": np.arange(start, start + n), "x": rng.random(n)})
+    frame["score"] = rng.random(n)
+    frame["pred"] = (frame["score"] >= 0.5).astype("int64")
+    frame["y"] = (rng.random(n) < 0.5).astype("int64") if positives else 1
+    return frame if scored else frame.drop(columns="score")
+
+
+@pytest.mark.parametrize(
+    ("scored", "says"),
+    [
+        (True, "undefined on the 50 rows it used"),
+        (False, "none of its 50 rows with an actual has the scores it needs"),
+    ],
+)
+def test_report_says_why_the_current_has_no_metric(
+    store: es.Store, scored: bool, says: str
+) -> None:
+    """No ROC AUC with every actual known is not "none of its rows has an actual yet"."""
+    model = store.model("b", task="binary_classification")
+    full = es.Schema(
+        prediction_id="id",
+        features=["x"],
+        prediction_score="score",
+        prediction_label="pred",
+        actual_label="y",
+    )
+    model.log(_binary(80, 0, scored=True, positives=True), schema=full, version="v1",
+              environment="training")  # fmt: skip
+    schema = full if scored else es.Schema(
+        prediction_id="id", features=["x"], prediction_label="pred", actual_label="y"
+    )  # fmt: skip
+    current = _binary(50, 1000, scored=scored, positives=False)
+    model.log(current, schema=schema, version="v2" if not scored else "v1",
+              environment="production")  # fmt: skip
+    report = model.report(reference="training", current="production")
+    texts = [item["text"] for item in report.summary if item["topic"] == "performance"]
+    assert any(says in text for text in texts), texts
+    assert not any("has an actual yet" in text for text in texts), texts

@@ -432,7 +432,7 @@ def test_empty_selection(credit: tuple[es.Model, pd.DataFrame, pd.DataFrame]) ->
         ({"min_support": -1}, "min_support must be a whole number"),
         ({"confidence": 2}, "confidence must be a number between 0 and 1"),
         ({"threshold": -1}, "threshold must be a number between 0 and 1"),
-        ({"task": "regression", "positive_class": 1}, "None for a non-binary model"),
+        ({"task": "regression", "positive_class": 1}, "given only for a binary model"),
         ({"reference": "training"}, "reference must be None or an evalstore Dataset"),
     ],
 )

@@ -71,7 +71,7 @@ class ModelAnalyses:
         *,
         by: str | Sequence[str] | None = None,
         positive_class: Any = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         confidence: float = 0.95,
     ) -> PerformanceResult:
         """Metrics of the selected rows (all when ``dataset`` is None), overall or per group:
@@ -163,7 +163,7 @@ class ModelAnalyses:
         by: str | None = None,
         columns: str | Sequence[str] | None = None,
         positive_class: Any = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         min_rows: int = 100,
         exact_distinct: bool = False,
     ) -> QualityResult:
@@ -202,7 +202,7 @@ class ModelAnalyses:
         min_support: int = 30,
         confidence: float = 0.95,
         positive_class: Any = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
     ) -> SliceResult:
         """``metric`` on every bin of every column of the selected rows, binned on
         ``reference`` (a baseline's frozen bins, or fitted on those rows; None: on the

@@ -443,12 +443,9 @@ def _positive_class(reference: Dataset, value: Any) -> str | int | bool | None:
     """``value`` as a baseline stores it (plain JSON data), checked against the labels."""
     if value is None:
         return None
-    task = reference.task
-    if task is not None and task is not Task.BINARY_CLASSIFICATION:
-        raise ParameterError(
-            "positive_class", "None for a non-binary model", value, f"({task.value})"
-        )
-    from evalstore.analyses.metrics._inputs import resolve_positive_class
+    from evalstore.analyses.metrics._inputs import binary_only, resolve_positive_class
+
+    binary_only(reference.task, value, None)
 
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()  # a NumPy scalar

@@ -31,7 +31,7 @@ from evalstore._memo import Memo
 from evalstore.analyses.binning import Binning
 from evalstore.analyses.metrics import Metric, available_metrics, get_metric
 from evalstore.analyses.metrics._evaluate import evaluate
-from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
+from evalstore.analyses.metrics._inputs import binary_only, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
 from evalstore.analyses.metrics._labels import check_positive_class
 from evalstore.dataset import query_table
@@ -426,7 +426,7 @@ def performance(
     by: str | Sequence[str] | None = None,
     bins: Mapping[str, Any] | None = None,
     positive_class: Any = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     confidence: float = 0.95,
     task: Task | str | None = None,
     score_bins: int = 2**16,
@@ -447,11 +447,12 @@ def performance(
       bins and labels (``binning.labels``): numeric ``below``, ``[e0, e1]``, ``(e1, e2]``,
       ..., ``above``, ``missing``; categorical (any text, integer or boolean column) its
       top-k categories, ``other``, ``missing``. Groups come in bin order.
-    - ``positive_class``: binary only; defaults to ``True`` / ``1`` for boolean /
-      integer labels; text labels need it. A value none of the model's labels holds is
-      a ParameterError; a label absent from ``ds`` only (a quiet window) is not.
-    - ``threshold``: binary only; a row without a predicted label is predicted
-      positive when its score >= threshold.
+    - ``positive_class``: binary only (a ParameterError for other tasks); defaults to
+      ``True`` / ``1`` for boolean / integer labels; text labels need it. A value none
+      of the model's labels holds is a ParameterError; a label absent from ``ds`` only
+      (a quiet window) is not.
+    - ``threshold``: binary only (a ParameterError for other tasks), default 0.5; a row
+      without a predicted label is predicted positive when its score >= threshold.
     - ``confidence``: level of the intervals (Wilson, DeLong, normal, bootstrap).
     - ``score_bins``: score bins of the binned AUC and AP (their error bound, in each
       value's ``detail``, grows as they get fewer).
@@ -469,12 +470,8 @@ def performance(
     if task is None:
         task = getattr(ds, "task", None)
     parsed = Task.parse(task) if task is not None else infer_task(table.columns)
-    threshold = check_threshold(threshold)
+    cutoff = binary_only(parsed, positive_class, threshold)
     confidence = check_confidence(confidence)
-    if parsed is not Task.BINARY_CLASSIFICATION and positive_class is not None:
-        raise ParameterError(
-            "positive_class", "None for a non-binary model", positive_class, f"({parsed.value})"
-        )
     keys = _group_keys(table, by, bins)
     columns = {f"__es_key{i}": k.expr for i, k in enumerate(keys)}
     inputs = prepare(
@@ -482,7 +479,7 @@ def performance(
         parsed,
         columns,
         positive_class=positive_class,
-        threshold=threshold,
+        threshold=cutoff,
         confidence=confidence,
         score_bins=score_bins,
     )
@@ -514,7 +511,7 @@ def performance(
         metrics=[m.key for m in chosen],
         by=[k.name for k in keys],
         positive_class=inputs.positive_class if binary else None,
-        threshold=threshold if binary else None,
+        threshold=cutoff if binary else None,
         confidence=confidence,
         rows=rows,
         queries=queries,

@@ -151,14 +151,8 @@ class Report:
         ref = _overall(self.performance_reference, metric)
         rows = self.current.get("rows") or 0
         if cur is None or cur.get("value") is None:
-            out.append(
-                {
-                    "topic": "performance",
-                    "status": "info",
-                    "text": f"No {metric} for the current data: none of its {rows:,} rows has "
-                    "an actual yet. Log them with model.log_actuals(...).",
-                }
-            )
+            text = _no_value_text(metric, cur, rows)
+            out.append({"topic": "performance", "status": "info", "text": text})
             return out
         text = f"{metric} {_num(cur['value'])} in the current data"
         if cur.get("ci_low") is not None:
@@ -362,6 +356,30 @@ class Report:
         lines = [f"Report({self.model}: {self.reference['label']} -> {self.current['label']})"]
         lines += [f"  [{item['status']}] {item['text']}" for item in self.summary]
         return "\n".join(lines)
+
+
+def _no_value_text(metric: str, row: Mapping[str, Any] | None, rows: int) -> str:
+    """Why the current data has no ``metric``, as its counts say: no actual yet, no
+    prediction the metric can use, or a value undefined on the rows it used."""
+    missing = int((row or {}).get("n_without_actual") or 0)
+    used = int((row or {}).get("n") or 0)
+    if row is None or missing >= rows:
+        return (
+            f"No {metric} for the current data: none of its {rows:,} rows has an actual "
+            "yet. Log them with model.log_actuals(...)."
+        )
+    known = rows - missing
+    if not used:
+        needs = get_metric(metric).needs
+        what = "scores" if "score" in needs else "predicted labels or scores"
+        return (
+            f"No {metric} for the current data: none of its {known:,} rows with an actual "
+            f"has the {what} it needs. Log them with the inferences (Schema(...))."
+        )
+    return (
+        f"No {metric} for the current data: it is undefined on the {used:,} rows it used "
+        "(e.g. every actual is of one class)."
+    )
 
 
 def _overall(result: PerformanceResult | None, metric: str) -> dict[str, Any] | None:

@@ -54,7 +54,7 @@ from evalstore._memo import Memo
 from evalstore.analyses.binning import Binning, column_kinds, feature_columns, fit_binnings
 from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricValue, get_metric
 from evalstore.analyses.metrics._base import Finished, engine_table, finish, same_query
-from evalstore.analyses.metrics._inputs import check_threshold, infer_task, prepare
+from evalstore.analyses.metrics._inputs import binary_only, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
 from evalstore.analyses.metrics._labels import check_positive_class
 from evalstore.analyses.performance import _choose, _plain, bin_index
@@ -529,7 +529,7 @@ def slices(
     min_support: int = 30,
     confidence: float = 0.95,
     positive_class: Any = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     task: Task | str | None = None,
 ) -> SliceResult:
     """``metric`` on every bin of every column of ``ds``, with intervals, in the engine.
@@ -561,17 +561,13 @@ def slices(
     if task is None:
         task = getattr(ds, "task", None)
     parsed = Task.parse(task) if task is not None else infer_task(table.columns)
-    threshold = check_threshold(threshold)
+    cutoff = binary_only(parsed, positive_class, threshold)
     confidence = check_confidence(confidence)
     min_support = _check_count("min_support", min_support)
     binary = parsed is Task.BINARY_CLASSIFICATION
-    if not binary and positive_class is not None:
-        raise ParameterError(
-            "positive_class", "None for a non-binary model", positive_class, f"({parsed.value})"
-        )
     settings: dict[str, Any] = {
         "positive_class": positive_class,
-        "threshold": threshold,
+        "threshold": cutoff,
         "confidence": confidence,
         "score_bins": SCORE_BINS,
     }
@@ -601,7 +597,7 @@ def slices(
         confidence=confidence,
         min_support=min_support,
         positive_class=probe.positive_class if binary else None,
-        threshold=threshold if binary else None,
+        threshold=cutoff if binary else None,
         columns=names,
         overall=overall,
         rows=rows,

@@ -74,6 +74,26 @@ class Plan:
     actuals: list[Column]
     checks: list[Check]
     layout: dict[str, Any]
+    classes: tuple[str, ...] = ()
+    """a multiclass model's classes (its class score columns, earlier and in this batch),
+    which text actual labels are checked against: one differing from a class only in case
+    or surrounding spaces is refused (``_batch.py``)"""
+
+
+_CLASS_SCORE = "prediction_score:"
+
+
+def _classes(state: ModelState, cols: Sequence[Column]) -> tuple[str, ...]:
+    """The classes of a multiclass model whose actual labels are text: the names of its
+    class score columns, earlier batches' and this batch's (``cols``); () otherwise."""
+    if state.task is not Task.MULTICLASS_CLASSIFICATION:
+        return ()
+    actual = next((c for c in cols if c.role == "actual_label"), None)
+    if actual is None or actual.kind != "string":
+        return ()
+    names = {n for n in state.columns if n.startswith(_CLASS_SCORE)}
+    names |= {c.target for c in cols if c.target.startswith(_CLASS_SCORE)}
+    return tuple(sorted(n[len(_CLASS_SCORE) :] for n in names))
 
 
 def _reject(column: str | None, problem: str, fix: str) -> BatchRejected:
@@ -539,7 +559,7 @@ def plan_inferences(
         "schema": schema.to_dict(),
     }
     _check_version_layout(layout, state.version_layout)
-    return Plan(cols[0], cols[1:], actual_cols, checks, layout)
+    return Plan(cols[0], cols[1:], actual_cols, checks, layout, _classes(state, cols + actual_cols))
 
 
 def _kind_of(cols: list[Column], role: str) -> str | None:
@@ -636,4 +656,4 @@ def plan_actuals(
         ),
     ]
     _check_against_model([col], state)
-    return Plan(id_col, [], [col], checks, {"actual": col.target})
+    return Plan(id_col, [], [col], checks, {"actual": col.target}, _classes(state, [col]))

@@ -27,6 +27,8 @@ __all__ = ["BatchWriter"]
 #: the name the chunk being written has in SQL: a local variable of BatchWriter.run
 _CHUNK = "evalstore_chunk_"
 _ROW = "__evalstore_row"
+#: how many distinct misspelt labels an error names
+_SHOWN_LABELS = 5
 
 
 def _literal(value: object) -> str:
@@ -111,6 +113,7 @@ class BatchWriter:
                     fix=tally.check.fix,
                 )
         self._check_duplicates(rows)
+        self._check_label_case(rows)
         self._check_vectors()
         replaced = self._replace_earlier() if self.kind == "inferences" else 0
         matched = fold_batch(
@@ -234,6 +237,44 @@ class BatchWriter:
                 fix="each row of a batch needs its own prediction id; drop the duplicates "
                 "(pandas: df.drop_duplicates(subset=[id_column], keep='last'))",
             )
+
+    def _check_label_case(self, rows: int) -> None:
+        """Refuse actual labels that differ from one of the model's classes only in case or
+        surrounding spaces ('Mid' for 'mid'): an upstream change of spelling, which would
+        count every such row as a miss of a class the model cannot predict. A label far
+        from every class (a genuinely new outcome) is accepted; quality() counts it."""
+        classes = self.plan.classes
+        if not classes or not self.plan.actuals:
+            return
+        # as DuckDB's lower(trim(x)): trim takes spaces only
+        near = {c.strip(" ").lower(): c for c in classes}
+        known = ", ".join(_literal(c) for c in classes)
+        lowered = ", ".join(_literal(k) for k in near)
+        found = self.con.execute(
+            "SELECT actual_label, count(*) AS n, min(prediction_id) "
+            f"FROM {quote(self.actual_table)} WHERE batch_id = ? AND actual_label NOT IN ({known}) "
+            f"AND lower(trim(actual_label)) IN ({lowered}) GROUP BY 1 ORDER BY n DESC, 1",
+            [self.batch_id],
+        ).fetchall()
+        if not found:
+            return
+        shown = [
+            f"{label!r} ({n:,} {'row' if n == 1 else 'rows'}; did you mean "
+            f"{near.get(str(label).strip(' ').lower())!r}?)"
+            for label, n, _ in found[:_SHOWN_LABELS]
+        ]
+        more = f" and {len(found) - _SHOWN_LABELS} more" if len(found) > _SHOWN_LABELS else ""
+        names = ", ".join(repr(c) for c in classes)
+        raise BatchRejected(
+            "have actual labels that differ from the model's classes only in case or "
+            f"surrounding spaces: {', '.join(shown)}{more}",
+            column=self.plan.actuals[0].source,
+            rows=sum(int(n) for _, n, _ in found),
+            total=rows,
+            example=f"{found[0][0]!r}, prediction_id {found[0][2]!r}",
+            fix=f"send each label spelt exactly as the model's class ({names}: its score "
+            "columns); a label that is no class at all is accepted, as a new outcome",
+        )
 
     def _check_vectors(self) -> None:
         if self.kind != "inferences":

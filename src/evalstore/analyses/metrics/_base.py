@@ -135,7 +135,9 @@ class MetricInput:
       (the predicted label is the positive class; without a label, score >= threshold)
       and ``score`` (the positive class probability).
     - multiclass: ``predicted_label`` (text; without a label, the top-scoring class),
-      ``class_score(c)`` for each of ``classes``, ``top_class`` and ``top_score``.
+      ``class_score(c)`` for each of ``classes`` (in their natural order; a score the
+      row lacks is 0 when it has any, all NULL when it has none), ``top_class`` and
+      ``top_score``.
     - regression: ``score`` is the predicted value, ``actual`` the true one.
     """
 

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from evalstore.dataset import Dataset
 
 __all__ = [
+    "binary_only",
+    "check_threshold",
+    "class_order",
     "infer_task",
     "lacks_positive_class",
     "parse_positive_class",
@@ -172,6 +175,39 @@ def require_positive_class(
     )
 
 
+#: what a model that is not binary has instead of a positive class, by task
+_NO_POSITIVE_CLASS = {
+    Task.MULTICLASS_CLASSIFICATION: "Its metrics need no positive class: leave it out. "
+    "Per-class values are in the confusion matrix (metric 'confusion_matrix') and in "
+    "detail['per_class'] of roc_auc and pr_auc.",
+    Task.REGRESSION: "A regression model has no classes: leave it out.",
+}
+
+
+def binary_only(task: Task | None, positive_class: Any, threshold: object) -> float:
+    """The threshold to use (0.5 when None), after refusing ``positive_class`` and
+    ``threshold`` for a model that is not binary, which has no use for them: one place for
+    the Python API, REST and the CLI (which names them as its flags). ``task`` None (not
+    known) checks the threshold's value only."""
+    if task is not None and task is not Task.BINARY_CLASSIFICATION:
+        if positive_class is not None:
+            raise ParameterError(
+                "positive_class",
+                "given only for a binary model (the class its metrics count as positive)",
+                positive_class,
+                f"This is a {task.value} model. {_NO_POSITIVE_CLASS[task]}",
+            )
+        if threshold is not None:
+            raise ParameterError(
+                "threshold",
+                "given only for a binary model (a row without a predicted label is "
+                "positive when its score >= threshold)",
+                threshold,
+                f"This is a {task.value} model: leave it out.",
+            )
+    return check_threshold(0.5 if threshold is None else threshold)
+
+
 def check_threshold(threshold: object) -> float:
     if (
         isinstance(threshold, bool)
@@ -182,15 +218,51 @@ def check_threshold(threshold: object) -> float:
     return float(threshold)
 
 
-def _argmax(scores: Mapping[str, ir.FloatingValue]) -> tuple[ir.StringValue, ir.FloatingValue]:
-    """The top-scoring class (the first in sorted order on a tie, as numpy.argmax) and its score.
+def class_order(classes: Sequence[str], text_labels: bool = False) -> tuple[str, ...]:
+    """The classes (score column suffixes, as text) in their natural order: numeric when
+    every class is an integer and the labels are not text (``text_labels``), text order
+    otherwise, as ``numpy.unique`` orders the labels.
 
-    NULL when any class score is NULL: the argmax of an incomplete score vector is unknown.
+    It is the order of ``MetricInput.classes``, and so of argmax ties: classes 1, 2, 10
+    tie-break as ``numpy.argmax`` over ``[1, 2, 10]`` does, not as the text
+    ``'10' < '2'``."""
+    names = list(classes)
+    if not text_labels and names and all(_INTEGER.match(c) for c in names):
+        return tuple(sorted(names, key=int))
+    return tuple(sorted(names))
+
+
+def _argmax(scores: Mapping[str, ir.FloatingValue]) -> tuple[ir.StringValue, ir.FloatingValue]:
+    """The top-scoring class and its score, as numpy.argmax over the score vector in the
+    order of ``scores`` (the classes' natural order): on a tie, the first class wins.
+
+    NULL when any class score is NULL; :func:`prepare` hands it only complete vectors
+    (a missing class score is read as 0), or none at all for a row without scores.
     """
     top: ir.FloatingValue = ibis.greatest(*scores.values())
     complete = ibis.and_(*[s.notnull() for s in scores.values()])
     cls = ibis.cases(*[(complete & (s == top), ibis.literal(c)) for c, s in scores.items()])
     return cls, ibis.ifelse(complete, top, ibis.null().cast("float64"))
+
+
+def _class_scores(table: ir.Table, classes: Sequence[str]) -> dict[str, ir.FloatingValue]:
+    """Each class's score, a missing one read as 0 in a row that has any class score.
+
+    A class whose score is missing (NULL: the version did not log that class's column,
+    e.g. retrained without a rare class, or left the value out) is a class the row does
+    not predict: score 0, as a class with no score column at all is (log loss gives its
+    actual p = 0, clipped). Its argmax, log loss, Brier score and calibration then use
+    the rest of the vector, and the row is counted in every metric's ``n`` instead of
+    silently dropped. A row with no class score at all has no score vector: NULL scores,
+    left out of the score metrics (its predicted label, if logged, still counts).
+    (NaN cannot be stored: ingest refuses it as a score outside [0, 1].)
+    """
+    raw = {c: table[SCORE_PREFIX + c].cast("float64") for c in classes}
+    if not raw:
+        return {}
+    scored = ibis.or_(*[s.notnull() for s in raw.values()])
+    missing = ibis.null().cast("float64")
+    return {c: ibis.ifelse(scored, s.coalesce(0.0), missing) for c, s in raw.items()}
 
 
 def prepare(
@@ -238,11 +310,13 @@ def prepare(
             else:
                 derived[IS_POSITIVE] = ibis.null().cast("boolean")
         else:
-            classes = tuple(
-                sorted(c[len(SCORE_PREFIX) :] for c in cols if c.startswith(SCORE_PREFIX))
+            dtype = _label_type(table)
+            classes = class_order(
+                [c[len(SCORE_PREFIX) :] for c in cols if c.startswith(SCORE_PREFIX)],
+                text_labels=dtype is not None and dtype.is_string(),
             )
             has_score = bool(classes)
-            scores = {c: table[SCORE_PREFIX + c].cast("float64") for c in classes}
+            scores = _class_scores(table, classes)
             for c, s in scores.items():
                 derived[CLASS_SCORE + c] = s
             label = table.prediction_label.cast("string") if has_label else None

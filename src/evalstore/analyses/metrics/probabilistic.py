@@ -2,7 +2,8 @@
 
 - ``log_loss``: mean of -ln p(actual class), p clipped to [eps, 1 - eps] with eps the
   float64 machine epsilon, as scikit-learn. Multiclass: an actual class without a score
-  column gets p = 0 (clipped), the loss of a model that ruled it out.
+  column gets p = 0 (clipped), the loss of a model that ruled it out; so does a class
+  score the row lacks (read as 0 by ``_inputs.prepare``, the row kept).
 - ``brier``: mean squared difference between the scores and the one-hot actual: binary
   (p - y)^2, as scikit-learn's ``brier_score_loss``; multiclass the sum over classes,
   unscaled (scikit-learn's ``scale_by_half="auto"`` for 3+ classes).

@@ -26,7 +26,8 @@ Checks (``CHECKS`` describes each; severity in brackets):
   [error]. The store's last write wins, so data logged through evalstore has none: a
   safety check. Ids logged under several versions are counted, never an issue.
 - score/label consistency by task: ``score_range``, ``label_score`` (binary),
-  ``score_sum``, ``label_argmax`` (multiclass), ``non_finite`` (regression).
+  ``score_sum``, ``label_argmax``, ``unknown_actual_class`` (multiclass), ``non_finite``
+  (regression).
 
 Cardinality: every column's distinct count is reported (``ColumnQuality.distinct``). By
 default it is DuckDB's ``approx_count_distinct`` (HyperLogLog), at a tenth of the cost of

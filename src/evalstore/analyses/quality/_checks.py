@@ -62,6 +62,12 @@ _ALL = (
     Check("label_score", "warning", False, "binary: label disagrees with score >= threshold"),
     Check("score_sum", "warning", False, "multiclass: class scores not summing to 1"),
     Check("label_argmax", "warning", False, "multiclass: label is not the top-scoring class"),
+    Check(
+        "unknown_actual_class",
+        "warning",
+        False,
+        "multiclass: actual label that is none of the model's classes (score columns)",
+    ),
     Check("non_finite", "error", False, "regression: infinite or NaN predictions"),
 )
 #: every check, by key, in the order issues are listed

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalstore._checks import whole_number
 from evalstore.analyses.binning import column_kinds
-from evalstore.analyses.metrics._inputs import resolve_positive_class
+from evalstore.analyses.metrics._inputs import binary_only, resolve_positive_class
 from evalstore.analyses.metrics._labels import check_positive_class
 from evalstore.analyses.quality import _consistency, _scan
 from evalstore.analyses.quality._checks import (
@@ -215,7 +215,7 @@ def quality(
     by: str | None = None,
     columns: Sequence[str] | None = None,
     task: Task | str | None = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     positive_class: Any = None,
     min_rows: int = MIN_ROWS,
     exact_distinct: bool = False,
@@ -229,8 +229,9 @@ def quality(
       (UTC): every window is checked against the same expectations, in one grouped scan.
     - ``columns``: default the expectations' columns, else the default columns (features,
       tags, predictions, actuals).
-    - ``task``: default ``dataset.task``; picks the score/label checks. ``threshold`` and
-      ``positive_class``: binary only, how a score maps to a label.
+    - ``task``: default ``dataset.task``; picks the score/label checks. ``threshold`` (default
+      0.5) and ``positive_class``: binary only (a ParameterError for other tasks), how a
+      score maps to a label.
     - ``min_rows``: the fewest non-missing values for reporting vanished categories and
       constant columns (absence in a small sample is weak evidence).
     - ``exact_distinct``: exact distinct counts (about 10x slower) instead of HyperLogLog.
@@ -256,13 +257,13 @@ def quality(
     min_rows = whole_number("min_rows", min_rows, 1)
     if not isinstance(exact_distinct, bool):
         raise ParameterError("exact_distinct", "True or False", exact_distinct)
-    threshold = _consistency.check_threshold(threshold)
     task = task if task is not None else getattr(dataset, "task", None)
     parsed = Task.parse(task) if task is not None else None
+    cutoff = binary_only(parsed, positive_class, threshold)
 
     issues, targets, expected = _targets(dataset, expectations, columns)
     n_reference = expectations.n_reference if expectations is not None else 0
-    consistency = _consistency.plan(query_table(dataset), parsed, threshold, positive_class)
+    consistency = _consistency.plan(query_table(dataset), parsed, cutoff, positive_class)
     if positive_class is not None:  # plan() refused it unless the model is binary
         typed = resolve_positive_class(query_table(dataset), positive_class)
         check_positive_class(dataset, positive_class, typed)

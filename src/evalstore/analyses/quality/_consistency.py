@@ -5,7 +5,9 @@ that ride along in the quality scan.
   ``score >= threshold`` (warning; boolean labels, 0/1 integer labels, or any labels with
   ``positive_class=``);
 - multiclass: class scores not summing to 1 within 1e-6 (warning; rows with every class
-  score); the predicted label not a top-scoring class (warning; a tie is fine);
+  score); the predicted label not a top-scoring class (warning; a tie is fine); an actual
+  label that is none of the classes (warning: a new outcome, which the model cannot
+  predict; ingest refuses one differing from a class only in case or spaces);
 - regression: infinite or NaN predictions (error; the store refuses them at ingest, so
   this guards data written by other means).
 """
@@ -22,7 +24,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from evalstore.analyses.quality._checks import pct
+from evalstore.analyses.metrics._inputs import binary_only
+from evalstore.analyses.quality._checks import pct, show_list
 from evalstore.analyses.quality._scan import values_of
 from evalstore.analyses.quality.result import QualityIssue
 from evalstore.errors import ParameterError
@@ -90,16 +93,11 @@ class Consistency:
         return counts, issues, notes
 
 
-def check_threshold(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ParameterError("threshold", "a number from 0 to 1", value)
-    return float(value)
-
-
 def plan(table: ir.Table, task: Task | None, threshold: float, positive_class: Any) -> Consistency:
     """The consistency aggregates for ``task`` over the columns ``table`` has."""
     out = Consistency()
-    if positive_class is not None and task is not Task.BINARY_CLASSIFICATION:
+    binary_only(task, positive_class, None)
+    if positive_class is not None and task is None:
         raise ParameterError("positive_class", "None unless the model is binary", positive_class)
     if task is None:
         out.notes.append("Score/label consistency not checked: the dataset's task is unknown.")
@@ -184,6 +182,17 @@ def _multiclass(table: ir.Table, out: Consistency) -> None:
         f"have class scores not summing to 1 (within {SUM_TOLERANCE:g})",
     )
     out.add(rule, complete & ((total - 1).abs() > SUM_TOLERANCE), complete)
+    if "actual_label" in table.columns and not table.actual_label.type().is_null():
+        actual = table.actual_label
+        known = (actual if actual.type().is_string() else actual.cast("string")).isin(list(scores))
+        rule = Rule(
+            "unknown_actual_class",
+            "warning",
+            "actual_label",
+            "have an actual label that is none of the model's classes "
+            f"({show_list(sorted(scores))}): a new outcome, which the model cannot predict",
+        )
+        out.add(rule, actual.notnull() & ~known, actual.notnull())
     if "prediction_label" not in table.columns:
         return
     label = table.prediction_label

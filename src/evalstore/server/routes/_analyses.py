@@ -58,10 +58,10 @@ Columns = Annotated[
 # numbers are checked by the analyses, so that a wrong one is the ParameterError that the
 # embedded SDK raises (the Python client raises it too), not a bare 422
 Threshold = Annotated[
-    float,
+    float | None,
     Query(
-        description="Binary models, from 0 to 1: a row without a predicted label is positive "
-        "when its score >= threshold."
+        description="Binary models only, from 0 to 1 (default 0.5): a row without a predicted "
+        "label is positive when its score >= threshold. Refused for other models."
     ),
 ]
 PositiveClass = Annotated[

@@ -49,7 +49,7 @@ def get_performance(
         ),
     ] = None,
     positive_class: PositiveClass = None,
-    threshold: Threshold = 0.5,
+    threshold: Threshold = None,
     confidence: Confidence = 0.95,
 ) -> JSONResponse:
     """Metrics of the selected rows, overall or per group, with confidence intervals

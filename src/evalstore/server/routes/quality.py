@@ -52,7 +52,7 @@ def get_quality(
     ] = None,
     columns: Columns = None,
     positive_class: PositiveClass = None,
-    threshold: Threshold = 0.5,
+    threshold: Threshold = None,
     min_rows: Annotated[
         int,
         Query(

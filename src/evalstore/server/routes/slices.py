@@ -62,7 +62,7 @@ def get_slices(
     ] = 30,
     confidence: Confidence = 0.95,
     positive_class: PositiveClass = None,
-    threshold: Threshold = 0.5,
+    threshold: Threshold = None,
 ) -> JSONResponse:
     """The metric on every bin of every column, with intervals and whether each differs
     from the overall value (``slices(model.dataset(...), metric, ...)``)."""

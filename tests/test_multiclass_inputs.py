@@ -1,0 +1,167 @@
+"""What a multiclass model's metrics read from incomplete or tied score vectors, against
+scikit-learn and NumPy on the same rows under the documented rule (docs/analyses.md):
+
+- a class score a row lacks (a version that did not log that class's column, or a
+  missing value) is 0, and the row counts in every metric;
+- an argmax tie goes to the first class in the classes' natural order (numeric for
+  integer classes), as ``numpy.argmax``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+import evalstore as es
+from test_metrics import expected_metrics
+
+CLASSES = ("ant", "bee", "cat")
+SCORES = {c: f"p_{c}" for c in CLASSES}
+KEYS = ["accuracy", "f1_macro", "log_loss", "brier", "roc_auc_exact", "ece"]
+
+
+def _probs(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    raw = rng.random((n, k))
+    return np.asarray(raw / raw.sum(axis=1, keepdims=True))
+
+
+def _frame(rng: np.random.Generator, n: int, start: int = 0) -> pd.DataFrame:
+    probs = _probs(rng, n, len(CLASSES))
+    frame = pd.DataFrame({"id": np.arange(start, start + n), "x": rng.random(n)})
+    for i, c in enumerate(CLASSES):
+        frame[f"p_{c}"] = probs[:, i]
+    frame["y"] = [CLASSES[rng.choice(len(CLASSES), p=p)] for p in probs]
+    return frame
+
+
+def _oracle(frame: pd.DataFrame) -> dict[str, object]:
+    """test_metrics' scikit-learn oracle on ``frame``, a missing score read as 0 and the
+    predicted class the argmax of the completed vector."""
+    full = frame.copy()
+    for c in CLASSES:
+        full[f"p_{c}"] = full[f"p_{c}"].fillna(0.0)
+    scores = full[[f"p_{c}" for c in CLASSES]].to_numpy()
+    full["pred"] = np.array(CLASSES)[scores.argmax(axis=1)]
+    return expected_metrics("multiclass_classification", full, KEYS)
+
+
+def _check(result: es.PerformanceResult, want: dict[str, object], n: int, **group: str) -> None:
+    for key in KEYS:
+        row = result.get(key, **group)
+        assert row["n"] == n, (key, row["n"])
+        assert row["value"] == pytest.approx(want[key], abs=1e-9), key
+
+
+def test_a_class_a_version_did_not_log_scores_zero(store: es.Store) -> None:
+    """v2, retrained without 'cat', logs two score columns and no label: its rows all count,
+    'cat' scored 0 (the trial's 3,000 rows came out n=0, as if none had an actual)."""
+    rng = np.random.default_rng(7)
+    model = store.model("mc", task="multiclass_classification")
+    v1 = _frame(rng, 300)
+    schema = es.Schema(
+        prediction_id="id", features=["x"], prediction_score=SCORES, actual_label="y"
+    )
+    model.log(v1, schema=schema, version="v1", environment="validation")
+    v2 = _frame(rng, 400, start=1000)
+    v2["p_cat"] = np.nan
+    two = v2[["p_ant", "p_bee"]].to_numpy()
+    v2[["p_ant", "p_bee"]] = two / two.sum(axis=1, keepdims=True)
+    schema2 = es.Schema(
+        prediction_id="id",
+        features=["x"],
+        prediction_score={c: SCORES[c] for c in ("ant", "bee")},
+        actual_label="y",
+    )
+    model.log(v2.drop(columns="p_cat"), schema=schema2, version="v2", environment="validation")
+    result = model.performance("validation", KEYS, by="version")
+    _check(result, _oracle(v2), 400, version="v2")
+    _check(result, _oracle(v1), 300, version="v1")
+    # scikit-learn's own multiclass log loss and OvR AUC on the completed vectors
+    completed = v2[["p_ant", "p_bee", "p_cat"]].fillna(0.0).to_numpy()
+    loss = skm.log_loss(v2["y"], completed, labels=list(CLASSES))
+    assert result.value("log_loss", version="v2") == pytest.approx(loss, rel=1e-9)
+    auc = skm.roc_auc_score(v2["y"], completed, multi_class="ovr", labels=list(CLASSES))
+    assert result.value("roc_auc_exact", version="v2") == pytest.approx(auc, rel=1e-9)
+
+
+def test_a_missing_class_score_in_a_logged_column_scores_zero(store: es.Store) -> None:
+    """A NaN (missing) class score in a column the batch logs: the row counts, the score 0
+    (the trial's 100 such rows of 1,000 vanished from accuracy with nothing said)."""
+    rng = np.random.default_rng(11)
+    frame = _frame(rng, 500)
+    # the 60 rows' other two scores sum to 1 (scikit-learn's multiclass AUC asks it)
+    two = frame.loc[:59, ["p_ant", "p_bee"]].to_numpy()
+    frame.loc[:59, ["p_ant", "p_bee"]] = two / two.sum(axis=1, keepdims=True)
+    frame.loc[:59, "p_cat"] = np.nan
+    model = store.model("mc", task="multiclass_classification")
+    schema = es.Schema(
+        prediction_id="id", features=["x"], prediction_score=SCORES, actual_label="y"
+    )
+    model.log(frame, schema=schema, version="v1", environment="validation")
+    result = model.performance("validation", KEYS)
+    want = _oracle(frame)
+    for key in ("accuracy", "f1_macro", "roc_auc_exact", "ece"):
+        row = result.get(key)
+        assert row["n"] == 500, key
+        assert row["value"] == pytest.approx(want[key], abs=1e-9), key
+    # log loss by hand too: -ln p(actual), clipped to [eps, 1 - eps]
+    scores = frame[[f"p_{c}" for c in CLASSES]].fillna(0.0).to_numpy()
+    p_true = scores[np.arange(len(frame)), [CLASSES.index(y) for y in frame["y"]]]
+    eps = np.finfo(np.float64).eps
+    loss = float(np.mean(-np.log(np.clip(p_true, eps, 1 - eps))))
+    assert result.get("log_loss")["n"] == 500
+    assert result.value("log_loss") == pytest.approx(loss, rel=1e-9)
+
+
+def test_a_row_without_any_class_score_is_left_out_of_score_metrics(store: es.Store) -> None:
+    """A row with a label and no score at all has no score vector (not [0, 0, 0])."""
+    rng = np.random.default_rng(3)
+    frame = _frame(rng, 40)
+    frame["pred"] = np.array(CLASSES)[frame[list(SCORES.values())].to_numpy().argmax(axis=1)]
+    frame.loc[:9, list(SCORES.values())] = np.nan
+    model = store.model("mc", task="multiclass_classification")
+    schema = es.Schema(
+        prediction_id="id",
+        features=["x"],
+        prediction_score=SCORES,
+        prediction_label="pred",
+        actual_label="y",
+    )
+    model.log(frame, schema=schema, version="v1", environment="validation")
+    result = model.performance("validation", ["accuracy", "log_loss"])
+    assert result.get("accuracy")["n"] == 40
+    assert result.value("accuracy") == pytest.approx(skm.accuracy_score(frame["y"], frame["pred"]))
+    assert result.get("log_loss")["n"] == 30
+
+
+@pytest.mark.parametrize(
+    ("classes", "labels"),
+    [((1, 2, 10), [2, 2, 10, 1]), ((3, 20, 100), [20, 100, 3, 20])],
+)
+def test_argmax_ties_follow_numpy_over_integer_classes(
+    store: es.Store, classes: tuple[int, ...], labels: list[int]
+) -> None:
+    """Integer classes tie-break in numeric order, as numpy.argmax: not '10' before '2'."""
+    scores = np.array([[0.2, 0.4, 0.4], [0.4, 0.4, 0.2], [0.3, 0.3, 0.4], [1 / 3, 1 / 3, 1 / 3]])
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "x": [1.0, 2.0, 3.0, 4.0], "y": labels})
+    names = {c: f"p{c}" for c in classes}
+    for i, c in enumerate(classes):
+        frame[names[c]] = scores[:, i]
+    model = store.model("tie", task="multiclass_classification")
+    schema = es.Schema(prediction_id="id", features=["x"], prediction_score=names, actual_label="y")
+    model.log(frame, schema=schema, version="v1", environment="production")
+    predicted = np.array(classes)[scores.argmax(axis=1)]
+    result = model.performance("production", ["accuracy", "confusion_matrix"])
+    assert result.value("accuracy") == pytest.approx(skm.accuracy_score(labels, predicted))
+    detail = result.get("confusion_matrix")["detail"]
+    cells = {
+        (a, p): detail["matrix"][i][j]
+        for i, a in enumerate(detail["labels"])
+        for j, p in enumerate(detail["labels"])
+    }
+    want = pd.crosstab(pd.Series(labels).astype(str), pd.Series(predicted).astype(str))
+    for a in want.index:
+        for p in want.columns:
+            assert cells.get((a, p), 0) == want.loc[a, p], (a, p)
