@@ -254,11 +254,12 @@ def test_where_the_profiles_cannot_serve(
     the MAE): the rows are read, as without profiles, and nothing is kept."""
     m, frames, bins = model
     ds = m.dataset(environment="production", where={"member": True})
-    got = slices(ds, "roc_auc", binnings=bins)
+    got = kept(ds, "roc_auc", binnings=bins)
     same(got, direct(ds, "roc_auc", binnings=bins))
     frame = production(frames)
     check_rows(got, frame[frame["member"]], "roc_auc")
     assert reads == [] and slices(ds, "roc_auc", binnings=bins).queries == 2
+    assert reads == []
 
     rng = np.random.default_rng(9)
     n = 1500
@@ -280,10 +281,12 @@ def test_where_the_profiles_cannot_serve(
     known = reg[reg["y"].notna()][["id", "y"]]
     regression.log_actuals(known, prediction_id="id", actual="y", environment="production")
     ds = regression.dataset(environment="production", start="2024-03-01", end="2024-03-05")
-    got = slices(ds, "mae")
+    got = kept(ds, "mae")
     same(got, direct(ds, "mae"))
     check_rows(got, reg, "mae")
-    assert reads == [] and slices(ds, "mae").queries == 1
+    again = slices(ds, "mae")
+    assert reads == [] and again.queries == 1
+    same(again, got)
 
 
 def test_a_batch_while_the_days_are_read(
@@ -374,61 +377,70 @@ def test_only_merging_aggregates_merge() -> None:
         assert _merged.plan(bad, "k", ["d"]) is None
 
 
+AGGREGATES = {
+    "n": ("x", "size"),
+    "c": ("x", "count"),
+    "s": ("x", lambda v: v.sum(min_count=1)),
+    "lo": ("x", "min"),  # x > 0: a cell without a value taken as 0 would show
+    "hi": ("i", "max"),  # i < 0: likewise
+    "t": ("i", "sum"),
+    "zlo": ("z", "min"),  # NULL in every row of window 1
+    "zs": ("z", lambda v: v.sum(min_count=1)),
+}
+
+
+@pytest.mark.parametrize("shifted", [False, True])
 @pytest.mark.parametrize("rows_per_slot", [0.05, 40.0])  # few rows: kept as rows; many: dense
-def test_merged_windows_equal_one_group_by(rows_per_slot: float) -> None:
-    """Rows grouped by (window, key, sub key), with NULLs: split per window and merged,
-    any set of windows gives what pandas' group-by of their rows over (key, sub key) gives,
-    with SQL's NULLs (a sum or a minimum of no value is NULL, a NULL is left out)."""
-    rng = np.random.default_rng(int(rows_per_slot * 100))
+def test_merged_windows_equal_one_group_by(rows_per_slot: float, shifted: bool) -> None:
+    """Rows grouped by (window, key, sub key), with NULLs and groups missing from some
+    windows: split per window and merged, any set of windows gives what pandas' group-by
+    of their rows over (key, sub key) gives, with SQL's NULLs (a sum or a minimum of no
+    value is NULL, a NULL is left out). ``shifted``: each window's sub keys span another
+    range (its cells are not the merge's)."""
+    rng = np.random.default_rng(int(rows_per_slot * 100) + shifted)
     keys = np.array([-7, 3, 4, 10, 11, 12])  # the slots' keys
     subs = 50
     n = int(rows_per_slot * len(keys) * subs * 4)
+    x = rng.normal(size=n) + 10
     raw = pd.DataFrame(
         {
             "w": rng.integers(0, 4, n),
             "k": rng.choice(keys, n),
-            # the windows' sub keys span different ranges
             "b": rng.integers(0, subs, n),
-            "x": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
-            "i": rng.integers(-5, 300, n),
+            "x": np.where(rng.random(n) < 0.2, np.nan, x),
+            "i": rng.integers(-300, -5, n),
+            "z": np.where(rng.random(n) < 0.1, np.nan, x),
         }
     )
-    raw["b"] += raw["w"] * 3
-    grouped = raw.groupby(["w", "k", "b"], sort=False)
-    table = grouped.agg(
-        n=("x", "size"), c=("x", "count"), s=("x", lambda v: v.sum(min_count=1)),
-        lo=("x", "min"), hi=("i", "max"), t=("i", "sum"),
-    ).reset_index()  # fmt: skip
+    raw = raw[~((raw["w"] == 2) & (raw["k"] == 4))]  # a key without rows in window 2
+    raw.loc[raw["w"] == 1, "z"] = np.nan
+    if shifted:
+        raw["b"] += raw["w"] * 3
+    table = raw.groupby(["w", "k", "b"]).agg(**AGGREGATES).reset_index()
     table["w"] += 19_000  # days since 1970, as the slices' windows
-    plan = _merged.Plan(
-        "k",
-        "b",
-        ("w",),
-        (("n", "sum"), ("c", "sum"), ("s", "sum"), ("lo", "min"), ("hi", "max"), ("t", "sum")),
-    )
+    merges = {"n": "sum", "c": "sum", "s": "sum", "lo": "min", "hi": "max", "t": "sum"}
+    merges |= {"zlo": "min", "zs": "sum"}
+    plan = _merged.Plan("k", "b", ("w",), tuple(merges.items()))
     order = {int(k): i for i, k in enumerate(keys)}
     layout = _merged.Layout(lambda found: np.array([order[int(k)] for k in found]), keys)
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    per_window = _merged.split(arrow, plan, layout)
+    per_window = _merged.split(pa.Table.from_pandas(table, preserve_index=False), plan, layout)
     assert sorted(per_window) == [19_000 + d for d in range(4)]
-    dense = [c.index is None for c in per_window.values()]
-    assert all(dense) if rows_per_slot > 1 else not any(dense)
-    for chosen in ([0], [1, 3], [0, 1, 2, 3]):
+    # dense where every cell has a row; as rows in window 2 (a key without rows), and
+    # where rows are few
+    dense = [per_window[19_000 + d].index is None for d in range(4)]
+    assert dense == ([True, True, False, True] if rows_per_slot > 1 else [False] * 4)
+    for chosen in ([0], [1, 3], [1, 2], [0, 1, 2, 3]):
         got = _merged.merged([per_window[19_000 + d] for d in chosen], plan, layout)
         assert got is not None
         part = raw[raw["w"].isin(chosen)]
-        want = part.groupby(["k", "b"]).agg(
-            n=("x", "size"), c=("x", "count"), s=("x", lambda v: v.sum(min_count=1)),
-            lo=("x", "min"), hi=("i", "max"), t=("i", "sum"),
-        ).reset_index()  # fmt: skip
+        want = part.groupby(["k", "b"]).agg(**AGGREGATES).reset_index()
         found = got.to_pandas().sort_values(["k", "b"]).reset_index(drop=True)
-        assert got.schema.names == ["k", "b", "n", "c", "s", "lo", "hi", "t"]
+        assert got.schema.names == ["k", "b", *merges]
         for name in ("k", "b", "n", "c", "hi", "t"):
             assert found[name].tolist() == want[name].tolist(), name
-        for name in ("s", "lo"):
-            # sums of a few terms of both signs: relative to the terms, not the sum
-            np.testing.assert_allclose(found[name], want[name], 1e-12, 1e-13, equal_nan=True)
-            assert found[name].isna().tolist() == want[name].isna().tolist()
+        for name in ("s", "lo", "zlo", "zs"):
+            assert found[name].isna().tolist() == want[name].isna().tolist(), name
+            np.testing.assert_allclose(found[name], want[name], 1e-12, equal_nan=True)
 
 
 def test_a_day_is_small(
