@@ -327,9 +327,9 @@ def test_a_range_is_kept_from_its_second_read(
     model: tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]],
     reads: list[tuple[Any, ...]],
 ) -> None:
-    """A range nobody read before (and no day of which is kept) is read from the rows in
-    one query, as without profiles; from its second read on, its days are computed and
-    kept; cleared profiles forget that it was read."""
+    """A range nobody read before (and less than half of whose days are kept) is read
+    from the rows in one query, as without profiles; from its second read on, its days
+    are computed and kept; cleared profiles forget that it was read."""
     m, _, bins = model
     ds = m.dataset(environment="production", start="2024-03-02", end="2024-03-05")
     want = direct(ds, "roc_auc", binnings=bins)
@@ -349,6 +349,15 @@ def test_a_range_is_kept_from_its_second_read(
     profiles(m).clear()
     reads.clear()
     assert slices(ds, "roc_auc", binnings=bins).queries == 2 and reads == []
+    # a range of which the profiles keep less than half the (pair, day)s: from the rows
+    one = m.dataset(environment="production", start="2024-03-05", end="2024-03-06")
+    slices(one, "roc_auc", binnings=bins)
+    slices(one, "roc_auc", binnings=bins)
+    assert reads == [(("v1", "v2"), datetime(2024, 3, 5), datetime(2024, 3, 6))]
+    reads.clear()
+    week = m.dataset(environment="production", start="2024-03-01", end="2024-03-07")
+    same(slices(week, "roc_auc", binnings=bins), direct(week, "roc_auc", binnings=bins))
+    assert reads == []  # 2 of its 12 kept
 
 
 # -- the merge ------------------------------------------------------------------------------------

@@ -549,8 +549,9 @@ def _by_day(
     if not plans:
         return None
     # a range's days are computed (one query by day and pair: 1.5-1.7x the cost of one
-    # over the range) from its second read on, or when one of them is kept already (the
-    # warmer keeps the default views'): a range read once costs what the rows cost
+    # over the range) from its second read on, when the profiles keep half of them already
+    # (the warmer keeps the default views'), or in the warmer: a range read once costs
+    # what the rows cost
     profiles = ds._store.profiles
     sel = (ds.model_id, *(tuple(x or ()) for x in (ds.environments, ds.versions)))
     asked = profiles is not None and profiles.ask(("slices", key, *sel, ds.start, ds.end))

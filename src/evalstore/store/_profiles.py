@@ -205,14 +205,14 @@ class Profiles:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
-    def keeps_windows(
+    def kept_windows(
         self, key: Hashable, model_id: int, pairs: Iterable[tuple[str, str]], spans: Iterable[Span]
-    ) -> bool:
-        """Whether the entry :meth:`windows` gives keeps a value for one of ``spans``,
-        without making the entry (nor counting it as used)."""
+    ) -> int:
+        """How many of ``spans`` the entry :meth:`windows` gives keeps a value for, without
+        making the entry (nor counting it as used)."""
         with self._lock:
             found = self._entries.get(("windows", model_id, frozenset(pairs), key))
-            return isinstance(found, Windows) and any(s in found.values for s in spans)
+            return sum(s in found.values for s in spans) if isinstance(found, Windows) else 0
 
     def read_windows(self, entry: Windows, spans: Iterable[Span]) -> dict[Span, Any]:
         """The values kept for those of ``spans`` that are."""
