@@ -25,7 +25,9 @@ How an entry stays true to the rows, since only this process writes to the store
 Aggregates that do not add up across hours (distinct counts, ids logged under several
 versions) are kept per whole window instead (:class:`Windows`: a day of a selection's
 (environment, version) pairs, say), and a batch makes the store forget the windows that
-hold any of its hours.
+hold any of its hours. What is too big to keep per hour but adds up across days (the
+slices' score histograms) is kept per day and pair (one :class:`Windows` per pair), kept
+only from a range's second read on (:meth:`Profiles.ask`).
 """
 
 from __future__ import annotations
