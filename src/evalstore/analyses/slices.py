@@ -37,6 +37,35 @@ score bin) groups), GROUPING SETS (3.7 s against 1.3 s for the histogram's GROUP
 materialised table), and computing every branch's derived columns once in the shared CTE (no
 faster). The bin of a numeric value is a binary search written as nested CASEs (half the
 time of one comparison per edge).
+
+Kept days: no rewrite of that query brings a week under 0.3 s on 2 cores, but a batch
+changes one day. Where the store keeps profiles (``EvaluationStore.keep_profiles``, as the
+server does) and the selection is not filtered, each (environment, version, day) of the
+range is read once, grouped by slice (its key then the bin's slot, int32) and by
+``WINDOW``, kept until a batch of that version changes that day (late actuals: every day of
+their environment; ``binning/_profiled.by_pair_windows``), and the range's days are merged
+(``_merged``): ``COUNT`` and ``SUM`` add, ``MIN`` and ``MAX`` take the least and the
+greatest, NULLs are left out as SQL leaves them out. The AUC's and AP's score histogram is
+merged per (slice, score bin) and finished in NumPy after the merge (``ScoreSums``), so
+counts, values and intervals are those one query over the range gives (to the last bit on
+the benchmark's week and in the tests; a float sum would differ in its last bits, none of
+the metrics served has one). A metric with another aggregate (a mean, a variance: every
+regression metric) is read from the rows, as before; so is a filtered selection. Grouping
+by day and version makes the AUC's histogram 6-10x more groups: one query by day costs
+1.5-1.8x one over the range (a week of roc_auc: 1.9-2.7 s against 1.2-1.5 s), so a range is
+computed by day only from its second read on (``Profiles.ask``), when the profiles keep
+half of its (version, day)s already, or in the UI's warmer (``_merged.keeping``: the
+default view). Measured on the 10M-row UI benchmark store (``bench/ui_latency.py``, 2
+cores, load 0.6-0.9 before each run): the default view's slices (roc_auc, the last week, v1
+and v2) on its first load after a batch 0.28-0.42 s against 1.1-1.5 s (five runs each), of
+which 0.2-0.3 s is the two queries of the batch's day (its 133k rows binned 26 times; the
+histogram empty, its rows lacking actuals); the view of v2 (two weeks), the week before and
+accuracy, which the warmer does not read, 0.7-1.5 s as before. A day of the histogram on
+329 slices x 4,096 score bins keeps one-byte counts, dense: 2.9 MB per version; the default
+week's days took the profiles from 26 to 47 MiB and the warming from 14-19 s to 16-21 s.
+Every day of that store's production (68 version-days with actuals) would hold 185 MB:
+warming them took 39 s more and pushed the profiles past their 256 MiB, which then dropped
+the drift's.
 """
 
 from __future__ import annotations
