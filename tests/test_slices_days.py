@@ -66,11 +66,11 @@ def log_rows(model: es.Model, frame: pd.DataFrame, version: str, env: str = "pro
 
 @pytest.fixture
 def model(store: es.Store) -> tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]]:
-    """A binary model: training in February (its bins), production v1 over six days from
-    March 1st and v2 over the last three (a shadow deployment)."""
+    """A binary model: training over five days from March 1st (its bins), production v1
+    over six days from March 1st and v2 over the last three (a shadow deployment)."""
     rng = np.random.default_rng(17)
     m = store.model(f"days{next(_names)}", task="binary_classification")
-    training = rows(rng, 1500, 0, pd.Timestamp("2024-02-01"), 5)
+    training = rows(rng, 1500, 0, DAY0, 5)  # on the same days: environments kept apart
     log_rows(m, training, "v1", "training")
     frames = {
         "v1": rows(rng, 2400, 10_000, DAY0, DAYS),
@@ -79,7 +79,7 @@ def model(store: es.Store) -> tuple[es.Model, dict[str, pd.DataFrame], dict[str,
     for version, frame in frames.items():
         log_rows(m, frame, version)
     bins = fit_binnings(m.dataset(environment="training"), ["age", "member", "region"])
-    return m, frames, bins
+    return m, {**frames, "training": training}, bins
 
 
 def profiles(model: es.Model) -> Any:
@@ -136,7 +136,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
 
 def production(frames: dict[str, pd.DataFrame], *versions: str) -> pd.DataFrame:
-    return pd.concat([frames[v] for v in versions or frames], ignore_index=True)
+    return pd.concat([frames[v] for v in versions or ("v1", "v2")], ignore_index=True)
 
 
 @pytest.mark.parametrize("metric", ["roc_auc", "accuracy"])
@@ -167,19 +167,27 @@ def test_days_equal_the_rows_and_sklearn(
     check_rows(alone, frames["v2"], metric)
 
 
-def test_bins_fitted_on_the_selection(
+def test_every_environment_on_bins_fitted_on_the_selection(
     model: tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]],
 ) -> None:
-    """Without bins given, slices bins on the selection's rows (fitted each call): equal
-    to the rows' too, its days kept under those bins."""
+    """Every environment (three (environment, version) pairs), without bins given: slices
+    bins on the selection's rows (fitted each call); equal to the rows' too, its days kept
+    under those bins."""
     m, frames, _ = model
-    ds = m.dataset(environment="production")
+    ds = m.dataset()
     want = direct(ds, "roc_auc")
     same(kept(ds, "roc_auc"), want)
     again = slices(ds, "roc_auc")
     assert again.queries == 0
     same(again, want)
-    check_rows(again, production(frames), "roc_auc")
+    check_rows(again, production(frames, "training", "v1", "v2"), "roc_auc")
+    # production alone (its days, to the hour of its last row): from its pairs' days
+    ours = m.dataset(environment="production")
+    bins = again.binnings
+    alone = slices(ours, "roc_auc", binnings=bins)
+    assert alone.queries == 0
+    same(alone, direct(ours, "roc_auc", binnings=bins))
+    check_rows(alone, production(frames), "roc_auc")
 
 
 @pytest.mark.parametrize("metric", ["roc_auc", "accuracy"])
