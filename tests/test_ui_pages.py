@@ -539,6 +539,56 @@ def test_the_warmer_keeps_the_hourly_quality_of_the_whole_history(
         assert kept.to_dict() == rows.to_dict()
 
 
+def test_the_warmer_keeps_the_days_of_the_default_slices(
+    tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After warm(), the default view's slices after a batch into its last day read that
+    day of that version alone (the profiles keep the others), and equal the slices read
+    from the rows; the view of one version reads none of its days."""
+    from evalstore.analyses import slices as slices_module
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    with es.connect(tmp_path / "store") as store:
+        assert store._engine.keep_profiles()
+        churn = store.model("churn", task="binary_classification")
+        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
+        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
+        churn.log(data["v2"], schema=SCHEMA, version="v2", environment="production")
+        churn.create_baseline("training", environment="training")
+        Views(store, ResultCache()).warm("churn")
+        read: list[tuple[Any, ...]] = []
+        real = slices_module.by_pair_windows
+
+        def spy(ds: Any, key: Any, columns: Any, by: str, compute: Any, fill: bool) -> Any:
+            def recorded(part: Any) -> Any:
+                read.append((tuple(part.versions), part.start, part.end))
+                return compute(part)
+
+            return real(ds, key, columns, by, recorded, fill)
+
+        monkeypatch.setattr(slices_module, "by_pair_windows", spy)
+        last = START + timedelta(days=9)
+        more = _frame(50, 12, last, 1, "late")
+        churn.log(
+            more.drop(columns="churned"), schema=SERVING, version="v1", environment="production"
+        )
+        views = Views(store, ResultCache())
+        facts = views.facts("churn")
+        view = views.resolve(facts, {})
+        found = views.slices(facts, view)
+        assert read == [(("v1",), last, last + timedelta(days=1))]
+        v2 = views.slices(facts, views.resolve(facts, {"version": "v2"}))
+        assert len(read) == 1
+        profiles = store._engine.profiles
+        assert profiles is not None and found is not None and v2 is not None
+        profiles.enabled = False
+        fresh = Views(store, ResultCache())
+        assert found.to_dict() == fresh.slices(facts, view).to_dict()
+        on_v2 = fresh.slices(facts, fresh.resolve(facts, {"version": "v2"}))
+        assert on_v2 is not None and v2.to_dict() == on_v2.to_dict()
+
+
 def test_compare_counts_side_a_on_the_baselines_bins(churn_store: es.Store) -> None:
     """v1 against v2: the drift from A to B on the stored baseline's bins, with A's own
     counts as the reference (numpy-counted), equal to drift() on those bins."""

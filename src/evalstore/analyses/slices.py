@@ -37,35 +37,69 @@ score bin) groups), GROUPING SETS (3.7 s against 1.3 s for the histogram's GROUP
 materialised table), and computing every branch's derived columns once in the shared CTE (no
 faster). The bin of a numeric value is a binary search written as nested CASEs (half the
 time of one comparison per edge).
+
+Kept days: no rewrite of that query brings a week under 0.3 s on 2 cores, but a batch
+changes one day. Where the store keeps profiles (``EvaluationStore.keep_profiles``, as the
+server does) and the selection is not filtered, each (environment, version, day) of the
+range is read once, grouped by slice (its key then the bin's slot, int32) and by
+``WINDOW``, kept until a batch of that version changes that day (late actuals: every day of
+their environment; ``binning/_profiled.by_pair_windows``), and the range's days are merged
+(``_merged``): ``COUNT`` and ``SUM`` add, ``MIN`` and ``MAX`` take the least and the
+greatest, NULLs are left out as SQL leaves them out. The AUC's and AP's score histogram is
+merged per (slice, score bin) and finished in NumPy after the merge (``ScoreSums``), so
+counts, values and intervals are those one query over the range gives (to the last bit on
+the benchmark's week and in the tests; a float sum would differ in its last bits, none of
+the metrics served has one). A metric with another aggregate (a mean, a variance: every
+regression metric) is read from the rows, as before; so is a filtered selection. Grouping
+by day and version makes the AUC's histogram 6-10x more groups: one query by day costs
+1.5-1.8x one over the range (a week of roc_auc: 1.9-2.7 s against 1.2-1.5 s), so a range is
+computed by day only from its second read on (``Profiles.ask``), when the profiles keep
+half of its (version, day)s already, or in the UI's warmer (``_merged.keeping``: the
+default view). Measured on the 10M-row UI benchmark store (``bench/ui_latency.py``, 2
+cores, load 0.6-0.9 before each run): the default view's slices (roc_auc, the last week, v1
+and v2) on its first load after a batch 0.28-0.42 s against 1.1-1.5 s (five runs each), of
+which 0.2-0.3 s is the two queries of the batch's day (its 133k rows binned 26 times; the
+histogram empty, its rows lacking actuals); the view of v2 (two weeks), the week before and
+accuracy, which the warmer does not read, 0.7-1.5 s as before. A day of the histogram on
+329 slices x 4,096 score bins keeps one-byte counts, dense: 2.9 MB per version; the default
+week's days took the profiles from 26 to 47 MiB and the warming from 14-19 s to 16-21 s.
+Every day of that store's production (68 version-days with actuals) would hold 185 MB:
+warming them took 39 s more and pushed the profiles past their 256 MiB, which then dropped
+the drift's.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
 
 from evalstore._checks import whole_number
 from evalstore._memo import Memo
+from evalstore.analyses import _merged
 from evalstore.analyses.binning import Binning, column_kinds, feature_columns, fit_binnings
+from evalstore.analyses.binning._profiled import by_pair_windows
 from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricValue, get_metric
 from evalstore.analyses.metrics._base import Finished, engine_table, finish, same_query
 from evalstore.analyses.metrics._inputs import binary_only, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
 from evalstore.analyses.metrics._labels import check_positive_class
 from evalstore.analyses.performance import _choose, _plain, bin_index
-from evalstore.dataset import query_table
+from evalstore.dataset import Dataset, beside, query_table
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.schema import Task
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from evalstore.dataset import Dataset
 
 __all__ = ["Slice", "SliceResult", "slice_predicate", "slices"]
 
@@ -74,6 +108,11 @@ __all__ = ["Slice", "SliceResult", "slice_predicate", "slices"]
 KEY = "__es_slice"
 STRIDE = 1 << 20  # more than any Binning's bins (100,003 at most)
 N_WITHOUT_ACTUAL = "__es_n_without_actual"
+#: the window key of the queries whose days the profiles keep: day * pairs + the index of
+#: the (environment, version) pair, days counted from 1970 (one int32: by version and day,
+#: a week's 6M histogram rows held 6M strings, 1.8 s against 1.4 s for the query alone)
+WINDOW = "__es_window"
+EPOCH = datetime(1970, 1, 1)
 
 #: the metric when none is given, per task (binary: the first one the predictions allow)
 DEFAULTS = {
@@ -403,9 +442,18 @@ def _branch(
     position: int,
     index: ir.IntegerValue,
     settings: dict[str, Any],
+    pairs: tuple[tuple[str, str], ...] = (),
+    slot: int = 0,
 ) -> _Branch:
-    key = (table.op(), task, metric, position, index.op(), tuple(sorted(settings.items())))
-    return _BRANCHES.get(key, lambda: _build_branch(table, task, metric, position, index, settings))
+    """The branch of the column at ``position``; with ``pairs``, grouped by ``WINDOW`` (the
+    day and which of the (environment, version) ``pairs``) as well, its key the bin's
+    ``slot`` (int32) rather than ``position * STRIDE + bin``: for the profiles to keep each
+    day of each pair."""
+    built = (table.op(), task, metric, position, index.op(), tuple(sorted(settings.items())))
+    return _BRANCHES.get(
+        (*built, pairs, slot),
+        lambda: _build_branch(table, task, metric, position, index, settings, pairs, slot),
+    )
 
 
 def _build_branch(
@@ -415,10 +463,15 @@ def _build_branch(
     position: int,
     index: ir.IntegerValue,
     settings: dict[str, Any],
+    pairs: tuple[tuple[str, str], ...],
+    slot: int,
 ) -> _Branch:
-    keys = {KEY: (index + position * STRIDE).cast("int64")}
+    keys: dict[str, ir.Value] = {KEY: (index + position * STRIDE).cast("int64")}
+    if pairs:
+        keys = {KEY: (index + slot).cast("int32"), WINDOW: _window(table, pairs)}
     inputs = prepare(table, task, keys, **settings)
     t = inputs.table
+    groups = list(inputs.keys)
     aggregates = metric.aggregates_for(inputs)
     queries = metric.queries_for(inputs)
     if not aggregates:
@@ -426,7 +479,7 @@ def _build_branch(
         # rows with an actual): this one only counts the others, so it bins only them
         # (a week of the 10M-row UI store: 0.32 s when it binned every row)
         without = t.filter(~inputs.has_actual)
-        main = without.group_by(KEY).aggregate(**{N_WITHOUT_ACTUAL: without.count()})
+        main = without.group_by(groups).aggregate(**{N_WITHOUT_ACTUAL: without.count()})
         return _Branch(inputs, main, {}, queries)
     exprs: dict[str, ir.Scalar] = {N_WITHOUT_ACTUAL: t.count(where=~inputs.has_actual)}
     seen: dict[Any, str] = {}
@@ -437,7 +490,134 @@ def _build_branch(
             seen[op] = f"__es_a{len(seen)}"
             exprs[seen[op]] = expr
         names[name] = seen[op]
-    return _Branch(inputs, t.group_by(KEY).aggregate(**exprs), names, queries)
+    return _Branch(inputs, t.group_by(groups).aggregate(**exprs), names, queries)
+
+
+def _window(table: ir.Table, pairs: tuple[tuple[str, str], ...]) -> ir.IntegerValue:
+    """Each row's day (since 1970) * ``len(pairs)`` + the index of its (environment, version)
+    in ``pairs`` (compared on what differs among them)."""
+    day = table.timestamp.epoch_seconds() // 86400
+    if len(pairs) == 1:
+        return day.cast("int32")
+    by_env = len({env for env, _ in pairs}) > 1
+    by_version = len({version for _, version in pairs}) > 1
+    cases = []
+    for i, (env, version) in enumerate(pairs):
+        same = []
+        if by_env:
+            same.append(table.environment == env)
+        if by_version:
+            same.append(table.version == version)
+        cases.append((ibis.and_(*same), i))
+    return (day * len(pairs) + ibis.cases(*cases)).cast("int32")
+
+
+def _layout(binnings: list[Binning]) -> _merged.Layout:
+    """The slots of the slices: the overall slice's, then each column's bins in order; the
+    day queries' keys are the slots, the merged rows' ``position * STRIDE + bin``."""
+    sizes = [1] + [len(b.labels) for b in binnings]
+    keys = np.concatenate(
+        [np.arange(size, dtype=np.int64) + (i - 1) * STRIDE for i, size in enumerate(sizes)]
+    )
+
+    def slot(found: np.ndarray) -> np.ndarray:
+        assert not len(found) or 0 <= found.min() <= found.max() < len(keys), "not a slot"
+        return found
+
+    return _merged.Layout(slot, keys)
+
+
+@dataclass(frozen=True, eq=False)
+class _Day:
+    """What the profiles keep of one day of one (environment, version): each query's rows."""
+
+    cells: tuple[_merged.Cells, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self.cells)
+
+
+def _by_day(
+    ds: Dataset,
+    branches: Callable[[tuple[tuple[str, str], ...]], list[_Branch]],
+    key: Any,
+    layout: _merged.Layout,
+) -> Fetched | None:
+    """:func:`_fetch`'s rows from the days the store's profiles keep (``key``: what the
+    queries are), each (environment, version, day) computed once until a batch changes
+    it (``by_pair_windows``), merged across the range's days and pairs (``_merged``).
+    None where that cannot be: no profiles, a filter, a query whose aggregates do not
+    merge (a mean, a variance), no rows, a write while reading."""
+    ran = 0
+
+    def queries(pairs: tuple[tuple[str, str], ...]) -> tuple[list[list[Any]], list[_merged.Plan]]:
+        """The queries (the main one, then each distinct extra one) and how each merges
+        across windows; with ``pairs``, grouped by day and pair; no plan if one does not."""
+        found = branches(pairs)
+        alias = _own_queries(found[0])
+        own = [name for name, first in alias.items() if first == name]
+        lists = [[b.main for b in found]] + [[b.queries[name] for b in found] for name in own]
+        plans: list[_merged.Plan] = []
+        for qs in lists:
+            tables = [engine_table(q) for q in qs]
+            kinds = {_merged.plan(t, KEY, [WINDOW] if pairs else []) for t in tables}
+            schema = tables[0].schema()
+            plan = kinds.pop() if len(kinds) == 1 else None
+            if plan is None or any(t.schema() != schema for t in tables[1:]):
+                return lists, []
+            plans.append(plan)
+        return lists, plans
+
+    def read(part: Dataset, tables: list[ir.Table]) -> pa.Table:
+        nonlocal ran
+        ran += 1
+        return part.execute(ibis.union(*tables, distinct=False) if len(tables) > 1 else tables[0])
+
+    def compute(part: Dataset) -> dict[tuple[Any, ...], _Day]:
+        pairs = tuple(itertools.product(part.environments or [], part.versions or []))
+        lists, plans = queries(pairs)
+        # the extra queries (the histogram) beside the main one: the engine runs them side
+        # by side, and a day's query leaves the cores partly idle
+        tables = [[engine_table(q) for q in qs] for qs in lists]
+        later = [beside(part, functools.partial(read, part, t)) for t in tables[1:]]
+        results = [read(part, tables[0]), *(f() for f in later)]
+        split = [_merged.split(r, p, layout) for r, p in zip(results, plans, strict=True)]
+        empty = [_merged.empty(r, p) for r, p in zip(results, plans, strict=True)]
+        out = {}
+        for code in {w for found in split for w in found}:
+            day, i = divmod(code, len(pairs))
+            cells = tuple(found.get(code, e) for found, e in zip(split, empty, strict=True))
+            env, version = pairs[i]
+            out[env, version, EPOCH + timedelta(days=day)] = _Day(cells)
+        return out
+
+    # the queries without windows: whether they merge, and how
+    lists, plans = queries(())
+    if not plans:
+        return None
+    # a range's days are computed (one query by day and pair: 1.5-1.7x the cost of one
+    # over the range) from its second read on, when the profiles keep half of them already
+    # (the warmer keeps the default views'), or in the warmer: a range read once costs
+    # what the rows cost
+    profiles = ds._store.profiles
+    sel = (ds.model_id, *(tuple(x or ()) for x in (ds.environments, ds.versions)))
+    asked = profiles is not None and profiles.ask(("slices", key, *sel, ds.start, ds.end))
+    fill = asked or _merged.filling()
+    days = by_pair_windows(ds, key, query_table(ds).columns, "day", compute, fill)
+    if not days:
+        return None
+    parts = [days[k] for k in sorted(days)]
+    rows = []
+    for i, (qs, plan) in enumerate(zip(lists, plans, strict=True)):
+        table = _merged.merged([d.cells[i] for d in parts], plan, layout, _finisher(qs[0]))
+        if table is None:
+            return None
+        rows.append(table.to_pylist())
+    alias = _own_queries(branches(())[0])
+    own = [name for name, first in alias.items() if first == name]
+    extra = dict(zip(own, rows[1:], strict=True))
+    return rows[0], {name: extra[first] for name, first in alias.items()}, ran
 
 
 def _run(ds: Dataset, queries: list[ir.Table | Finished]) -> tuple[list[dict[str, Any]], int]:
@@ -463,28 +643,32 @@ def _finisher(query: ir.Table | Finished) -> Any:
 
 
 def _evaluate(
-    ds: Dataset, metric: Metric, branches: list[_Branch]
+    ds: Dataset,
+    metric: Metric,
+    branches: Callable[[tuple[tuple[str, str], ...]], list[_Branch]],
+    kept: tuple[Any, _merged.Layout] | None = None,
 ) -> tuple[dict[tuple[int, int], tuple[MetricValue, int]], int]:
-    """The metric and the count of rows without an actual per (column position, bin)."""
-    main, queries = _run(ds, [b.main for b in branches])
+    """The metric and the count of rows without an actual per (column position, bin), from
+    ``branches(pairs)``: with ``kept`` (what the queries are and the layout of their
+    keys), from the days the profiles keep where they can serve (:func:`_by_day`), else
+    from the rows."""
+    used = branches(())  # the rows' names and inputs are those of the day queries too
+    fetched = _by_day(ds, branches, *kept) if kept is not None else None
+    if fetched is None:
+        fetched = _fetch(ds, used)
+    main, extra_rows, queries = fetched
     extra: dict[str, dict[tuple[int, int], list[dict[str, Any]]]] = {}
-    for name, query in branches[0].queries.items():
-        same = next((e for e in extra if same_query(branches[0].queries[e], query)), None)
-        if same is not None:  # two names for one query (a shared histogram): run it once
-            extra[name] = extra[same]
-            continue
-        rows, n = _run(ds, [b.queries[name] for b in branches])
-        queries += n
+    for name, rows in extra_rows.items():
         grouped = extra[name] = {}
         for row in rows:
             grouped.setdefault(divmod(int(row[KEY]), STRIDE), []).append(row)
     counted = {divmod(int(row[KEY]), STRIDE): row for row in main}
     found = set(counted)
-    if not branches[0].names:  # the main query counted only the rows without an actual
+    if not used[0].names:  # the main query counted only the rows without an actual
         found.update(key for rows in extra.values() for key in rows)
     out = {}
     for key in sorted(found):
-        branch = branches[key[0] + 1]
+        branch = used[key[0] + 1]
         row = counted.get(key, {})
         group = GroupData(
             scalars={name: row[column] for name, column in branch.names.items()},
@@ -493,6 +677,32 @@ def _evaluate(
         )
         out[key] = (metric.result(group), int(row.get(N_WITHOUT_ACTUAL) or 0))
     return out, queries
+
+
+Fetched = tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], int]
+
+
+def _own_queries(branch: _Branch) -> dict[str, str]:
+    """Each extra query's name -> the first name of an equal query (a histogram the AUC and
+    the AP share runs once)."""
+    alias: dict[str, str] = {}
+    for name, query in branch.queries.items():
+        same = (e for e in alias if alias[e] == e and same_query(branch.queries[e], query))
+        alias[name] = next(same, name)
+    return alias
+
+
+def _fetch(ds: Dataset, branches: list[_Branch]) -> Fetched:
+    """The main query's rows and each extra query's (finished), read from the rows."""
+    main, queries = _run(ds, [b.main for b in branches])
+    alias = _own_queries(branches[0])
+    extra: dict[str, list[dict[str, Any]]] = {}
+    for name, first in alias.items():
+        if first == name:
+            rows, n = _run(ds, [b.queries[name] for b in branches])
+            queries += n
+            extra[name] = rows
+    return main, {name: extra[first] for name, first in alias.items()}, queries
 
 
 def _slice(
@@ -579,10 +789,21 @@ def slices(
 
     indexes = [ibis.literal(0).cast("int64")]
     indexes += [bin_index(table, name, used[name], f"binnings[{name!r}]") for name in names]
-    branches = [
-        _branch(table, parsed, chosen, i - 1, index, settings) for i, index in enumerate(indexes)
-    ]
-    found, queries = _evaluate(ds, chosen, branches)
+
+    slots = np.cumsum([0, 1] + [len(used[name].labels) for name in names])
+
+    def branches(pairs: tuple[tuple[str, str], ...]) -> list[_Branch]:
+        return [
+            _branch(table, parsed, chosen, i - 1, index, settings, pairs, int(slots[i]))
+            for i, index in enumerate(indexes)
+        ]
+
+    kept = None
+    if isinstance(ds, Dataset) and ds._store.profiles is not None and ds.where is None:
+        # what the queries are: what builds them (their ops, built, cost a walk to hash)
+        key = ("slices", table.op(), parsed, chosen, tuple(sorted(settings.items())))
+        kept = ((*key, *(index.op() for index in indexes)), _layout([used[n] for n in names]))
+    found, queries = _evaluate(ds, chosen, branches, kept)
 
     overall = _slice(None, "all", "all", found.get((-1, 0)), None)
     rows = []

@@ -25,7 +25,9 @@ How an entry stays true to the rows, since only this process writes to the store
 Aggregates that do not add up across hours (distinct counts, ids logged under several
 versions) are kept per whole window instead (:class:`Windows`: a day of a selection's
 (environment, version) pairs, say), and a batch makes the store forget the windows that
-hold any of its hours.
+hold any of its hours. What is too big to keep per hour but adds up across days (the
+slices' score histograms) is kept per day and pair (one :class:`Windows` per pair), kept
+only from a range's second read on (:meth:`Profiles.ask`).
 """
 
 from __future__ import annotations
@@ -117,9 +119,13 @@ class Windows:
 
 def sizeof(value: Any) -> int:
     """About the memory an hour's value holds: an array and a tuple of scalars (what
-    ``_profiled.py`` keeps), else Python's own measure."""
+    ``_profiled.py`` keeps), what a value with ``nbytes`` says it holds (an array, the
+    slices' days), else Python's own measure."""
     if isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "nbytes"):
         return int(value[0].nbytes) + 160 + 40 * len(value[1])
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
     return sys.getsizeof(value)
 
 
@@ -138,6 +144,7 @@ class Profiles:
         """columns that actuals change (in rows of any hour)"""
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+        self.max_asked = 4096
         self.enabled = False
         """off until asked for (``EvaluationStore.keep_profiles``): a read that is not
         repeated would pay for hours it never reads again"""
@@ -146,6 +153,7 @@ class Profiles:
         """incremented by every write that changed rows"""
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, Entry | Windows] = OrderedDict()
+        self._asked: OrderedDict[Hashable, None] = OrderedDict()
 
     def entry(
         self, key: Hashable, model_id: int, environment: str, version: str, columns: Iterable[str]
@@ -182,10 +190,31 @@ class Profiles:
                 self._entries.move_to_end(full)
             return found
 
+    def ask(self, key: Hashable) -> bool:
+        """Whether ``key`` (a read) was asked for before, since the profiles were last
+        cleared; it is remembered (the last ``max_asked``). For what is worth keeping from
+        its second read on: a read that is not repeated pays no more than the rows' cost."""
+        with self._lock:
+            found = key in self._asked
+            self._asked[key] = None
+            self._asked.move_to_end(key)
+            while len(self._asked) > self.max_asked:
+                self._asked.popitem(last=False)
+            return found
+
     def _add(self, key: Hashable, entry: Entry | Windows) -> None:
         self._entries[key] = entry
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+    def kept_windows(
+        self, key: Hashable, model_id: int, pairs: Iterable[tuple[str, str]], spans: Iterable[Span]
+    ) -> int:
+        """How many of ``spans`` the entry :meth:`windows` gives keeps a value for, without
+        making the entry (nor counting it as used)."""
+        with self._lock:
+            found = self._entries.get(("windows", model_id, frozenset(pairs), key))
+            return sum(s in found.values for s in spans) if isinstance(found, Windows) else 0
 
     def read_windows(self, entry: Windows, spans: Iterable[Span]) -> dict[Span, Any]:
         """The values kept for those of ``spans`` that are."""
@@ -278,3 +307,4 @@ class Profiles:
         with self._lock:
             self.changes += 1
             self._entries.clear()
+            self._asked.clear()

@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from evalstore.analyses._merged import keeping
 from evalstore.analyses.baseline import Baseline, fit_baseline, prediction_columns
 from evalstore.analyses.binning import Binning, feature_columns, fit_binnings, recount
 from evalstore.analyses.binning._profiled import whole_range
@@ -519,7 +520,8 @@ class Views:
         self.health(facts)
         self.over_time(facts, view)
         self.drift_over_time(facts, view)
-        self.slices(facts, view)
+        with keeping():  # its days, kept: after a batch, the view reads that day alone
+            self.slices(facts, view)
         from evalstore.ui.compare import compare, compare_sides  # it builds on this module
 
         compare(self, facts, *compare_sides(facts, view, {}))
