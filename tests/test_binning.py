@@ -90,11 +90,32 @@ def numpy_quantile_edges(values: np.ndarray, bins: int) -> tuple[float, ...]:
     x = values[~np.isnan(values)]
     if len(x) == 0:
         return ()
-    edges = tuple(np.unique(np.quantile(x, np.linspace(0, 1, bins + 1))))
+    marks = np.quantile(x, np.linspace(0, 1, bins + 1))
+    edges = tuple(np.unique(marks))
     values = np.unique(x)
     if 1 < len(edges) <= bins and len(values) <= bins:
         # tied quantiles on a column of few values: one bin per value, edges halfway
         return (values[0], *(values[:-1] / 2 + values[1:] / 2), values[-1])
+    if 1 < len(edges) <= bins:
+        # a value two quantile marks fall on gets its own bin, edges halfway to its
+        # neighbours; the other values share bins - atoms at their own quantiles
+        found = list(marks)
+        atoms = sorted({v for v in found if found.count(v) > 1})
+        if atoms and len(atoms) < bins:
+            rest = x[~np.isin(x, atoms)]
+            k = bins - len(atoms)
+            inner = list(np.quantile(rest, np.arange(1, k) / k)) if k > 1 and len(rest) else []
+            out = {found[0], found[-1]}
+            for v in atoms:
+                below, above = x[x < v], x[x > v]
+                low = below.max() if len(below) else -np.inf
+                high = above.min() if len(above) else np.inf
+                inner = [e for e in inner if not low <= e <= high]
+                out |= {low / 2 + v / 2 if len(below) else v, v / 2 + high / 2 if len(above) else v}
+            out |= {e for e in inner if found[0] < e < found[-1]}
+            atom_edges = tuple(sorted(out))
+            if len(atom_edges) > 2:
+                return atom_edges
     return edges
 
 
