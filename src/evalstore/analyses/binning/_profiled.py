@@ -37,6 +37,7 @@ __all__ = ["by_pair_windows", "by_windows", "collect", "whole_range"]
 #: what one hour holds: the counts of every column, end to end, and the extra values
 Hour: TypeAlias = tuple[np.ndarray, tuple[Any, ...]]
 Pair: TypeAlias = tuple[str, str]
+Span: TypeAlias = tuple[datetime, datetime]
 
 
 def _window(by: str | None) -> Callable[[datetime], datetime | None]:
@@ -81,15 +82,10 @@ def by_windows(
     range's edges. None where the profiles cannot serve (none kept, a filter, no window,
     no rows): the caller reads the rows. ``key`` names the query; ``columns``: what it
     reads (actuals of the environment make the store forget it if it reads theirs)."""
-    profiles = dataset._store.profiles
-    if by is None or profiles is None or dataset.where is not None or not dataset.unique_ids:
+    served = _served(dataset, by)
+    if served is None:
         return None
-    found_pairs = _pairs(dataset)
-    if found_pairs is None:
-        return None
-    pairs, lo, hi = found_pairs
-    spans = _spans(lo, hi, by)
-    whole = [s for s in spans if lo <= s[0] and s[1] <= hi]
+    profiles, pairs, lo, hi, spans, whole = served
     entry = profiles.windows((key, by), dataset.model_id, pairs, columns)
     token = profiles.changes
     kept = profiles.read_windows(entry, whole)
@@ -148,15 +144,10 @@ def by_pair_windows(
     range's whole (pair, window)s: computing per window costs more than reading the rows
     at once (1.5-1.7x for the slices), worth it for the few windows a batch leaves, or for
     a read that will be repeated (the caller's ``fill``)."""
-    profiles = dataset._store.profiles
-    if profiles is None or dataset.where is not None or not dataset.unique_ids:
+    served = _served(dataset, by)
+    if served is None:
         return None
-    found_pairs = _pairs(dataset)
-    if found_pairs is None:
-        return None
-    pairs, lo, hi = found_pairs
-    spans = _spans(lo, hi, by)
-    whole = [s for s in spans if lo <= s[0] and s[1] <= hi]
+    profiles, pairs, lo, hi, spans, whole = served
     if not fill:
         held = sum(profiles.kept_windows((key, by), dataset.model_id, [p], whole) for p in pairs)
         if 2 * held < len(pairs) * len(whole) or not whole:
@@ -189,6 +180,23 @@ def by_pair_windows(
         here = ((s[0], (p[0], p[1], s[0])) for s in todo[p])
         out.update({(p, w): found[k] for w, k in here if k in found})
     return out
+
+
+def _served(
+    dataset: Dataset, by: str | None
+) -> tuple[Profiles, list[Pair], datetime, datetime, list[Span], list[Span]] | None:
+    """What windowed profiles need of ``dataset``: the profiles, its (environment, version)
+    pairs, its range, the windows of ``by`` over the range and the whole ones among them;
+    None where the profiles cannot serve (none kept, a filter, no window, no rows)."""
+    profiles = dataset._store.profiles
+    if by is None or profiles is None or dataset.where is not None or not dataset.unique_ids:
+        return None
+    found_pairs = _pairs(dataset)
+    if found_pairs is None:
+        return None
+    pairs, lo, hi = found_pairs
+    spans = _spans(lo, hi, by)
+    return profiles, pairs, lo, hi, spans, [s for s in spans if lo <= s[0] and s[1] <= hi]
 
 
 def whole_range(
