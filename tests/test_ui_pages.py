@@ -59,6 +59,16 @@ SCHEMA = es.Schema(
 SERVING = replace(SCHEMA, actual_label=None)  # the same rows, logged before their actuals
 
 
+def _churn(store: es.Store, data: dict[str, pd.DataFrame]) -> es.Model:
+    """The churn model in ``store``: training, v1 and v2 in production, a training baseline."""
+    churn = store.model("churn", task="binary_classification")
+    churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
+    churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
+    churn.log(data["v2"], schema=SCHEMA, version="v2", environment="production")
+    churn.create_baseline("training", environment="training")
+    return churn
+
+
 @pytest.fixture(scope="module")
 def data() -> dict[str, pd.DataFrame]:
     return {
@@ -370,11 +380,7 @@ def churn_store(
     tmp_path_factory: pytest.TempPathFactory, data: dict[str, pd.DataFrame]
 ) -> Iterator[es.Store]:
     with es.connect(tmp_path_factory.mktemp("views") / "store") as store:
-        churn = store.model("churn", task="binary_classification")
-        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
-        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
-        churn.log(data["v2"], schema=SCHEMA, version="v2", environment="production")
-        churn.create_baseline("training", environment="training")
+        _churn(store, data)
         yield store
 
 
@@ -507,11 +513,7 @@ def test_the_warmer_keeps_the_hourly_quality_of_the_whole_history(
 
     with es.connect(tmp_path / "store") as store:
         assert store._engine.keep_profiles()
-        churn = store.model("churn", task="binary_classification")
-        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
-        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
-        churn.log(data["v2"], schema=SCHEMA, version="v2", environment="production")
-        churn.create_baseline("training", environment="training")
+        churn = _churn(store, data)
         views = Views(store, ResultCache())
         views.warm("churn")
         read: list[str] = []
@@ -551,11 +553,7 @@ def test_the_warmer_keeps_the_days_of_the_default_slices(
 
     with es.connect(tmp_path / "store") as store:
         assert store._engine.keep_profiles()
-        churn = store.model("churn", task="binary_classification")
-        churn.log(data["training"], schema=SCHEMA, version="v1", environment="training")
-        churn.log(data["v1"], schema=SCHEMA, version="v1", environment="production")
-        churn.log(data["v2"], schema=SCHEMA, version="v2", environment="production")
-        churn.create_baseline("training", environment="training")
+        churn = _churn(store, data)
         Views(store, ResultCache()).warm("churn")
         read: list[tuple[Any, ...]] = []
         real = slices_module.by_pair_windows
