@@ -497,3 +497,44 @@ def test_slots_of_the_overall_and_every_bin(
     assert layout.keys.tolist() == keys
     slots = np.arange(len(keys), dtype=np.int64)[::-1]
     assert layout.slot(slots).tolist() == slots.tolist()
+
+
+def test_metrics_that_ask_the_same_share_the_days(
+    model: tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]],
+    reads: list[tuple[Any, ...]],
+) -> None:
+    """The days kept for a binary model's accuracy (its four confusion counts) serve its
+    precision, recall and F1 without a query, equal to the rows' (and F1 to scikit-learn);
+    the AUC, which asks for a score histogram, has days of its own."""
+    m, frames, bins = model
+    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-07")
+    kept(ds, "accuracy", binnings=bins)
+    assert len(reads) == 1
+    for metric in ("precision", "recall", "f1"):
+        got = slices(ds, metric, binnings=bins)
+        assert got.queries == 0 and len(reads) == 1, metric
+        same(got, direct(ds, metric, binnings=bins))
+    check_rows(got, production(frames), "f1")
+    assert slices(ds, "roc_auc", binnings=bins).queries == 2 and len(reads) == 1
+
+
+def test_one_version_reads_its_day_with_the_queries_of_every_version(
+    model: tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]],
+    reads: list[tuple[Any, ...]],
+) -> None:
+    """A batch of v2 after the days of every version were kept: the view of v2 alone reads
+    its day with the queries the days of every version were read with (each version has
+    its code whichever the read holds: nothing new to build), and equals the rows'."""
+    m, frames, bins = model
+    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-07")
+    kept(ds, "roc_auc", binnings=bins)
+    late = rows(np.random.default_rng(9), 200, 50_000, pd.Timestamp("2024-03-06T06:00"), 0.5)
+    m.log(late.drop(columns="y"), schema=SCHEMA, version="v2", environment="production")
+    late["y"] = np.nan  # their actuals have not come
+    built = slices_module._BRANCHES.misses
+    v2 = m.dataset(environment="production", version="v2", start="2024-03-01", end="2024-03-07")
+    got = slices(v2, "roc_auc", binnings=bins)
+    assert reads[1:] == [(("v2",), datetime(2024, 3, 6), datetime(2024, 3, 7))]
+    assert slices_module._BRANCHES.misses == built
+    same(got, direct(v2, "roc_auc", binnings=bins))
+    check_rows(got, pd.concat([frames["v2"], late], ignore_index=True), "roc_auc")

@@ -541,13 +541,72 @@ def test_the_warmer_keeps_the_hourly_quality_of_the_whole_history(
         assert kept.to_dict() == rows.to_dict()
 
 
+def _slice_days_read(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The (versions, start, end) of every read of the slices' days from the rows, from now."""
+    from evalstore.analyses import slices as slices_module
+
+    read: list[tuple[Any, ...]] = []
+    real = slices_module.by_pair_windows
+
+    def spy(ds: Any, key: Any, columns: Any, by: str, compute: Any, fill: bool) -> Any:
+        def recorded(part: Any) -> Any:
+            read.append((tuple(part.versions), part.start, part.end))
+            return compute(part)
+
+        return real(ds, key, columns, by, recorded, fill)
+
+    monkeypatch.setattr(slices_module, "by_pair_windows", spy)
+    return read
+
+
+def test_the_warmer_keeps_four_weeks_of_slices_and_the_accuracys(
+    tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a history longer than the default view (its last days, as on a large store),
+    warm() keeps the slices' days of the last ``SLICE_DAYS`` of every version, and the
+    accuracy's: after a batch into the last day, the days before the default range read
+    nothing, the accuracy's view (and precision's, which asks the same counts) reads that
+    day alone; each equals the slices read from the rows."""
+    from evalstore.ui import state
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import SLICE_DAYS, Views
+
+    monkeypatch.setattr(state, "FULL_RANGE_ROWS", 100)  # the default view: the last 7 days
+    with es.connect(tmp_path / "store") as store:
+        assert store._engine.keep_profiles()
+        churn = _churn(store, data)
+        Views(store, ResultCache()).warm("churn")
+        read = _slice_days_read(monkeypatch)
+        last = START + timedelta(days=9)
+        more = _frame(50, 12, last, 1, "late")
+        churn.log(
+            more.drop(columns="churned"), schema=SERVING, version="v2", environment="production"
+        )
+        views = Views(store, ResultCache())
+        facts = views.facts("churn")
+        default = views.resolve(facts, {})
+        assert default.start == START + timedelta(days=3) and SLICE_DAYS >= 10
+        before = {"start": "2024-03-01", "end": "2024-03-04"}
+        queries = [before, {"metric": "accuracy"}, {"metric": "precision"}]
+        found = [views.slices(facts, views.resolve(facts, q)) for q in queries]
+        assert read == [(("v2",), last, last + timedelta(days=1))]
+        assert found[0] is not None and found[0].queries == 0  # every day kept
+        profiles = store._engine.profiles
+        assert profiles is not None
+        profiles.enabled = False
+        fresh = Views(store, ResultCache())
+        for query, got in zip(queries, found, strict=True):
+            want = fresh.slices(facts, fresh.resolve(facts, query))
+            assert got is not None and want is not None
+            assert got.to_dict() == want.to_dict(), query
+
+
 def test_the_warmer_keeps_the_days_of_the_default_slices(
     tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After warm(), the default view's slices after a batch into its last day read that
     day of that version alone (the profiles keep the others), and equal the slices read
     from the rows; the view of one version reads none of its days."""
-    from evalstore.analyses import slices as slices_module
     from evalstore.ui.cache import ResultCache
     from evalstore.ui.views import Views
 
@@ -555,17 +614,7 @@ def test_the_warmer_keeps_the_days_of_the_default_slices(
         assert store._engine.keep_profiles()
         churn = _churn(store, data)
         Views(store, ResultCache()).warm("churn")
-        read: list[tuple[Any, ...]] = []
-        real = slices_module.by_pair_windows
-
-        def spy(ds: Any, key: Any, columns: Any, by: str, compute: Any, fill: bool) -> Any:
-            def recorded(part: Any) -> Any:
-                read.append((tuple(part.versions), part.start, part.end))
-                return compute(part)
-
-            return real(ds, key, columns, by, recorded, fill)
-
-        monkeypatch.setattr(slices_module, "by_pair_windows", spy)
+        read = _slice_days_read(monkeypatch)
         last = START + timedelta(days=9)
         more = _frame(50, 12, last, 1, "late")
         churn.log(

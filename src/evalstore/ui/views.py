@@ -34,6 +34,7 @@ import functools
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from evalstore.analyses._merged import keeping
@@ -55,6 +56,7 @@ from evalstore.ui.state import (
     Facts,
     View,
     Volume,
+    day_text,
     resolve,
 )
 
@@ -76,6 +78,9 @@ __all__ = [
 
 #: the fewest rows a slice needs to be listed among the worst
 MIN_SUPPORT = 30
+#: the days of slices the warmer keeps: the last four weeks (of the 10M-row UI benchmark
+#: store, with the accuracy's: ~24 MiB, and 10-15 s more of warming)
+SLICE_DAYS = 28
 
 #: views computed side by side for one page (:meth:`Views.ahead`)
 PARALLEL = 2
@@ -520,8 +525,9 @@ class Views:
         self.health(facts)
         self.over_time(facts, view)
         self.drift_over_time(facts, view)
-        with keeping():  # its days, kept: after a batch, the view reads that day alone
-            self.slices(facts, view)
+        with keeping():  # their days, kept: after a batch, a view reads that day alone
+            for query in slice_views(facts, view):
+                self.slices(facts, self.resolve(facts, query))
         from evalstore.ui.compare import compare, compare_sides  # it builds on this module
 
         compare(self, facts, *compare_sides(facts, view, {}))
@@ -545,6 +551,21 @@ class Views:
             if not self.cache.generation_seen(name, self.generation(model)):
                 out.append(name)
         return out
+
+
+def slice_views(facts: Facts, view: View) -> list[dict[str, str]]:
+    """The slices views whose days the warmer keeps: the default one, the last
+    ``SLICE_DAYS`` of every version (which the views people pick next read: one version,
+    the week before), and the same for a binary model's accuracy, whose four confusion
+    counts serve its precision, recall, F1, FPR... too."""
+    recent: dict[str, str] = {}
+    start = view.end - timedelta(days=SLICE_DAYS)
+    if start < view.start:  # the default view is shorter (the last days of a long history)
+        recent = {"start": day_text(start), "end": day_text(view.end)}
+    queries = [{}, recent] if recent else [{}]
+    if view.metric != "accuracy" and "accuracy" in facts.metrics:
+        queries.append({**recent, "metric": "accuracy"})
+    return queries
 
 
 def covers(volume: Volume, start: Any, end: Any) -> bool:
