@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -139,6 +140,44 @@ def test_drift_is_the_standalone_drift(setup, report: Report) -> None:
     assert {c.column: c.value for c in alone} == {c.column: c.value for c in report.drift}
     predicted = {c.column for c in report.prediction_drift}
     assert {"prediction_score", "prediction_label", "actual_label"} <= predicted
+
+
+def test_drift_and_quality_read_beside_the_performance(
+    setup, report: Report, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's drift and data quality read on the store's side threads while its
+    performance and slices read on the caller's, to the same results; an error on a side
+    thread reaches the caller."""
+    import threading
+
+    from evalstore.analyses import report as report_module
+
+    _, model, _, _ = setup
+    threads: dict[str, set[str]] = {}
+    for name in ("drift", "quality", "performance", "slices"):
+        real = getattr(report_module, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            threads.setdefault(_name, set()).add(threading.current_thread().name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(report_module, name, spy)
+    again = model.report(reference="training", current="production")
+    here = threading.current_thread().name
+    assert threads["performance"] == threads["slices"] == {here}
+    # the features' drift beside, the predictions' (a few columns) here
+    side = threads["quality"] | (threads["drift"] - {here})
+    assert here in threads["drift"] and len(side) >= 1
+    assert all(name.startswith("evalstore-beside") for name in side)
+    assert again.drift.to_dict() == report.drift.to_dict()
+    assert again.quality.to_dict() == report.quality.to_dict()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the drift failed")
+
+    monkeypatch.setattr(report_module, "drift", broken)
+    with pytest.raises(RuntimeError, match="the drift failed"):
+        model.report(reference="training", current="production")
 
 
 def test_worst_slice_is_the_planted_one(setup, report: Report) -> None:

@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evalstore._checks import whole_number
 from evalstore._progress import progress_steps
@@ -58,7 +58,7 @@ from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.performance import TIME_WINDOWS, PerformanceResult, performance
 from evalstore.analyses.quality import QualityResult, quality
 from evalstore.analyses.slices import SCORE_BINS, SliceResult, slices
-from evalstore.dataset import query_table
+from evalstore.dataset import beside, query_table
 from evalstore.errors import ParameterError, did_you_mean
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ if TYPE_CHECKING:
     from evalstore.sdk import Model
 
 __all__ = ["Report", "auto_window", "build_report", "primary_metric"]
+
+T = TypeVar("T")
 
 #: format of ``Report.to_dict``
 FORMAT = 1
@@ -529,6 +531,31 @@ def build_report(
         features = [c for c in features if c in fitted.binnings_]
         predicted = [c for c in prediction_columns(current) if c in fitted.binnings_]
 
+        # the drift and the data quality read the current rows beside the performance and
+        # the slices (each from its own cursor): a window's queries (its rows a row group or
+        # two) keep one core busy each
+        def timed(name: str, compute: Callable[[], T]) -> Callable[[], T]:
+            def run() -> T:
+                started = time.perf_counter()
+                try:
+                    return compute()
+                finally:
+                    timings[name] = round(time.perf_counter() - started, 4)
+
+            return beside(current, run)
+
+        later_drift = timed(
+            "drift", lambda: drift(ref_ds, current, features, binnings=fitted.binnings_)
+        )
+        # the positive class as given: without one, integer labels other than 0/1 are not
+        # checked against the scores (as quality() does)
+        later_quality = timed(
+            "quality",
+            lambda: quality(
+                current, expectations=fitted.expectations_, positive_class=positive_class
+            ),
+        )
+
         step("performance")
         perf_cur = performance(current, chosen, positive_class=positive_class)
         # the positive class as the labels type it (None but for binary models)
@@ -548,20 +575,11 @@ def build_report(
         )
         lap("performance")
 
-        step("drift")
-        feature_drift = drift(ref_ds, current, features, binnings=fitted.binnings_)
-        lap("drift")
         step("prediction drift")
         prediction_drift = (
             drift(ref_ds, current, predicted, binnings=fitted.binnings_) if predicted else None
         )
         lap("prediction_drift")
-
-        step("data quality")
-        # the positive class as given: without one, integer labels other than 0/1 are not
-        # checked against the scores (as quality() does)
-        checked = quality(current, expectations=fitted.expectations_, positive_class=positive_class)
-        lap("quality")
 
         step("slices")
         slice_names = wanted if wanted is not None else features
@@ -588,6 +606,11 @@ def build_report(
                         positive_class=positive,
                     )
         lap("slices")
+        step("drift")
+        feature_drift = later_drift()
+        step("data quality")
+        checked = later_quality()
+        lap("waiting")
 
     # a baseline's own selection (its rows may be pinned to a batch: not a stored filter)
     ref_selector = fitted.selector if baseline_ref else Selector.of(ref_ds)
