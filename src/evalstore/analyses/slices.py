@@ -26,7 +26,7 @@ them: DuckDB streams the shared CTE to every branch. Measured on the benchmark d
 s CPU, against 31 s and 19 s for one ``performance`` call per column; roc_auc 18 s (22 s
 CPU) against 99 s (57 s CPU); at load ~2 a prototype of this plan took 1.7 s and ~10 s. At
 5M rows (load 6): accuracy 23 s, roc_auc 130 s. Most of an AUC's time was the window passes
-over its score histogram (2^16 bins per slice then, 4,096 now; half the CPU in a profile):
+over its score histogram (2^16 bins per slice then, 1,024 now; half the CPU in a profile):
 they now run in NumPy on the histogram (``ranking.score_sums``): for the roc_auc of a week
 of the 10M-row UI benchmark store (933k rows), 0.75 s of query and 0.1-0.26 s of NumPy
 against 1.32 s of query. A metric computed from its histogram alone (the AUC, the AP)
@@ -60,12 +60,20 @@ cores, load 0.6-0.9 before each run): the default view's slices (roc_auc, the la
 and v2) on its first load after a batch 0.28-0.42 s against 1.1-1.5 s (five runs each), of
 which 0.2-0.3 s is the two queries of the batch's day (its 133k rows binned 26 times; the
 histogram empty, its rows lacking actuals); the view of v2 (two weeks), the week before and
-accuracy, which the warmer does not read, 0.7-1.5 s as before. A day of the histogram on
-329 slices x 4,096 score bins keeps one-byte counts, dense: 2.9 MB per version; the default
+accuracy, which the warmer did not read, 0.7-1.5 s as before. A day of the histogram on
+329 slices x 4,096 score bins kept one-byte counts, dense: 2.9 MB per version; the default
 week's days took the profiles from 26 to 47 MiB and the warming from 14-19 s to 16-21 s.
-Every day of that store's production (68 version-days with actuals) would hold 185 MB:
-warming them took 39 s more and pushed the profiles past their 256 MiB, which then dropped
-the drift's.
+Every day of that store's production (68 version-days with actuals) would have held 185 MB.
+
+So the slices now take 1,024 score bins (0.71 MB a day of that store) and the warmer keeps
+the last four weeks of every version (``ui.views.SLICE_DAYS``), and the days of a binary
+model's accuracy: the days are keyed by what the queries ask (:func:`_asks`), so its
+precision, recall, F1 and rates, which ask the same four confusion counts, read them too.
+Each version has its code in ``WINDOW`` whichever versions a read holds, so the days of one
+version are read with the queries built for all of them (a first view of v2 alone built its
+26 branches anew: 0.6 s). A day's query runs in two halves side by side: a day's rows are a
+row group or two, which DuckDB reads on one core, and it plans a union of 26 branches in ~60
+ms (the main query of the batch's day: 0.21 s on one core, 0.06 s of it planning).
 """
 
 from __future__ import annotations
