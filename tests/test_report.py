@@ -856,3 +856,24 @@ def test_a_baseline_keeps_its_id_counts(two_versions, monkeypatch: pytest.Monkey
         result = model.report(reference="both", current=current)
         assert result.reference["prediction_ids"] == N
         assert result.reference_note is not None and "version='v2'" in result.reference_note
+
+
+def test_ids_repeated_across_environments_ask_for_one(tmp_path: Path) -> None:
+    """One version, the same ids in training and validation: no version to name, so the
+    note asks for one environment and version."""
+    train = frame(6, "2024-01-01", 0.0, False, "t").iloc[:500]
+    with es.connect(tmp_path / "store") as store:
+        model = store.model("clf", task="binary_classification")
+        for env in ("training", "validation", "production"):
+            model.log(train, schema=SCHEMA, version="v1", environment=env)
+        both = {"environment": ["training", "validation"]}
+        result = model.report(reference=both, current="production")
+        alone = model.report(reference="training", current="production")
+    assert result.reference["versions"] == {"v1": {"rows": 1000, "ids": 500}}
+    assert result.reference_note == (
+        "The reference holds 1,000 rows for 500 prediction ids: the same ids are in more than "
+        "one environment, so drift significance counts them more than once; select one "
+        "environment and version for the reference (reference=dict(environment=..., "
+        "version=...))."
+    )
+    assert alone.reference_note is None and alone.reference["prediction_ids"] == 500

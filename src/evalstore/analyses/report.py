@@ -153,7 +153,7 @@ class Report:
         """What to know when the reference holds a prediction id in more than one row (the
         training set scored by two versions): drift's significance counts each row, so an
         id counts once per version and the significance is overstated. None otherwise."""
-        return duplicate_ids_note(self.reference)
+        return _duplicate_ids_note(self.reference)
 
     def _reference_summary(self) -> list[dict[str, str]]:
         note = self.reference_note
@@ -377,7 +377,7 @@ def _times(k: int) -> str:
     return {2: "twice", 3: "three times"}.get(k, f"{k} times")
 
 
-def duplicate_ids_note(reference: Mapping[str, Any]) -> str | None:
+def _duplicate_ids_note(reference: Mapping[str, Any]) -> str | None:
     """The note on a reference whose rows repeat prediction ids (``Report.reference``: its
     ``rows``, ``prediction_ids`` and ``versions``), with what to pass to use each id once."""
     rows, ids = reference.get("rows"), reference.get("prediction_ids")
