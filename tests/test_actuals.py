@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from sklearn import metrics as skm
 
 import evalstore as es
 from conftest import BINARY_SCHEMA, REGRESSION_SCHEMA, binary_frame, regression_frame
+from evalstore.analyses.performance import performance
 
 #: the binary schema without its actuals
 PREDICTIONS = es.Schema(**{**BINARY_SCHEMA.to_dict(), "actual_label": None})
@@ -87,6 +89,57 @@ def test_resending_actuals_is_idempotent_for_reads(model: es.Model) -> None:
     assert model.dataset().to_arrow().sort_by("prediction_id").equals(first)
     assert model.dataset().count() == 6
     assert model.info().with_actuals == {"production": 3}
+
+
+def test_a_correction_batch_reports_the_actuals_it_replaced(
+    store: es.Store, model: es.Model
+) -> None:
+    """A re-labelling batch: some ids new, some corrected, one from an inline actual, one in
+    another environment (not a correction); replaced and the metrics follow the oracle."""
+    rng = np.random.default_rng(7)
+    n = 200
+    preds = binary_frame(n)
+    model.log(preds, schema=PREDICTIONS, version="v1", environment="production")
+    model.log(preds, schema=PREDICTIONS, version="v1", environment="training")
+    inline = binary_frame(1, start=n)  # an actual sent with its prediction
+    model.log(inline, schema=BINARY_SCHEMA, version="v1", environment="production")
+    first = pd.DataFrame({"id": np.arange(0, 120), "y": rng.integers(0, 2, 120)})
+    model.log_actuals(first, prediction_id="id", actual="y")
+    model.log_actuals(first.iloc[:50], prediction_id="id", actual="y", environment="training")
+    ids = np.concatenate([rng.choice(np.arange(0, 120), 45, replace=False), np.arange(150, 180)])
+    fix = pd.DataFrame({"id": np.append(ids, n), "y": rng.integers(0, 2, len(ids) + 1)})
+    report = model.log_actuals(fix, prediction_id="id", actual="y")
+
+    had = set(first["id"]) | set(inline["id"])  # production's actuals before the batch
+    assert report.replaced == int(fix["id"].isin(had).sum()) == 46
+    assert (report.rows, report.actuals) == (len(fix), len(fix))
+    assert model.batches()[-1]["replaced"] == report.replaced
+    assert store.info().rows == 2 * n + 1  # actuals replace no inference row
+
+    latest = pd.concat([inline.rename(columns={"label": "y"})[["id", "y"]], first, fix])
+    latest = latest.drop_duplicates("id", keep="last").set_index("id")["y"]
+    truth = pd.concat([preds, inline]).set_index("id").join(latest, how="inner")
+    result = performance(model.dataset(environment="production"), ["accuracy", "roc_auc"])
+    assert result.get("accuracy")["n"] == len(truth)
+    assert result.value("accuracy") == pytest.approx(
+        skm.accuracy_score(truth["y"], truth["pred"]), abs=1e-12
+    )
+    assert result.value("roc_auc") == pytest.approx(
+        skm.roc_auc_score(truth["y"], truth["score"]), abs=1e-4
+    )
+
+
+def test_resending_the_same_actuals_reports_them_replaced(store: es.Store, model: es.Model) -> None:
+    """A retry counts every actual as replaced (as a re-sent inference batch does) and
+    changes no read; the store's row count is the inferences', untouched."""
+    model.log(binary_frame(6), schema=PREDICTIONS, version="v1", environment="production")
+    late = pd.DataFrame({"id": [0, 1, 2, 9], "y": [1, 0, 1, 1]})
+    assert model.log_actuals(late, prediction_id="id", actual="y").replaced == 0
+    before = model.dataset().to_arrow().sort_by("prediction_id")
+    again = model.log_actuals(late, prediction_id="id", actual="y")
+    assert (again.rows, again.replaced) == (4, 4)
+    assert model.dataset().to_arrow().sort_by("prediction_id").equals(before)
+    assert store.info().rows == 6
 
 
 def test_actuals_are_per_environment(model: es.Model) -> None:

@@ -105,7 +105,10 @@ def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Pat
     assert r.returncode == 0, r.stderr
     assert "logged 3 actuals" in r.stdout
     assert "they joined 2 logged predictions" in r.stdout  # p9 has no prediction yet
-    assert "note:" not in r.stdout
+    assert "note:" not in r.stdout and "replacing" not in r.stdout
+    r = run(*actuals, store=store)  # sent again: every actual replaces its earlier one
+    assert r.returncode == 0, r.stderr
+    assert "replacing the earlier actual of 3 of them" in r.stdout
 
     r = run("models", "--json", store=store)
     assert r.returncode == 0, r.stderr
@@ -120,7 +123,7 @@ def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Pat
     r = run("info", "--json", store=store)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["models"] == 1 and data["rows"] == 6 and data["batches"] == 3
+    assert data["models"] == 1 and data["rows"] == 6 and data["batches"] == 4
     assert data["size_bytes"] > 0
     r = run("info", store=store)
     assert str(store.resolve()) in r.stdout

@@ -165,3 +165,68 @@ def test_argmax_ties_follow_numpy_over_integer_classes(
     for a in want.index:
         for p in want.columns:
             assert cells.get((a, p), 0) == want.loc[a, p], (a, p)
+
+
+def _digits_frame() -> tuple[pd.DataFrame, dict[int, str]]:
+    """scikit-learn's digits, relabelled 1..10, scored by a small logistic regression."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    x, digit = load_digits(return_X_y=True)
+    fit = LogisticRegression(max_iter=300).fit(x[::2], digit[::2])
+    probs = fit.predict_proba(x)
+    frame = pd.DataFrame({"id": np.arange(len(x)), "x": x[:, 20], "y": digit + 1})
+    names = {int(c) + 1: f"p{int(c) + 1}" for c in fit.classes_}
+    for i, c in enumerate(names):
+        frame[names[c]] = probs[:, i]
+    return frame, names
+
+
+def test_integer_classes_are_listed_in_numeric_order(store: es.Store) -> None:
+    """Classes 1..10 in the confusion matrix and in per-class details come 1, 2, ..., 10,
+    as scikit-learn's confusion_matrix with the numeric labels (not '1', '10', '2')."""
+    frame, names = _digits_frame()
+    model = store.model("digits", task="multiclass_classification")
+    schema = es.Schema(prediction_id="id", features=["x"], prediction_score=names, actual_label="y")
+    model.log(frame, schema=schema, version="v1", environment="production")
+    scores = frame[list(names.values())].to_numpy()
+    predicted = np.array(list(names))[scores.argmax(axis=1)]
+    labels = sorted(names)
+    result = model.performance("production", ["confusion_matrix", "roc_auc_exact"])
+    detail = result.get("confusion_matrix")["detail"]
+    assert detail["labels"] == [str(c) for c in labels]  # text, as before; in numeric order
+    want = skm.confusion_matrix(frame["y"], predicted, labels=labels)
+    assert np.array_equal(np.array(detail["matrix"]), want)
+    per_class = result.get("roc_auc_exact")["detail"]["per_class"]
+    assert list(per_class) == [str(c) for c in labels]
+    for c in labels:
+        auc = skm.roc_auc_score(frame["y"] == c, frame[names[c]])
+        assert per_class[str(c)] == pytest.approx(auc, abs=1e-12)
+
+
+def test_text_and_label_only_classes_keep_their_order(store: es.Store) -> None:
+    """Text labels that look like numbers keep text order (as numpy.unique and scikit-learn
+    sort strings); integer labels without score columns are numeric, through the same
+    helper."""
+    y = np.array([1, 2, 10, 10, 2, 1, 3, 10])
+    pred = np.array([1, 10, 10, 2, 2, 3, 3, 1])
+    frame = pd.DataFrame({"id": np.arange(len(y)), "x": 1.0, "y": y, "pred": pred})
+    schema = es.Schema(
+        prediction_id="id", features=["x"], prediction_label="pred", actual_label="y"
+    )
+    model = store.model("ints", task="multiclass_classification")
+    model.log(frame, schema=schema, version="v1", environment="production")
+    detail = model.performance("production", ["confusion_matrix"]).get("confusion_matrix")
+    labels = sorted(set(y) | set(pred))
+    assert detail["detail"]["labels"] == [str(c) for c in labels] == ["1", "2", "3", "10"]
+    want = skm.confusion_matrix(y, pred, labels=labels)
+    assert np.array_equal(np.array(detail["detail"]["matrix"]), want)
+
+    text = frame.assign(y=y.astype(str), pred=pred.astype(str))
+    model = store.model("text", task="multiclass_classification")
+    model.log(text, schema=schema, version="v1", environment="production")
+    detail = model.performance("production", ["confusion_matrix"]).get("confusion_matrix")
+    labels_text = sorted(set(text["y"]) | set(text["pred"]))
+    assert detail["detail"]["labels"] == labels_text == ["1", "10", "2", "3"]
+    want = skm.confusion_matrix(text["y"], text["pred"], labels=labels_text)
+    assert np.array_equal(np.array(detail["detail"]["matrix"]), want)

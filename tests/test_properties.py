@@ -165,9 +165,13 @@ class Oracle:
             self.log_actuals(env, batch.dropna(subset=["label"]))
         return replaced
 
-    def log_actuals(self, env: str, batch: pd.DataFrame) -> None:
+    def log_actuals(self, env: str, batch: pd.DataFrame) -> int:
+        """Returns the ids that had an actual already (replaced, changed or not)."""
+        replaced = 0
         for pid, label in zip(batch["id"], batch["label"], strict=True):
+            replaced += (env, str(pid)) in self.actuals
             self.actuals[(env, str(pid))] = int(label)
+        return replaced
 
     def state(self) -> set[tuple[str, str, str, float, int | None]]:
         return {
@@ -249,7 +253,7 @@ def test_any_sequence_of_writes_follows_the_rules(ops: list[tuple[Any, ...]]) ->
                     batch, prediction_id="id", actual="label", environment=env
                 )
                 assert report.actuals == len(batch)
-                oracle.log_actuals(env, batch)
+                assert report.replaced == oracle.log_actuals(env, batch)
             assert read_state(model) == oracle.state()
         assert model.dataset().count() == len(oracle.rows)
         with_actuals: dict[str, int] = {}

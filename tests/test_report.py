@@ -810,3 +810,109 @@ def test_report_says_why_the_current_has_no_metric(
     texts = [item["text"] for item in report.summary if item["topic"] == "performance"]
     assert any(says in text for text in texts), texts
     assert not any("has an actual yet" in text for text in texts), texts
+
+
+# -- a reference whose ids repeat across versions ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_versions(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[es.Model, pd.DataFrame]]:
+    """Training rows scored by v1 and v2 (the same ids; v2 also scored 300 more), and
+    production rows of v2."""
+    path = tmp_path_factory.mktemp("twice") / "store"
+    train = frame(3, "2024-01-01", 0.0, False, "t")
+    with es.connect(path) as store:
+        model = store.model("clf", task="binary_classification")
+        model.log(train.iloc[300:], schema=SCHEMA, version="v1", environment="training")
+        model.log(train, schema=SCHEMA, version="v2", environment="training")
+        prod = frame(4, "2024-03-01", 0.5, False, "p")
+        model.log(prod, schema=SCHEMA, version="v2", environment="production")
+        logged = pd.concat([train.iloc[300:].assign(version="v1"), train.assign(version="v2")])
+        yield model, logged
+
+
+def test_a_reference_scored_by_two_versions_says_each_id_counts_twice(two_versions) -> None:
+    model, logged = two_versions
+    result = model.report(reference={"environment": "training"}, current="production")
+    per_version = logged.groupby("version")["id"].agg(["size", "nunique"])
+    assert result.reference["rows"] == len(logged) == 2 * N - 300
+    assert result.reference["prediction_ids"] == logged["id"].nunique() == N
+    assert result.reference["versions"] == {
+        v: {"rows": int(r["size"]), "ids": int(r["nunique"])} for v, r in per_version.iterrows()
+    }
+    note = (
+        f"The reference holds {2 * N - 300:,} rows for {N:,} prediction ids: ids are scored by "
+        f"up to 2 versions (v1, v2), so drift significance counts {N - 300:,} of them more than "
+        "once; pass reference=dict(..., version='v2') to use one."
+    )
+    assert result.reference_note == note
+    assert {"topic": "reference", "status": "info", "text": note} in result.summary
+    assert note in result.to_markdown()
+    assert note.replace("'", "&#39;") in result.to_html()
+    assert Report.from_dict(json.loads(result.to_json())).reference_note == note
+    one = model.report(reference={"environment": "training", "version": "v2"}, current="production")
+    assert one.reference["prediction_ids"] == one.reference["rows"] == N
+    assert one.reference["versions"] is None and one.reference_note is None
+    assert all(item["topic"] != "reference" for item in one.summary)
+    assert "prediction ids" not in one.to_markdown()
+
+
+def test_every_id_in_both_versions_reads_each_counted_twice(tmp_path: Path) -> None:
+    train = frame(5, "2024-01-01", 0.0, False, "t").iloc[:600]
+    with es.connect(tmp_path / "store") as store:
+        model = store.model("clf", task="binary_classification")
+        for version in ("v1", "v2"):
+            model.log(train, schema=SCHEMA, version=version, environment="training")
+        model.log(train, schema=SCHEMA, version="v2", environment="production")
+        result = model.report(reference={"environment": "training"}, current="production")
+    assert result.reference_note == (
+        "The reference holds 1,200 rows for 600 prediction ids: each id is scored by 2 "
+        "versions (v1, v2), so drift significance counts each twice; pass "
+        "reference=dict(..., version='v2') to use one."
+    )
+
+
+def test_a_baseline_keeps_its_id_counts(two_versions, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted once when the baseline is fitted: a report on another current window reads
+    the stored counts, not the reference rows."""
+    model, logged = two_versions
+    base = model.create_baseline("both", environment="training")
+    assert base.prediction_ids_ == {
+        "rows": len(logged),
+        "ids": logged["id"].nunique(),
+        "versions": {"v1": {"rows": N - 300, "ids": N - 300}, "v2": {"rows": N, "ids": N}},
+    }
+    assert model.baseline("both").prediction_ids_ == base.prediction_ids_
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the reference's ids were counted again")
+
+    monkeypatch.setattr("evalstore.analyses.report.prediction_ids", refuse)
+    for start in ("2024-03-02", "2024-03-05"):
+        current = {"environment": "production", "start": start}
+        result = model.report(reference="both", current=current)
+        assert result.reference["prediction_ids"] == N
+        assert result.reference_note is not None and "version='v2'" in result.reference_note
+
+
+def test_ids_repeated_across_environments_ask_for_one(tmp_path: Path) -> None:
+    """One version, the same ids in training and validation: no version to name, so the
+    note asks for one environment and version."""
+    train = frame(6, "2024-01-01", 0.0, False, "t").iloc[:500]
+    with es.connect(tmp_path / "store") as store:
+        model = store.model("clf", task="binary_classification")
+        for env in ("training", "validation", "production"):
+            model.log(train, schema=SCHEMA, version="v1", environment=env)
+        both = {"environment": ["training", "validation"]}
+        result = model.report(reference=both, current="production")
+        alone = model.report(reference="training", current="production")
+    assert result.reference["versions"] == {"v1": {"rows": 1000, "ids": 500}}
+    assert result.reference_note == (
+        "The reference holds 1,000 rows for 500 prediction ids: the same ids are in more than "
+        "one environment, so drift significance counts them more than once; select one "
+        "environment and version for the reference (reference=dict(environment=..., "
+        "version=...))."
+    )
+    assert alone.reference_note is None and alone.reference["prediction_ids"] == 500

@@ -548,9 +548,8 @@ class Store:
         """Where the store is, its size on disk and what it holds."""
         batches = self._engine.batches()
         records = self._engine.models()
-        rows = sum(b["rows"] for b in batches if b["kind"] == "inferences") - sum(
-            b["replaced"] for b in batches
-        )
+        # an actuals batch's replaced counts actuals, not inference rows
+        rows = sum(b["rows"] - b["replaced"] for b in batches if b["kind"] == "inferences")
         return StoreInfo(
             home=str(self.location.home),
             data_file=str(self.location.data_file),

@@ -48,6 +48,7 @@ __all__ = [
     "Selector",
     "fit_baseline",
     "prediction_columns",
+    "prediction_ids",
     "primary_metric",
 ]
 
@@ -189,7 +190,8 @@ class Baseline:
 
     Fitted state ends in ``_``: ``binnings_`` (column -> fitted :class:`~.binning.Binning`),
     ``expectations_`` (data quality), ``performance_`` (the reference's performance, plain
-    data) and ``n_rows_``. A moving baseline has none stored: see :meth:`reference_for`.
+    data), ``n_rows_`` and ``prediction_ids_`` (:func:`prediction_ids`). A moving baseline
+    has none stored: see :meth:`reference_for`.
 
     ``positive_class``: the label the performance counts as positive (binary models; None:
     ``True`` / ``1``, the default of boolean / integer labels). Reports against the baseline
@@ -210,6 +212,9 @@ class Baseline:
     slices_: dict[str, Any] | None = None
     """the reference's slices of its primary metric (plain data of a SliceResult)"""
     n_rows_: int | None = None
+    prediction_ids_: dict[str, Any] | None = None
+    """the distinct prediction ids of the rows, in all and per version (:func:`prediction_ids`);
+    None in baselines stored before it was kept"""
     through_batch: int | None = None
     """the last batch the rows were fitted on were logged in: a fixed baseline's rows are
     its selection's rows of that batch or an earlier one, so that it is measured again on
@@ -337,6 +342,7 @@ class Baseline:
             "columns": list(self.columns) if self.columns is not None else None,
             "positive_class": self.positive_class,
             "n_rows": self.n_rows_,
+            "prediction_ids": self.prediction_ids_,
             "through_batch": self.through_batch,
             "binnings": {name: b.to_dict() for name, b in self.binnings_.items()},
             "expectations": self.expectations_.to_dict() if self.expectations_ else None,
@@ -367,6 +373,7 @@ class Baseline:
         base.performance_ = data.get("performance")
         base.slices_ = data.get("slices")
         base.n_rows_ = data.get("n_rows")
+        base.prediction_ids_ = data.get("prediction_ids")  # absent from older baselines
         base.through_batch = data.get("through_batch")  # absent from older baselines
         return base
 
@@ -403,8 +410,10 @@ def fit_baseline(
     if base.is_moving:
         return base
     t = query_table(reference)
-    (found,) = reference.execute(t.aggregate(n=t.count(), last=t["batch_id"].max())).to_pylist()
+    aggregate = t.aggregate(n=t.count(), ids=t.prediction_id.nunique(), last=t["batch_id"].max())
+    (found,) = reference.execute(aggregate).to_pylist()
     n, base.through_batch = int(found["n"]), found["last"]
+    base.prediction_ids_ = _per_version(reference, n, int(found["ids"] or 0))
     if n == 0:
         raise ParameterError(
             what,
@@ -437,6 +446,39 @@ def fit_baseline(
                 reference, metric, columns=sliced, binnings=bins, positive_class=base.positive_class
             ).to_dict()
     return base
+
+
+def prediction_ids(reference: Dataset) -> dict[str, Any]:
+    """How many distinct prediction ids the rows of ``reference`` hold, against its rows:
+    ``{"rows", "ids", "versions"}``, ``versions`` being ``{version: {"rows", "ids"}}`` when
+    an id is in more than one row (a training set scored by two versions), else None.
+
+    A store keeps one row per (version, environment, prediction_id), so an id repeats only
+    across versions or environments; drift then counts it once per row. One aggregate in the
+    engine (count against count distinct), and one more per version when ids repeat; a
+    baseline keeps the answer with its artifacts (``fit_baseline``), so reports against it
+    never ask again.
+
+    >>> prediction_ids(model.dataset(environment="training"))  # doctest: +SKIP
+    {'rows': 58000, 'ids': 29000, 'versions': {'v1': {...}, 'v2': {...}}}
+    """
+    t = query_table(reference)
+    (found,) = reference.execute(
+        t.aggregate(n=t.count(), ids=t.prediction_id.nunique())
+    ).to_pylist()
+    return _per_version(reference, int(found["n"]), int(found["ids"] or 0))
+
+
+def _per_version(reference: Dataset, rows: int, ids: int) -> dict[str, Any]:
+    versions = None
+    if rows > ids:  # an id in more than one row: which versions hold them
+        t = query_table(reference)
+        grouped = t.group_by("version").aggregate(rows=t.count(), ids=t.prediction_id.nunique())
+        versions = {
+            str(r["version"]): {"rows": int(r["rows"]), "ids": int(r["ids"])}
+            for r in sorted(reference.execute(grouped).to_pylist(), key=lambda r: r["version"])
+        }
+    return {"rows": rows, "ids": ids, "versions": versions}
 
 
 def _positive_class(reference: Dataset, value: Any) -> str | int | bool | None:

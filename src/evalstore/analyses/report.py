@@ -50,6 +50,7 @@ from evalstore.analyses.baseline import (
     fit_baseline,
     has_scores,
     prediction_columns,
+    prediction_ids,
     primary_metric,
 )
 from evalstore.analyses.binning import feature_columns
@@ -95,7 +96,9 @@ class Report:
     model: str
     task: str
     reference: dict[str, Any]
-    """``label``, ``selector``, ``rows``, ``baseline`` ({name, version} or None)"""
+    """``label``, ``selector``, ``rows``, ``baseline`` ({name, version} or None),
+    ``prediction_ids`` (distinct ids among the rows) and ``versions`` (``{version: {"rows",
+    "ids"}}`` when an id is in more than one row, else None; see :attr:`reference_note`)"""
     current: dict[str, Any]
     """``label``, ``selector``, ``rows``, ``first``, ``last``"""
     primary_metric: str
@@ -119,6 +122,7 @@ class Report:
         """The headlines, each ``{"topic", "status": "alert"|"ok"|"info", "text"}``, alerts
         first."""
         items = [
+            *self._reference_summary(),
             *self._performance_summary(),
             self._drift_summary(),
             *self._prediction_drift_summary(),
@@ -145,6 +149,17 @@ class Report:
     def alerts(self) -> list[str]:
         """The text of every alert headline."""
         return [item["text"] for item in self.summary if item["status"] == "alert"]
+
+    @property
+    def reference_note(self) -> str | None:
+        """What to know when the reference holds a prediction id in more than one row (the
+        training set scored by two versions): drift's significance counts each row, so an
+        id counts once per version and the significance is overstated. None otherwise."""
+        return _duplicate_ids_note(self.reference)
+
+    def _reference_summary(self) -> list[dict[str, str]]:
+        note = self.reference_note
+        return [] if note is None else [{"topic": "reference", "status": "info", "text": note}]
 
     def _performance_summary(self) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
@@ -360,6 +375,44 @@ class Report:
         return "\n".join(lines)
 
 
+def _times(k: int) -> str:
+    return {2: "twice", 3: "three times"}.get(k, f"{k} times")
+
+
+def _duplicate_ids_note(reference: Mapping[str, Any]) -> str | None:
+    """The note on a reference whose rows repeat prediction ids (``Report.reference``: its
+    ``rows``, ``prediction_ids`` and ``versions``), with what to pass to use each id once."""
+    rows, ids = reference.get("rows"), reference.get("prediction_ids")
+    if not rows or not ids or rows <= ids:
+        return None
+    text = f"The reference holds {rows:,} rows for {ids:,} prediction ids"
+    versions: Mapping[str, Mapping[str, int]] = reference.get("versions") or {}
+    names = list(versions)
+    within = any(v["rows"] > v["ids"] for v in versions.values())
+    if len(names) > 1 and not within:
+        listed = ", ".join(names)
+        if all(v["ids"] == ids for v in versions.values()):
+            text += (
+                f": each id is scored by {len(names)} versions ({listed}), so drift "
+                f"significance counts each {_times(len(names))}"
+            )
+        else:
+            text += (
+                f": ids are scored by up to {len(names)} versions ({listed}), so drift "
+                f"significance counts {rows - ids:,} of them more than once"
+            )
+        # the version that holds the most ids, the latest of equals
+        one = max(reversed(names), key=lambda v: versions[v]["ids"])
+        return f"{text}; pass reference=dict(..., version={one!r}) to use one."
+    text += (
+        ": the same ids are in more than one environment"
+        + (" or version" if len(names) > 1 else "")
+        + ", so drift significance counts them more than once; select one environment "
+        "and version for the reference (reference=dict(environment=..., version=...))."
+    )
+    return text
+
+
 def _no_value_text(metric: str, row: Mapping[str, Any] | None, rows: int) -> str:
     """Why the current data has no ``metric``, as its counts say: no actual yet, no
     prediction the metric can use, or a value undefined on the rows it used."""
@@ -526,6 +579,8 @@ def build_report(
                 what="reference",
             )
             baseline = fitted
+        # kept with the baseline's artifacts; only a baseline stored before asks the rows
+        ids = fitted.prediction_ids_ or prediction_ids(ref_ds)
         lap("baseline")
         features = list(columns) if columns is not None else feature_columns(current)
         features = [c for c in features if c in fitted.binnings_]
@@ -622,6 +677,8 @@ def build_report(
             "selector": ref_selector.to_dict(),
             "rows": fitted.n_rows_,
             "baseline": baseline_ref,
+            "prediction_ids": ids["ids"],
+            "versions": ids["versions"],
         },
         current={
             "label": Selector.of(current).describe(),

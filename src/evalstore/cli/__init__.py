@@ -285,10 +285,15 @@ def log_actuals_cmd(
                 environment=environment,
                 progress=progress,
             )
+        extra = (
+            f", replacing the earlier actual of {report.replaced:,} of them"
+            if report.replaced
+            else ""
+        )
         out.print(
             f"logged {report.rows:,} actuals to {model} ({environment}) as batch "
             f"{report.batch_id} in {report.seconds:.2f} s; they joined "
-            f"{report.matched or 0:,} logged predictions"
+            f"{report.matched or 0:,} logged predictions{extra}"
         )
         if not report.matched:
             out.print(

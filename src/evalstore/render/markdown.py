@@ -81,6 +81,8 @@ def report_markdown(report: Report, max_rows: int = 15) -> str:
         f"{d.n_drifted} of {d.n_columns} columns drifted (false discovery rate {d.alpha:g}).",
         "",
     ]
+    if report.reference_note is not None:
+        out += [f"Note: {report.reference_note}", ""]
     out.append(
         table(
             ["column", "method", "value", "threshold", "p (adjusted)", "drifted"],

@@ -111,7 +111,9 @@ class BatchReportOut(BaseModel):
     batch_id: int
     rows: int
     replaced: int = Field(
-        description="Earlier rows with the same (version, environment, prediction_id) replaced."
+        description="Inferences: earlier rows with the same (version, environment, "
+        "prediction_id) replaced. Actuals: ids that had an actual already in that environment "
+        "(corrected, or re-sent: counted whether or not the value changed)."
     )
     actuals: int
     seconds: float

@@ -115,7 +115,10 @@ class BatchWriter:
         self._check_duplicates(rows)
         self._check_label_case(rows)
         self._check_vectors()
-        replaced = self._replace_earlier() if self.kind == "inferences" else 0
+        if self.kind == "inferences":
+            replaced = self._replace_earlier()
+        else:
+            replaced = self._count_superseded()
         matched = fold_batch(
             self.con,
             self.kind,
@@ -319,6 +322,29 @@ class BatchWriter:
             [self.version, self.environment, self.batch_id, self.batch_id],
         ).fetchall()
         return int(deleted[0][0]) if deleted else 0
+
+    def _count_superseded(self) -> int:
+        """The ids of this actuals batch that had an actual already in its environment (from
+        an earlier batch of either kind): the actuals it replaces, since the latest one is
+        the one read. Counted whether or not the value changed, as re-logged inferences are:
+        re-sending the same actuals reports every one as replaced, and changes no read.
+
+        One semi-join aggregate in DuckDB (the batch's ids are unique: _check_duplicates);
+        skipped when the environment has no earlier actual."""
+        table = quote(self.actual_table)
+        earlier = f"SELECT prediction_id FROM {table} WHERE environment = ? AND batch_id <> ?"
+        found = self.con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM ({earlier}) LIMIT 1)",
+            [self.environment, self.batch_id],
+        ).fetchall()[0][0]
+        if not found:
+            return 0
+        return int(
+            self.con.execute(
+                f"SELECT count(*) FROM {table} WHERE batch_id = ? AND prediction_id IN ({earlier})",
+                [self.batch_id, self.environment, self.batch_id],
+            ).fetchall()[0][0]
+        )
 
     def _count_actuals(self) -> int:
         if not self.plan.actuals:

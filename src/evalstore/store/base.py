@@ -48,7 +48,10 @@ class BatchReport:
     rows: int
     """rows in the batch"""
     replaced: int
-    """earlier rows with the same (version, environment, prediction_id) that this batch replaced"""
+    """for inferences: earlier rows with the same (version, environment, prediction_id) that
+    this batch replaced; for actuals: its ids that had an actual already in that environment
+    (the earlier actual is no longer read). Counted whether or not a value changed: re-sending
+    a batch reports every row as replaced, and changes nothing that is read."""
     actuals: int
     """actuals written (late actuals, or the ones logged with the inferences)"""
     seconds: float

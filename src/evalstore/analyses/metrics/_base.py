@@ -145,6 +145,8 @@ class MetricInput:
     task: Task
     keys: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()
+    text_labels: bool = False
+    """multiclass: the labels are logged as text, so classes keep text order (``class_order``)"""
     positive_class: Any = None
     threshold: float = 0.5
     confidence: float = 0.95

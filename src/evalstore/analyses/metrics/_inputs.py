@@ -9,7 +9,8 @@ exception is :func:`require_positive_class`, which reads a few labels for its er
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +117,8 @@ def resolve_positive_class(table: ir.Table, positive_class: Any) -> Any:
 
 
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+#: a class label that is a number written out (as an integer or float label reads as text)
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def parse_positive_class(
@@ -218,17 +221,24 @@ def check_threshold(threshold: object) -> float:
     return float(threshold)
 
 
-def class_order(classes: Sequence[str], text_labels: bool = False) -> tuple[str, ...]:
-    """The classes (score column suffixes, as text) in their natural order: numeric when
-    every class is an integer and the labels are not text (``text_labels``), text order
-    otherwise, as ``numpy.unique`` orders the labels.
+def class_order(classes: Iterable[str], text_labels: bool = False) -> tuple[str, ...]:
+    """The classes (as text) in their natural order: numeric when every class is a number
+    and the labels are not text (``text_labels``), text order otherwise, as
+    ``numpy.unique`` orders the labels.
 
-    It is the order of ``MetricInput.classes``, and so of argmax ties: classes 1, 2, 10
-    tie-break as ``numpy.argmax`` over ``[1, 2, 10]`` does, not as the text
-    ``'10' < '2'``."""
+    The one order of classes everywhere: ``MetricInput.classes`` (and so argmax ties), the
+    confusion matrix's labels and per-class details. Classes 1, 2, 10 tie-break as
+    ``numpy.argmax`` over ``[1, 2, 10]`` does and are listed 1, 2, 10, not as the text
+    ``'10' < '2'``. Numbers compare exactly (``Decimal``: 18-digit integers too).
+
+    >>> class_order(["10", "2", "1"])
+    ('1', '2', '10')
+    >>> class_order(["10", "2", "1"], text_labels=True)
+    ('1', '10', '2')
+    """
     names = list(classes)
-    if not text_labels and names and all(_INTEGER.match(c) for c in names):
-        return tuple(sorted(names, key=int))
+    if not text_labels and names and all(_NUMBER.match(c) for c in names):
+        return tuple(sorted(names, key=lambda c: (Decimal(c), c)))
     return tuple(sorted(names))
 
 
@@ -283,6 +293,7 @@ def prepare(
     derived: dict[str, ir.Value] = {}
     has_label = "prediction_label" in cols
     classes: tuple[str, ...] = ()
+    text_labels = False
     if task is Task.REGRESSION:
         actual = table.actual_score.cast("float64") if "actual_score" in cols else None
         has_score = "prediction_score" in cols
@@ -311,9 +322,10 @@ def prepare(
                 derived[IS_POSITIVE] = ibis.null().cast("boolean")
         else:
             dtype = _label_type(table)
+            text_labels = dtype is not None and dtype.is_string()
             classes = class_order(
                 [c[len(SCORE_PREFIX) :] for c in cols if c.startswith(SCORE_PREFIX)],
-                text_labels=dtype is not None and dtype.is_string(),
+                text_labels=text_labels,
             )
             has_score = bool(classes)
             scores = _class_scores(table, classes)
@@ -342,6 +354,7 @@ def prepare(
         task=task,
         keys=tuple(keys),
         classes=classes,
+        text_labels=text_labels,
         positive_class=positive_class,
         threshold=threshold,
         confidence=confidence,

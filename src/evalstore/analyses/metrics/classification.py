@@ -43,6 +43,7 @@ from evalstore.analyses.metrics._base import (
     MetricValue,
     register_metric,
 )
+from evalstore.analyses.metrics._inputs import class_order
 from evalstore.analyses.metrics._intervals import Floats, bootstrap, hull, wilson
 from evalstore.schema import Task
 
@@ -111,16 +112,18 @@ def _accuracy(group: GroupData) -> MetricValue:
 
 
 def confusion(group: GroupData) -> tuple[list[Any], np.ndarray[Any, np.dtype[np.int64]]]:
-    """The group's confusion matrix: labels (sorted) and counts[actual, predicted].
+    """The group's confusion matrix: labels and counts[actual, predicted].
 
     Binary: labels are ``[False, True]`` (is the positive class). Multiclass: the
-    classes seen as actual or predicted, as text.
+    classes seen as actual or predicted, as text, in their natural order (``class_order``:
+    ``'1', '2', '10'`` for integer labels, as scikit-learn's ``labels``).
     """
     if group.input.task is BINARY:
         c = {name: _n(group, name) for name in CELLS}
         return [False, True], np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]], dtype=np.int64)
     rows = group.rows("confusion")
-    labels = sorted({r["actual"] for r in rows} | {r["predicted"] for r in rows})
+    seen = {r["actual"] for r in rows} | {r["predicted"] for r in rows}
+    labels = list(class_order(seen, text_labels=group.input.text_labels))
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
     for r in rows:

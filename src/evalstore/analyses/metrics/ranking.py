@@ -386,7 +386,8 @@ def _finalize(kind: str, average: str, exact: bool) -> Callable[[GroupData], Met
             return MetricValue(s["auc"], *_widened(low, high, bound), n, detail)
         per_class: dict[str, float] = {}
         weights, bounds = [], []
-        for r in sorted(rows, key=lambda r: str(r[_CLASS])):
+        order = {c: i for i, c in enumerate(group.input.classes)}  # natural: class_order
+        for r in sorted(rows, key=lambda r: order[r[_CLASS]]):
             s = auc_summary(r)
             if s[kind] is not None:
                 per_class[r[_CLASS]] = s[kind]

@@ -24,7 +24,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from evalstore.analyses.metrics._inputs import binary_only
+from evalstore.analyses.metrics._inputs import binary_only, class_order
 from evalstore.analyses.quality._checks import pct, show_list
 from evalstore.analyses.quality._scan import values_of
 from evalstore.analyses.quality.result import QualityIssue
@@ -190,7 +190,8 @@ def _multiclass(table: ir.Table, out: Consistency) -> None:
             "warning",
             "actual_label",
             "have an actual label that is none of the model's classes "
-            f"({show_list(sorted(scores))}): a new outcome, which the model cannot predict",
+            f"({show_list(class_order(scores, actual.type().is_string()))}): a new outcome, "
+            "which the model cannot predict",
         )
         out.add(rule, actual.notnull() & ~known, actual.notnull())
     if "prediction_label" not in table.columns:
