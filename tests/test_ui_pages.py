@@ -601,6 +601,63 @@ def test_the_warmer_keeps_four_weeks_of_slices_and_the_accuracys(
             assert got.to_dict() == want.to_dict(), query
 
 
+def test_the_warmer_counts_the_reference_in_the_worst_slices(
+    tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After warm(), a page sliced on one of the worst slices the slices page lists, after
+    a batch, counts none of the reference's rows (the store kept their counts in the slice),
+    and its reference value equals the one measured from the rows (and scikit-learn's)."""
+    from sklearn.metrics import roc_auc_score
+
+    from evalstore.ui import views as views_module
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import WARM_SLICES, Views
+    from test_performance import binning_labels
+
+    with es.connect(tmp_path / "store") as store:
+        assert store._engine.keep_profiles()
+        churn = _churn(store, data)
+        warmed = Views(store, ResultCache())
+        warmed.warm("churn")
+        weak = warmed.weak_slices(warmed.facts("churn"), warmed.resolve(warmed.facts("churn"), {}))
+        assert len(weak) >= WARM_SLICES
+        counted: list[Any] = []
+        real = views_module.recount
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            counted.append(args)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(views_module, "recount", spy)
+        more = _frame(50, 12, START + timedelta(days=9), 1, "late")
+        churn.log(
+            more.drop(columns="churned"), schema=SERVING, version="v1", environment="production"
+        )
+        views = Views(store, ResultCache())
+        facts = views.facts("churn")
+        worst = weak[0]
+        sliced = views.resolve(facts, {"slice": f"{worst.column}:{worst.bin}"})
+        value = views.reference_value(facts, sliced)
+        assert counted == []
+        beyond = weak[WARM_SLICES] if len(weak) > WARM_SLICES else None
+        if beyond is not None:  # a slice the warmer did not count: read now
+            views.reference_value(
+                facts, views.resolve(facts, {"slice": f"{beyond.column}:{beyond.bin}"})
+            )
+            assert len(counted) == 1
+        profiles = store._engine.profiles
+        assert profiles is not None
+        profiles.enabled = False
+        fresh = Views(store, ResultCache())
+        assert fresh.reference_value(facts, sliced) == value
+        training = data["training"]
+        binning = fresh.slice_binnings(facts, sliced)[worst.column]
+        inside = training[binning_labels(training[worst.column], binning) == worst.bin]
+        assert len(inside) and value == pytest.approx(
+            roc_auc_score(inside["churned"], inside["score"]), abs=1e-4
+        )
+
+
 def test_the_warmer_keeps_the_days_of_the_default_slices(
     tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:

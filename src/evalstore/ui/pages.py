@@ -390,12 +390,9 @@ def slices_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, "Slices", "slices")
         found = ui.views.slices(facts, view)
-        worst = []
+        # only slices worse than overall: the better ones are no weak spot of the model
+        worst = ui.views.weak_slices(facts, view)[:15]
         heatmap = None
-        if found is not None and found.higher_is_better is not None:
-            # only slices worse than overall: the better ones are no weak spot of the model
-            ranked = found.worst(len(found.rows))
-            worst = [s for s in ranked if found.worse_than_overall(s)][:15]
         if found is not None and found.overall.n:
             heatmap = ui_figures.slice_heatmap(found)
         return render_page(

@@ -46,7 +46,7 @@ from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.metrics._inputs import require_positive_class
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.analyses.quality import Expectations, QualityResult, quality
-from evalstore.analyses.slices import SliceResult, slice_predicate, slices
+from evalstore.analyses.slices import Slice, SliceResult, slice_predicate, slices
 from evalstore.schema import Task
 from evalstore.ui.cache import ResultCache
 from evalstore.ui.state import (
@@ -78,6 +78,8 @@ __all__ = [
 
 #: the fewest rows a slice needs to be listed among the worst
 MIN_SUPPORT = 30
+#: the worst slices whose reference rows the warmer counts (the slices page lists 15)
+WARM_SLICES = 5
 #: the days of slices the warmer keeps: the last four weeks (of the 10M-row UI benchmark
 #: store, with the accuracy's: ~24 MiB, and 10-15 s more of warming)
 SLICE_DAYS = 28
@@ -480,6 +482,15 @@ class Views:
             ),
         )
 
+    def weak_slices(self, facts: Facts, view: View) -> list[Slice]:
+        """The view's slices worse than overall, worst first (none where the metric has no
+        direction)."""
+        found = self.slices(facts, view)
+        if found is None or found.higher_is_better is None:
+            return []
+        ranked = found.worst(len(found.rows))
+        return [s for s in ranked if found.worse_than_overall(s)]
+
     def health(self, facts: Facts) -> Health:
         """The default view's metric against the reference, drift and data-quality counts."""
         view = self.resolve(facts, {})
@@ -528,6 +539,13 @@ class Views:
         with keeping():  # their days, kept: after a batch, a view reads that day alone
             for query in slice_views(facts, view):
                 self.slices(facts, self.resolve(facts, query))
+        # the reference's rows in the worst slices, which the slices page links to: the
+        # store keeps their counts and metric until the reference changes, so the first
+        # sliced page after a batch reads only the current rows (0.2 s less on the 10M-row
+        # UI store)
+        for s in self.weak_slices(facts, view)[:WARM_SLICES]:
+            sliced = self.resolve(facts, {"slice": f"{s.column}:{s.bin}"})
+            self.reference_value(facts, sliced)
         from evalstore.ui.compare import compare, compare_sides  # it builds on this module
 
         compare(self, facts, *compare_sides(facts, view, {}))
