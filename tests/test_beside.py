@@ -5,6 +5,7 @@ queued behind itself). Results and errors come back to the caller."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -140,3 +141,36 @@ def test_quality_with_side_reads_equals_quality_in_one_thread(
         inline = quality(ds, base.expectations_, by="day").to_dict()
     assert side == inline
     assert any(w["ids_in_several_versions"] for w in side["windows"])  # the ids v1 and v2 share
+
+
+def test_quality_counts_a_large_category_set_beside_its_scan(
+    model: es.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GROUP BY of a column whose expected categories are too many to sum in the scan
+    starts before the scan (it needs nothing of it), and the result is the one counted
+    after it."""
+    from evalstore.analyses.quality import _compute, learn_expectations
+    from evalstore.analyses.quality._scan import SUMS_LIMIT
+
+    ds = model.dataset(environment="production")
+    expectations = learn_expectations(ds)
+    many = [f"town{i}" for i in range(SUMS_LIMIT + 1)] + ["paris", "lyon", "oslo"]
+    expectations["city"] = dataclasses.replace(expectations["city"], categories=many)
+    want = quality(ds, expectations)
+    started = threading.Event()
+    real_counts, real_scan = _compute.category_counts, _compute.scan
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started.set()
+        return real_counts(*args, **kwargs)
+
+    def scanning(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert started.wait(10), "the large set's GROUP BY waited for the scan"
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(_compute, "category_counts", counting)
+    monkeypatch.setattr(_compute, "scan", scanning)
+    got = quality(ds, expectations)
+    assert got.to_dict() == want.to_dict()
+    vanished = [i for i in got.issues if i.column == "city" and i.check == "vanished_categories"]
+    assert vanished and vanished[0].count == SUMS_LIMIT + 1
