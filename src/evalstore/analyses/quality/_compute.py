@@ -147,10 +147,14 @@ def _categories(
         if target.categories is not None:
             found[target.name] = {w: _summed(target.categories, c) for w, c in counts.items()}
             if any(f.new_rows for f in found[target.name].values()):
-                grouped[target.name] = beside(dataset, _counter(dataset, target, exp, by))
+                grouped[target.name] = beside(
+                    dataset, _counter(dataset, target.name, exp.categories, by)
+                )
         elif any(c.valid for c in counts.values()):
             started = early.get(target.name)
-            grouped[target.name] = started or beside(dataset, _counter(dataset, target, exp, by))
+            grouped[target.name] = started or beside(
+                dataset, _counter(dataset, target.name, exp.categories, by)
+            )
     found.update({name: result() for name, result in grouped.items()})
     return found, len(grouped)
 
@@ -169,17 +173,15 @@ def _large_sets(
     for target in targets:
         exp = expected.get(target.name)
         if exp is not None and exp.categories is not None and target.categories is None:
-            out[target.name] = beside(dataset, _counter(dataset, target, exp, by))
+            out[target.name] = beside(dataset, _counter(dataset, target.name, exp.categories, by))
     return out
 
 
 def _counter(
-    dataset: Dataset, target: Target, exp: ColumnExpectation, by: str | None
+    dataset: Dataset, name: str, categories: Sequence[Any], by: str | None
 ) -> Callable[[], dict[Window, Found]]:
-    categories = exp.categories
-
     def count() -> dict[Window, Found]:
-        return category_counts(dataset, target.name, categories, by)
+        return category_counts(dataset, name, categories, by)
 
     return count
 
