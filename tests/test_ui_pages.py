@@ -6,6 +6,7 @@ log, errors are readable pages, the cache follows new batches, nothing comes fro
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import time
@@ -559,6 +560,32 @@ def _slice_days_read(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     return read
 
 
+@contextlib.contextmanager
+def _warmed_churn(
+    tmp_path: Path, data: dict[str, pd.DataFrame]
+) -> Iterator[tuple[es.Store, es.Model]]:
+    """The churn model in a store that keeps profiles, after warm()."""
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    with es.connect(tmp_path / "store") as store:
+        assert store._engine.keep_profiles()
+        churn = _churn(store, data)
+        Views(store, ResultCache()).warm("churn")
+        yield store, churn
+
+
+def _late_batch(churn: es.Model, version: str) -> datetime:
+    """A batch of 50 rows of ``version`` without actuals on the churn data's last day, which
+    it returns."""
+    last = START + timedelta(days=9)
+    more = _frame(50, 12, last, 1, "late")
+    churn.log(
+        more.drop(columns="churned"), schema=SERVING, version=version, environment="production"
+    )
+    return last
+
+
 def test_the_warmer_keeps_four_weeks_of_slices_and_the_accuracys(
     tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -572,16 +599,9 @@ def test_the_warmer_keeps_four_weeks_of_slices_and_the_accuracys(
     from evalstore.ui.views import SLICE_DAYS, Views
 
     monkeypatch.setattr(state, "FULL_RANGE_ROWS", 100)  # the default view: the last 7 days
-    with es.connect(tmp_path / "store") as store:
-        assert store._engine.keep_profiles()
-        churn = _churn(store, data)
-        Views(store, ResultCache()).warm("churn")
+    with _warmed_churn(tmp_path, data) as (store, churn):
         read = _slice_days_read(monkeypatch)
-        last = START + timedelta(days=9)
-        more = _frame(50, 12, last, 1, "late")
-        churn.log(
-            more.drop(columns="churned"), schema=SERVING, version="v2", environment="production"
-        )
+        last = _late_batch(churn, "v2")
         views = Views(store, ResultCache())
         facts = views.facts("churn")
         default = views.resolve(facts, {})
@@ -629,10 +649,7 @@ def test_the_warmer_counts_the_reference_in_the_worst_slices(
             return real(*args, **kwargs)
 
         monkeypatch.setattr(views_module, "recount", spy)
-        more = _frame(50, 12, START + timedelta(days=9), 1, "late")
-        churn.log(
-            more.drop(columns="churned"), schema=SERVING, version="v1", environment="production"
-        )
+        _late_batch(churn, "v1")
         views = Views(store, ResultCache())
         facts = views.facts("churn")
         worst = weak[0]
@@ -667,16 +684,9 @@ def test_the_warmer_keeps_the_days_of_the_default_slices(
     from evalstore.ui.cache import ResultCache
     from evalstore.ui.views import Views
 
-    with es.connect(tmp_path / "store") as store:
-        assert store._engine.keep_profiles()
-        churn = _churn(store, data)
-        Views(store, ResultCache()).warm("churn")
+    with _warmed_churn(tmp_path, data) as (store, churn):
         read = _slice_days_read(monkeypatch)
-        last = START + timedelta(days=9)
-        more = _frame(50, 12, last, 1, "late")
-        churn.log(
-            more.drop(columns="churned"), schema=SERVING, version="v1", environment="production"
-        )
+        last = _late_batch(churn, "v1")
         views = Views(store, ResultCache())
         facts = views.facts("churn")
         view = views.resolve(facts, {})
