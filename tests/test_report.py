@@ -897,6 +897,33 @@ def test_a_baseline_keeps_its_id_counts(two_versions, monkeypatch: pytest.Monkey
         assert result.reference_note is not None and "version='v2'" in result.reference_note
 
 
+def test_a_reference_of_one_version_counts_no_distinct_ids(
+    two_versions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference of one (environment, version) cannot repeat an id (the store keeps one
+    row per pair and id): fitting it runs no count of distinct ids, and its counts equal
+    pandas'; one of two versions still counts them."""
+    from evalstore.store import duckdb as store_module
+
+    model, logged = two_versions
+    sql: list[str] = []
+    real = store_module.DuckDBStore._run
+
+    def spy(self: Any, text: str) -> Any:
+        sql.append(text)
+        return real(self, text)
+
+    monkeypatch.setattr(store_module.DuckDBStore, "_run", spy)
+    one = model.create_baseline("v2-only", environment="training", version="v2")
+    assert not any("COUNT(DISTINCT" in q.upper() for q in sql)
+    v2 = logged[logged["version"] == "v2"]
+    assert one.prediction_ids_ == {"rows": len(v2), "ids": v2["id"].nunique(), "versions": None}
+    sql.clear()
+    both = model.create_baseline("both-versions", environment="training")
+    assert any("COUNT(DISTINCT" in q.upper() for q in sql)
+    assert both.prediction_ids_ is not None and both.prediction_ids_["ids"] == N
+
+
 def test_ids_repeated_across_environments_ask_for_one(tmp_path: Path) -> None:
     """One version, the same ids in training and validation: no version to name, so the
     note asks for one environment and version."""

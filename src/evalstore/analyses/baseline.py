@@ -410,10 +410,12 @@ def fit_baseline(
     if base.is_moving:
         return base
     t = query_table(reference)
-    aggregate = t.aggregate(n=t.count(), ids=t.prediction_id.nunique(), last=t["batch_id"].max())
-    (found,) = reference.execute(aggregate).to_pylist()
+    counts = {"n": t.count(), "last": t["batch_id"].max()}
+    if _may_repeat(reference):
+        counts["ids"] = t.prediction_id.nunique()
+    (found,) = reference.execute(t.aggregate(**counts)).to_pylist()
     n, base.through_batch = int(found["n"]), found["last"]
-    base.prediction_ids_ = _per_version(reference, n, int(found["ids"] or 0))
+    base.prediction_ids_ = _per_version(reference, n, int(found.get("ids", n) or 0))
     if n == 0:
         raise ParameterError(
             what,
@@ -463,10 +465,26 @@ def prediction_ids(reference: Dataset) -> dict[str, Any]:
     {'rows': 58000, 'ids': 29000, 'versions': {'v1': {...}, 'v2': {...}}}
     """
     t = query_table(reference)
+    if not _may_repeat(reference):
+        n = reference.count()
+        return _per_version(reference, n, n)
     (found,) = reference.execute(
         t.aggregate(n=t.count(), ids=t.prediction_id.nunique())
     ).to_pylist()
     return _per_version(reference, int(found["n"]), int(found["ids"] or 0))
+
+
+def _may_repeat(reference: Dataset) -> bool:
+    """Whether an id can be in more than one row of ``reference``: only across (environment,
+    version) pairs (the store keeps one row per pair and id), so only where it holds two
+    (from the store's batches: no count of distinct ids, 0.1-0.3 s on 1M rows)."""
+    envs, versions = reference.environments, reference.versions
+    held = [
+        pair
+        for pair in reference._store.pairs(reference.model_id)
+        if (envs is None or pair[0] in envs) and (versions is None or pair[1] in versions)
+    ]
+    return len(held) > 1
 
 
 def _per_version(reference: Dataset, rows: int, ids: int) -> dict[str, Any]:

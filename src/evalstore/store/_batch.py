@@ -329,16 +329,9 @@ class BatchWriter:
         the one read. Counted whether or not the value changed, as re-logged inferences are:
         re-sending the same actuals reports every one as replaced, and changes no read.
 
-        One semi-join aggregate in DuckDB (the batch's ids are unique: _check_duplicates);
-        skipped when the environment has no earlier actual."""
+        One semi-join aggregate in DuckDB (the batch's ids are unique: _check_duplicates)."""
         table = quote(self.actual_table)
         earlier = f"SELECT prediction_id FROM {table} WHERE environment = ? AND batch_id <> ?"
-        found = self.con.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM ({earlier}) LIMIT 1)",
-            [self.environment, self.batch_id],
-        ).fetchall()[0][0]
-        if not found:
-            return 0
         return int(
             self.con.execute(
                 f"SELECT count(*) FROM {table} WHERE batch_id = ? AND prediction_id IN ({earlier})",
