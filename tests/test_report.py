@@ -140,21 +140,27 @@ def test_drift_is_the_standalone_drift(setup, report: Report) -> None:
     assert {c.column: c.value for c in alone} == {c.column: c.value for c in report.drift}
     predicted = {c.column for c in report.prediction_drift}
     assert {"prediction_score", "prediction_label", "actual_label"} <= predicted
+    training, production = (model.dataset(environment=e) for e in ("training", "production"))
+    alone = drift(training, production, sorted(predicted))
+    assert {c.column: c.value for c in alone} == {
+        c.column: c.value for c in report.prediction_drift
+    }
+    assert alone.drifted_columns == report.prediction_drift.drifted_columns
 
 
 def test_drift_and_quality_read_beside_the_performance(
     setup, report: Report, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The report's drift and data quality read on the store's side threads while its
-    performance and slices read on the caller's, to the same results; an error on a side
-    thread reaches the caller."""
+    """The report's drift (features and predictions from one scan) and data quality read
+    on the store's side threads while its performance and slices read on the caller's, to
+    the same results; an error on a side thread reaches the caller."""
     import threading
 
     from evalstore.analyses import report as report_module
 
     _, model, _, _ = setup
     threads: dict[str, set[str]] = {}
-    for name in ("drift", "quality", "performance", "slices"):
+    for name in ("drift", "drift_families", "quality", "performance", "slices"):
         real = getattr(report_module, name)
 
         def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
@@ -165,9 +171,8 @@ def test_drift_and_quality_read_beside_the_performance(
     again = model.report(reference="training", current="production")
     here = threading.current_thread().name
     assert threads["performance"] == threads["slices"] == {here}
-    # the features' drift beside, the predictions' (a few columns) here
-    side = threads["quality"] | (threads["drift"] - {here})
-    assert here in threads["drift"] and len(side) >= 1
+    assert "drift" not in threads  # both families from drift_families' one scan
+    side = threads["quality"] | threads["drift_families"]
     assert all(name.startswith("evalstore-beside") for name in side)
     assert again.drift.to_dict() == report.drift.to_dict()
     assert again.quality.to_dict() == report.quality.to_dict()
@@ -175,7 +180,7 @@ def test_drift_and_quality_read_beside_the_performance(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the drift failed")
 
-    monkeypatch.setattr(report_module, "drift", broken)
+    monkeypatch.setattr(report_module, "drift_families", broken)
     with pytest.raises(RuntimeError, match="the drift failed"):
         model.report(reference="training", current="production")
 
@@ -263,6 +268,8 @@ def test_a_slice_better_than_overall_is_never_the_worst(report: Report, higher: 
     assert current.worst(1, reference=reference)[0].bin == "clerical"
     found = dataclasses.replace(report, slices_current=current, slices_reference=reference)
     assert [s.bin for s in found.worst_slices(10)] == ["prof"]
+    assert [s.bin for s in current.weak()] == ["prof"] and current.weak(0) == []
+    assert dataclasses.replace(current, higher_is_better=None).weak() == []
     [item] = [i for i in found.summary if i["topic"] == "slices"]
     assert item["text"].startswith(f"Worst slice: seg = prof, accuracy {sign * 0.55:.3g}")
     assert item["status"] == "info"  # within its interval of the overall value

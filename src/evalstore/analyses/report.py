@@ -54,7 +54,7 @@ from evalstore.analyses.baseline import (
     primary_metric,
 )
 from evalstore.analyses.binning import feature_columns
-from evalstore.analyses.drift import DriftResult, drift
+from evalstore.analyses.drift import DriftResult, drift, drift_families
 from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.performance import TIME_WINDOWS, PerformanceResult, performance
 from evalstore.analyses.quality import QualityResult, quality
@@ -140,10 +140,7 @@ class Report:
         but still beats the whole dataset is no weak spot. None for a metric without a
         direction (``mean_error``, a custom rate): no slice of it is worse than another."""
         found = self.slices_current
-        if found is None or found.higher_is_better is None:
-            return []
-        ranked = found.worst(len(found.rows), reference=self.slices_reference)
-        return [s for s in ranked if found.worse_than_overall(s)][:k]
+        return [] if found is None else found.weak(k, reference=self.slices_reference)
 
     @property
     def alerts(self) -> list[str]:
@@ -534,7 +531,7 @@ def build_report(
         clock = now
 
     with ExitStack() as stack:
-        step = stack.enter_context(progress_steps(f"report {model.name}", 7, progress))
+        step = stack.enter_context(progress_steps(f"report {model.name}", 6, progress))
         step("reading the current data")
         n_current, first, last = _span(current)
         if n_current == 0:
@@ -599,9 +596,21 @@ def build_report(
 
             return beside(current, run)
 
-        later_drift = timed(
-            "drift", lambda: drift(ref_ds, current, features, binnings=fitted.binnings_)
-        )
+        def drifts() -> tuple[DriftResult, DriftResult | None]:
+            """The features' and the predictions' drift (each family with its own false
+            discovery rate), from one scan of the current rows."""
+            if features and predicted:
+                found, preds = drift_families(
+                    ref_ds, current, [features, predicted], binnings=fitted.binnings_
+                )[0]
+                return found, preds
+            found = drift(ref_ds, current, features, binnings=fitted.binnings_)
+            preds = (
+                drift(ref_ds, current, predicted, binnings=fitted.binnings_) if predicted else None
+            )
+            return found, preds
+
+        later_drift = timed("drift", drifts)
         # the positive class as given: without one, integer labels other than 0/1 are not
         # checked against the scores (as quality() does)
         later_quality = timed(
@@ -630,12 +639,6 @@ def build_report(
         )
         lap("performance")
 
-        step("prediction drift")
-        prediction_drift = (
-            drift(ref_ds, current, predicted, binnings=fitted.binnings_) if predicted else None
-        )
-        lap("prediction_drift")
-
         step("slices")
         slice_names = wanted if wanted is not None else features
         slice_bins = {c: fitted.binnings_[c] for c in slice_names if c in fitted.binnings_}
@@ -662,7 +665,7 @@ def build_report(
                     )
         lap("slices")
         step("drift")
-        feature_drift = later_drift()
+        feature_drift, prediction_drift = later_drift()
         step("data quality")
         checked = later_quality()
         lap("waiting")

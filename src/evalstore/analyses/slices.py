@@ -278,6 +278,17 @@ class SliceResult:
         )
         return [self.rows[i] for *_, i in ranked[:k]]
 
+    def weak(self, k: int | None = None, reference: SliceResult | None = None) -> list[Slice]:
+        """The slices worse than overall (:meth:`worse_than_overall`), ranked as
+        :meth:`worst` ranks them, at most ``k`` (None: all): the weak spots of the model,
+        where a slice that fell most against ``reference`` but still beats the whole
+        dataset is none. Empty for a metric without a direction."""
+        if self.higher_is_better is None:
+            return []
+        ranked = self.worst(len(self.rows), reference=reference)
+        found = [s for s in ranked if self.worse_than_overall(s)]
+        return found if k is None else found[: _check_count("k", k)]
+
     def worse_than_overall(self, s: Slice) -> bool:
         """Whether slice ``s`` is worse than the whole dataset: its value below the overall
         value when higher is better, above it when lower is. False without a direction or

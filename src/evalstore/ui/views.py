@@ -486,10 +486,7 @@ class Views:
         """The view's slices worse than overall, worst first (none where the metric has no
         direction)."""
         found = self.slices(facts, view)
-        if found is None or found.higher_is_better is None:
-            return []
-        ranked = found.worst(len(found.rows))
-        return [s for s in ranked if found.worse_than_overall(s)]
+        return [] if found is None else found.weak()
 
     def health(self, facts: Facts) -> Health:
         """The default view's metric against the reference, drift and data-quality counts."""
