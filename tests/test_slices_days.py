@@ -538,3 +538,31 @@ def test_one_version_reads_its_day_with_the_queries_of_every_version(
     assert slices_module._BRANCHES.misses == built
     same(got, direct(v2, "roc_auc", binnings=bins))
     check_rows(got, pd.concat([frames["v2"], late], ignore_index=True), "roc_auc")
+
+
+def test_a_days_query_runs_in_halves_side_by_side(
+    model: tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The days' query (accuracy: one query, no histogram) runs as two halves of its
+    branches, one on the store's side thread, and the merged days equal the rows'."""
+    import threading
+
+    from evalstore.store import duckdb as store_module
+
+    m, frames, bins = model
+    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-07")
+    want = direct(ds, "accuracy", binnings=bins)
+    threads: list[str] = []
+    real = store_module.DuckDBStore._run
+
+    def spy(self: Any, sql: str) -> Any:
+        if "__es_window" in sql:
+            threads.append(threading.current_thread().name)
+        return real(self, sql)
+
+    monkeypatch.setattr(store_module.DuckDBStore, "_run", spy)
+    got = kept(ds, "accuracy", binnings=bins)
+    assert len(threads) == 2 and sum(t.startswith("evalstore-beside") for t in threads) == 1
+    same(got, want)
+    check_rows(got, production(frames), "accuracy")

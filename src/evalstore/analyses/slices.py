@@ -609,15 +609,12 @@ def _by_day(
         # by side: a day's rows are a row group or two, which DuckDB reads on one core, and
         # it plans a union of 26 branches in ~60 ms (the main query of the batch's day on
         # the 10M-row UI store: 0.21 s on one core, 0.06 s of it planning)
-        halves = [_halves([engine_table(q) for q in qs]) for qs in lists]
-        later = [
-            [beside(part, functools.partial(read, part, h)) for h in hs[i == 0 :]]
-            for i, hs in enumerate(halves)
-        ]
-        first = read(part, halves[0][0])
+        pieces = [(i, h) for i, qs in enumerate(lists) for h in _halves(qs)]
+        later = [beside(part, functools.partial(read, part, h)) for _, h in pieces[1:]]
+        got = [read(part, pieces[0][1]), *(f() for f in later)]
         results = [
-            pa.concat_tables(([first] if i == 0 else []) + [f() for f in fs])
-            for i, fs in enumerate(later)
+            pa.concat_tables([t for (j, _), t in zip(pieces, got, strict=True) if j == i])
+            for i in range(len(lists))
         ]
         split = [_merged.split(r, p, layout) for r, p in zip(results, plans, strict=True)]
         empty = [_merged.empty(r, p) for r, p in zip(results, plans, strict=True)]
@@ -657,8 +654,9 @@ def _by_day(
     return rows[0], {name: extra[first] for name, first in alias.items()}, ran
 
 
-def _halves(tables: list[ir.Table]) -> list[list[ir.Table]]:
-    """``tables`` in two halves (one where there is a single table)."""
+def _halves(queries: list[Any]) -> list[list[ir.Table]]:
+    """The engine tables of ``queries`` in two halves (one where there is a single one)."""
+    tables = [engine_table(q) for q in queries]
     half = (len(tables) + 1) // 2
     return [tables[:half], tables[half:]] if half < len(tables) else [tables]
 
