@@ -600,15 +600,14 @@ def build_report(
             """The features' and the predictions' drift (each family with its own false
             discovery rate), from one scan of the current rows."""
             if features and predicted:
-                found, preds = drift_families(
+                both = drift_families(
                     ref_ds, current, [features, predicted], binnings=fitted.binnings_
                 )[0]
-                return found, preds
+                return both[0], both[1]
             found = drift(ref_ds, current, features, binnings=fitted.binnings_)
-            preds = (
-                drift(ref_ds, current, predicted, binnings=fitted.binnings_) if predicted else None
-            )
-            return found, preds
+            if not predicted:
+                return found, None
+            return found, drift(ref_ds, current, predicted, binnings=fitted.binnings_)
 
         later_drift = timed("drift", drifts)
         # the positive class as given: without one, integer labels other than 0/1 are not

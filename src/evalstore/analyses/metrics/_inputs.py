@@ -314,7 +314,6 @@ def prepare(
     where each group's histogram is sorted for its cumulative sums."""
     cols = table.columns
     derived: dict[str, ir.Value] = {}
-    staged = False  # a multiclass model's class scores and argmax: _scored_classes
     has_label = "prediction_label" in cols
     classes: tuple[str, ...] = ()
     text_labels = False
@@ -358,7 +357,6 @@ def prepare(
                 derived[_SCORED] = _scored(table, classes)
                 for c in classes:
                     derived[_FILLED + c] = table[SCORE_PREFIX + c].cast("float64").coalesce(0.0)
-                staged = True
             has_label = has_label or has_score
             if actual is not None:
                 actual = actual.cast("string")
@@ -369,7 +367,7 @@ def prepare(
         derived[ACTUAL] = actual
         derived[HAS_ACTUAL] = actual.notnull()
     prepared = table.select(**dict(keys), **derived)
-    if staged:
+    if classes:  # a multiclass model's class scores and argmax read the select above
         kept = [name for name in [*keys, *derived] if not name.startswith(_FIRST)]
         prepared = _scored_classes(prepared, kept, classes)
     return MetricInput(
