@@ -76,6 +76,21 @@ BINARY_SCHEMA = es.Schema(
 )
 
 
+def random_classes(
+    scores: dict[str, str], n: int, seed: int, *, prefix: str, actual: str
+) -> pd.DataFrame:
+    """``n`` rows of random class scores summing to 1 (``scores``: class -> column), ids
+    ``prefix`` + i, a feature ``x`` and a random actual class in column ``actual``."""
+    rng = np.random.default_rng(seed)
+    raw = rng.random((n, len(scores)))
+    probs = raw / raw.sum(axis=1, keepdims=True)
+    frame = pd.DataFrame({"id": [f"{prefix}{i}" for i in range(n)], "x": rng.random(n)})
+    for i, column in enumerate(scores.values()):
+        frame[column] = probs[:, i]
+    frame[actual] = np.array(list(scores))[rng.integers(0, len(scores), n)]
+    return frame
+
+
 def multiclass_frame(n: int = 6, *, start: int = 0) -> pd.DataFrame:
     ids = np.arange(start, start + n)
     raw = np.stack([(ids % 3) + 1.0, (ids % 5) + 1.0, (ids % 7) + 1.0], axis=1)

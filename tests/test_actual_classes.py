@@ -18,6 +18,7 @@ import pytest
 from sklearn.metrics import accuracy_score
 
 import evalstore as es
+from conftest import random_classes
 from server_harness import Server, shared_server
 from test_bad_input import rejected
 
@@ -27,14 +28,7 @@ INFERENCES = es.Schema(prediction_id="id", features=["x"], prediction_score=SCOR
 
 
 def _frame(n: int = 200) -> pd.DataFrame:
-    rng = np.random.default_rng(5)
-    raw = rng.random((n, len(CLASSES)))
-    probs = raw / raw.sum(axis=1, keepdims=True)
-    frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "x": rng.random(n)})
-    for i, c in enumerate(CLASSES):
-        frame[SCORES[c]] = probs[:, i]
-    frame["truth"] = np.array(CLASSES)[rng.integers(0, len(CLASSES), n)]
-    return frame
+    return random_classes(SCORES, n, 5, prefix="r", actual="truth")
 
 
 def _misspelt(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import mean_absolute_error
 
 import evalstore as es
+from conftest import random_classes
 from server_harness import Server, shared_server
 from test_cli import run
 
@@ -24,14 +25,7 @@ SCORES = {c: f"p_{c}" for c in CLASSES}
 
 
 def _multiclass(n: int = 60) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    raw = rng.random((n, len(CLASSES)))
-    probs = raw / raw.sum(axis=1, keepdims=True)
-    frame = pd.DataFrame({"id": [f"m{i}" for i in range(n)], "x": rng.random(n)})
-    for i, c in enumerate(CLASSES):
-        frame[SCORES[c]] = probs[:, i]
-    frame["y"] = np.array(CLASSES)[rng.integers(0, len(CLASSES), n)]
-    return frame
+    return random_classes(SCORES, n, 0, prefix="m", actual="y")
 
 
 def _regression(n: int = 60) -> pd.DataFrame:
