@@ -77,21 +77,20 @@ class ModelAnalyses:
         """Metrics of the selected rows (all when ``dataset`` is None), overall or per group:
         ``performance(model.dataset(...), metrics, by=...)``. A numeric column in ``by`` is
         refused (there are no ``bins`` here): the error names what bins it."""
-        from evalstore.analyses.performance import numeric_by, performance
+        from evalstore.analyses.performance import performance, refuse_numeric_by
 
         rows = self._rows(dataset)
-        numeric = numeric_by(rows, by)
-        if numeric is not None:
-            raise ParameterError(
-                "by",
-                "a time window or a categorical, boolean or integer column",
-                numeric,
+        refuse_numeric_by(
+            rows,
+            by,
+            lambda numeric: (
                 f"{numeric!r} is numeric: model.slices(dataset, metric, "
                 f"columns=[{numeric!r}]) gives a metric per bin of it, and "
                 "evalstore.analyses.performance.performance(model.dataset(...), metrics, "
                 f"by={numeric!r}, bins={{{numeric!r}: [0, 30, 60]}}) groups it on edges of "
-                "your own.",
-            )
+                "your own."
+            ),
+        )
         return performance(
             rows,
             metrics,

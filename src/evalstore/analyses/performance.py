@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,14 @@ if TYPE_CHECKING:
 
     from evalstore.dataset import Dataset
 
-__all__ = ["TIME_WINDOWS", "PerformanceResult", "bin_index", "numeric_by", "performance"]
+__all__ = [
+    "TIME_WINDOWS",
+    "PerformanceResult",
+    "bin_index",
+    "numeric_by",
+    "performance",
+    "refuse_numeric_by",
+]
 
 #: ``by`` values that group by a window of the timestamp (UTC), and their Ibis units.
 #: Weeks start on Monday.
@@ -290,6 +297,19 @@ def numeric_by(dataset: Dataset, by: Any) -> str | None:
     names = [by] if isinstance(by, str) else by if isinstance(by, Sequence) else []
     table = query_table(dataset)
     return next((n for n in names if isinstance(n, str) and _needs_bins(table, n)), None)
+
+
+def refuse_numeric_by(dataset: Dataset, by: Any, advice: Callable[[str], str]) -> None:
+    """Raise the one error of a caller without ``bins`` given a numeric column in ``by``
+    (:func:`numeric_by`), with ``advice(column)``: what that caller can do instead."""
+    numeric = numeric_by(dataset, by)
+    if numeric is not None:
+        raise ParameterError(
+            "by",
+            "a time window or a categorical, boolean or integer column",
+            numeric,
+            advice(numeric),
+        )
 
 
 def _group_keys(table: ir.Table, by: Any, bins: Mapping[str, Any] | None) -> list[_Key]:

@@ -9,8 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from evalstore.analyses.performance import numeric_by, performance
-from evalstore.errors import ParameterError
+from evalstore.analyses.performance import performance, refuse_numeric_by
 from evalstore.server.deps import ModelDep, StateDep
 from evalstore.server.routes._analyses import (
     Confidence,
@@ -57,17 +56,16 @@ def get_performance(
     counted per group (``n_without_actual``)."""
     with reading(state):
         ds = selection.dataset(model)
-        numeric = numeric_by(ds, by)
-        if numeric is not None:
-            # no bins here: the slices endpoint bins a numeric column
-            raise ParameterError(
-                "by",
-                "a time window or a categorical, boolean or integer column",
-                numeric,
-                f"{numeric!r} is numeric and this endpoint takes no bin edges: GET "
-                f"/api/v1/models/{quote(model.name)}/slices?columns={quote(numeric)} gives "
-                "a metric per bin of it.",
-            )
+        # no bins here: the slices endpoint bins a numeric column
+        refuse_numeric_by(
+            ds,
+            by,
+            lambda numeric: (
+                f"{numeric!r} is numeric and this endpoint takes no bin edges: "
+                f"GET /api/v1/models/{quote(model.name)}/slices?columns={quote(numeric)} gives a "
+                "metric per bin of it."
+            ),
+        )
         result = performance(
             ds,
             metrics,
