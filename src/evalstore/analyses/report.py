@@ -17,13 +17,18 @@ What it computes (every part in the engine, from aggregates):
   metric (ROC AUC for scored binary models, else accuracy; MAE for regression) per time
   window of the current, with the prediction volume;
 - **drift** of every feature and tag (Benjamini-Hochberg across them), and separately of
-  the prediction and actual columns, on bins frozen on the reference;
+  the prediction and actual columns, on bins frozen on the reference, from one scan of the
+  current rows (``drift_families``);
 - **data quality** of the current against expectations learned on the reference;
 - **slices**: the primary metric per bin of every feature and tag, in both datasets; the
   worst slices of the current with their support and interval.
 
 With a baseline as the reference, its stored bins, expectations and performance are used
 and the reference rows are not read again, except for the reference's slices.
+
+The drift and the data quality read the current rows on the store's side threads while the
+performance and the slices read them on the caller's: a window's queries (its rows a row
+group or two) keep one core busy each.
 
 A binary model counts ``positive_class`` as the positive label: given to the report, else the
 baseline's (``create_baseline(..., positive_class=...)``), else ``True`` / ``1`` for boolean /
