@@ -317,3 +317,17 @@ def test_a_started_server_leaves_its_startup_objects_out_of_full_collections(
         gc.enable()
     assert seen[0] > 10_000
     assert seen[1] is None  # collected before the freeze, not kept for ever
+
+
+def test_the_printed_url_accepts_connections_before_the_server_starts() -> None:
+    """The socket serve() prints the URL of is listening already: a client connecting at
+    once (before uvicorn starts: it opens the store, then runs its startup) is queued, not
+    refused (a browser test reading the URL was refused under load)."""
+    from evalstore.server.app import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        client = socket.create_connection(sock.getsockname()[:2], timeout=5)
+        client.close()
+    finally:
+        sock.close()

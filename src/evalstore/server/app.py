@@ -221,12 +221,20 @@ def _docs(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+#: connections the listening socket queues before the server accepts them
+BACKLOG = 2048
+
+
 def _bind(host: str, port: int) -> socket.socket:
+    """The server's socket, bound and listening before the URL is printed: a client that
+    connects at once (a test, a script reading the URL) waits in the backlog while the
+    server starts, rather than being refused."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise ParameterError(
