@@ -199,6 +199,48 @@ def test_threads_share_one_store(store: es.Store) -> None:
         assert len(model.batches()) == 5
 
 
+def test_the_catalog_is_read_once_per_commit(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Models, batches, pairs and volumes are kept until the next commit: read again, they
+    cost no query; after a batch or a new model they hold it."""
+    engine = store._engine
+    model = store.model("m", task="binary_classification")
+    model.log(binary_frame(6), schema=BINARY_SCHEMA, version="v1", environment="training")
+    mid = model._record.id
+
+    def read() -> tuple[object, ...]:
+        return (
+            engine.pairs(mid),
+            engine.volumes(mid),
+            [b["batch_id"] for b in engine.batches(mid)],
+            [m.name for m in engine.models()],
+            engine.get_model("m"),
+        )
+
+    before = read()
+    fetched: list[str] = []
+    real_fetch = engine._fetch
+    monkeypatch.setattr(engine, "_fetch", lambda q, p=None: fetched.append(q) or real_fetch(q, p))
+    assert read() == before
+    assert fetched == []  # all kept
+    model.log(
+        binary_frame(4, start=6), schema=BINARY_SCHEMA, version="v2", environment="production"
+    )
+    store.model("n", task="regression")
+    pairs, volumes, batches, names, _ = read()
+    assert pairs == [("production", "v2"), ("training", "v1")]
+    assert volumes[("production", "v2")][0] == 4
+    assert len(batches) == 2
+    assert names == ["m", "n"]
+    assert fetched  # read again after the commits
+    # inside a snapshot the catalog is read as the snapshot sees it, never from what is kept
+    fetched.clear()
+    with engine.snapshot():
+        assert engine.pairs(mid) == pairs
+    assert fetched
+
+
 def test_progress_bar_on_request(store: es.Store, capsys: pytest.CaptureFixture[str]) -> None:
     model = store.model("m", task="regression")
     model.log(

@@ -271,6 +271,9 @@ class DuckDBStore(EvaluationStore):
         """aggregates per hour, forgotten for the hours a batch changes (``_profiles.py``)"""
         self._generation = 0
         """incremented by every committed write: a schema read before it is not cached"""
+        self._meta: dict[tuple[Any, ...], Any] = {}
+        """the catalog's answers (models, batches, pairs, volumes) since the last commit: a
+        page after a batch asked them ~10 times, 2-10 ms each on a busy store (``_known``)"""
         self._readers: dict[threading.Thread, _Reader] = {}
         self._reads = 0
         """reads in flight: closing waits for them"""
@@ -332,6 +335,31 @@ class DuckDBStore(EvaluationStore):
         with self._reading() as reader:
             rows: list[tuple[Any, ...]] = reader.cursor.execute(query, params or []).fetchall()
         return rows
+
+    def _known(self, key: tuple[Any, ...], read: Callable[[], T]) -> T:
+        """``read()``, a read of the catalog, kept until the next commit. Only this process
+        writes the store, so a commit is all that changes it; inside a snapshot, which may
+        see an older catalog, it is read again."""
+        reader = self._readers.get(threading.current_thread())
+        if reader is not None and reader.depth:
+            return read()
+        with self._idle:
+            if key in self._meta:
+                found: T = self._meta[key]
+                return found
+            generation = self._generation
+        value = read()
+        with self._idle:
+            if generation == self._generation:  # no commit in between
+                self._meta[key] = value
+        return value
+
+    def _committed(self) -> None:
+        """After a commit: what readers kept of the catalog is out of date."""
+        with self._idle:
+            self._generation += 1
+            self._schemas.clear()
+            self._meta.clear()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -405,7 +433,9 @@ class DuckDBStore(EvaluationStore):
     ) -> list[ModelRecord]:
         query = f"SELECT model_id, name, task, created_at FROM models {where} ORDER BY name"
         if con is None:
-            rows = self._fetch(query, params)
+            rows = self._known(
+                ("models", where, *(params or [])), lambda: self._fetch(query, params)
+            )
         else:
             rows = con.execute(query, params or []).fetchall()
         return [ModelRecord(int(r[0]), str(r[1]), Task(r[2]), r[3]) for r in rows]
@@ -426,6 +456,7 @@ class DuckDBStore(EvaluationStore):
                     (created,) = self._records(self.con, "WHERE name = ?", [name])
                     self._ensure_tables(created.id)
                     self.con.execute("COMMIT")
+                    self._committed()
                 except BaseException:
                     self.con.execute("ROLLBACK")
                     raise
@@ -526,9 +557,7 @@ class DuckDBStore(EvaluationStore):
                 forget = self._forget(model_id, kind, version, environment, first, last)
                 forget(replaced > 0, actuals > 0)
                 self.con.execute("COMMIT")
-                with self._idle:  # readers cache a schema only if no commit came between
-                    self._generation += 1
-                    self._schemas.clear()
+                self._committed()  # readers keep a schema only if no commit came between
                 forget(replaced > 0, actuals > 0)
             except duckdb.OutOfMemoryException as exc:
                 self.con.execute("ROLLBACK")
@@ -705,16 +734,23 @@ class DuckDBStore(EvaluationStore):
         if model_id is not None:
             query += " WHERE model_id = ?"
             params.append(model_id)
-        with self._reading() as reader:
-            cur = reader.cursor.execute(query + " ORDER BY batch_id", params)
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+        def read() -> tuple[list[str], list[tuple[Any, ...]]]:
+            with self._reading() as reader:
+                cur = reader.cursor.execute(query + " ORDER BY batch_id", params)
+                return [d[0] for d in cur.description], cur.fetchall()
+
+        names, rows = self._known(("batches", model_id), read)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def pairs(self, model_id: int) -> list[tuple[str, str]]:
-        rows = self._fetch(
-            "SELECT DISTINCT environment, version FROM batches WHERE model_id = ? "
-            "AND kind = 'inferences' AND rows > 0 ORDER BY ALL",
-            [model_id],
+        rows = self._known(
+            ("pairs", model_id),
+            lambda: self._fetch(
+                "SELECT DISTINCT environment, version FROM batches WHERE model_id = ? "
+                "AND kind = 'inferences' AND rows > 0 ORDER BY ALL",
+                [model_id],
+            ),
         )
         return [(r[0], r[1]) for r in rows]
 
@@ -722,6 +758,9 @@ class DuckDBStore(EvaluationStore):
         """:meth:`EvaluationStore.volumes` from the batches' counts and time ranges; the
         pairs where a batch replaced earlier rows (whose times the ranges still cover) or a
         batch has no range (logged before ranges were kept) are counted from their rows."""
+        return dict(self._known(("volumes", model_id), lambda: self._volumes(model_id)))
+
+    def _volumes(self, model_id: int) -> dict[tuple[str, str], tuple[int, Any, Any]]:
         found = self._fetch(
             "SELECT environment, version, sum(rows) - sum(replaced), min(first_ts), "
             "max(last_ts), bool_or(first_ts IS NULL) OR sum(replaced) > 0 FROM batches "
