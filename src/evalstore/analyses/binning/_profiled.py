@@ -369,8 +369,8 @@ def _runs(hours: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
 
 def _profile(
     profiles: Profiles, part: _Part, dataset: Dataset, pairs: list[Pair], full: list[datetime]
-) -> dict[datetime, Hour] | None:
-    """The hours of ``full`` with rows, summed over ``pairs``, computing in one query the
+) -> list[Mapping[datetime, Hour]] | None:
+    """The hours of ``full`` with rows, per pair of ``pairs``, computing in one query the
     hours the profiles lack."""
     key = part.query.op()
     entries = {pair: profiles.entry(key, dataset.model_id, *pair, part.columns) for pair in pairs}
@@ -387,16 +387,8 @@ def _profile(
                 profiles.keep(entries[pair], token, hours, found.get(pair, {}))
         values = [profiles.read(e, full) for e in entries.values()]
         if all(v is not None for v in values):
-            return _sum_pairs(part, values)  # type: ignore[arg-type]
+            return values  # type: ignore[return-value]
     return None
-
-
-def _sum_pairs(part: _Part, per_pair: Sequence[Mapping[datetime, Hour]]) -> dict[datetime, Hour]:
-    out: dict[datetime, list[Hour]] = {}
-    for hours in per_pair:
-        for hour, value in hours.items():
-            out.setdefault(hour, []).append(value)
-    return {h: v[0] if len(v) == 1 else part.add(v) for h, v in out.items()}
 
 
 #: built parts, per plan (``_count._PLANS``): ~25 ms of Python per view
@@ -468,16 +460,19 @@ def collect(
     window = _window(by)
     results: list[tuple[_Part, dict[datetime | None, Hour]]] = []
     for part in built:
-        by_hour = _profile(profiles, part, dataset, pairs, full)
-        if by_hour is None:
+        per_pair = _profile(profiles, part, dataset, pairs, full)
+        if per_pair is None:
             return None
         # the partial hours at the edges (their own hours: ``full`` holds whole ones only)
         for a, b in ((lo, first), (last, hi)):
             if a < b:
-                by_hour.update(_sum_pairs(part, list(part.hours(dataset, a, b, pairs).values())))
+                per_pair.extend(part.hours(dataset, a, b, pairs).values())
+        # each window's hours of every pair, added once (a week by the day: 7 additions
+        # rather than one per hour and one per day)
         windows: dict[datetime | None, list[Hour]] = {}
-        for hour in sorted(by_hour):
-            windows.setdefault(window(hour), []).append(by_hour[hour])
+        for hours in per_pair:
+            for hour, value in hours.items():
+                windows.setdefault(window(hour), []).append(value)
         if by is None and not windows:
             windows[None] = []
         results.append((part, {w: part.add(values) for w, values in windows.items()}))
