@@ -746,6 +746,37 @@ def test_compare_counts_side_a_on_the_baselines_bins(churn_store: es.Store) -> N
     assert all(c.n_reference == len(rows) for c in found.drift)
 
 
+def test_compare_of_two_versions_counts_their_new_hours_in_one_scan(
+    tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v1 against v2 over the same days, after a batch of each: the hours the profiles lack
+    are counted for both versions by one query per part (not one per side), and the drift
+    equals the drift read from the rows."""
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.compare import Side, compare
+    from evalstore.ui.views import Views
+
+    with _warmed_churn(tmp_path, data) as (store, churn):
+        day = _late_batch(churn, "v1")
+        _late_batch(churn, "v2")
+        engine = store._engine
+        runs: list[str] = []
+        real = engine._run
+        monkeypatch.setattr(engine, "_run", lambda sql: runs.append(sql) or real(sql))
+        views = Views(store, ResultCache())
+        facts = views.facts("churn")
+        a, b = Side("production", "v1", day, None), Side("production", "v2", day, None)
+        found = compare(views, facts, a, b)
+        hourly = [sql for sql in runs if "DATE_TRUNC('HOUR'" in sql]
+        assert len(hourly) == 2  # the columns actuals change, and the others
+        assert all("'v1', 'v2'" in sql for sql in hourly)
+        store._engine.keep_profiles(False)
+        plain = compare(Views(store, ResultCache()), views.facts("churn"), a, b)
+        assert found.drift is not None and plain.drift is not None
+        assert found.drift.to_dict() == plain.drift.to_dict() or _close(found.drift, plain.drift)
+        assert found.rows_a == plain.rows_a and found.rows_b == plain.rows_b
+
+
 def _compare_rows(page: str) -> tuple[int, int]:
     cell = r"<td class=\"num\">([\d,]+)</td>"
     found = re.search(r"<td>rows</td>" + cell + cell, page)
