@@ -375,6 +375,27 @@ def test_per_window_equals_the_overall_result_on_each_slice(
     assert replace(grouped, queries=3) == by_day and grouped.queries == 6
 
 
+def test_a_scan_of_the_same_columns_is_built_once(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another window of the same columns and expectations reuses the scan's aggregates
+    (built once), and gets what a scan built anew gets."""
+    rng = np.random.default_rng(11)
+    model = log(store, {"training": frame(rng, 200), "production": frame(rng, 300, days=4)})
+    exp = learn_expectations(model.dataset(environment="training"))
+    middle = pd.Timestamp("2024-05-08")
+    first = model.dataset(environment="production", end=middle)
+    later = model.dataset(environment="production", start=middle)
+    quality(first, exp)
+    built: list[str] = []
+    real = _scan._aggregates
+    monkeypatch.setattr(_scan, "_aggregates", lambda *a: built.append(a[1]) or real(*a))
+    again = quality(later, exp)
+    assert built == []
+    monkeypatch.setattr(_scan, "_AGGREGATES", _scan.Memo(1))  # nothing kept: built anew
+    assert quality(later, exp) == again and built
+
+
 @pytest.mark.parametrize("by", list(WINDOWS))
 def test_windows_are_utc_hours_days_monday_weeks_and_months(store: es.Store, by: str) -> None:
     rng = np.random.default_rng(3)

@@ -31,6 +31,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from evalstore._memo import Memo
 from evalstore.analyses.binning import WINDOWS, collect
 from evalstore.analyses.binning._profiled import by_windows
 from evalstore.dataset import query_table
@@ -159,6 +160,10 @@ def _read(row: Mapping[str, Any], key: str, target: Target) -> Counts:
     return Counts(valid, distinct, low, high, below, above, rows)
 
 
+#: built scans: the aggregates of 28 columns cost ~15 ms of Ibis per quality view
+_AGGREGATES: Memo[dict[str, Any]] = Memo(128)
+
+
 def scan(
     dataset: Dataset,
     targets: Sequence[Target],
@@ -171,9 +176,16 @@ def scan(
     Windows without rows are absent; overall (``by`` None) there is always one, key None.
     """
     t = query_table(dataset)
-    aggs: dict[str, Any] = {"n_": t.count(), **extra}
-    for i, target in enumerate(targets):
-        aggs.update(_aggregates(t, f"q{i}_", target, exact_distinct))
+
+    def build() -> dict[str, Any]:
+        aggs: dict[str, Any] = {"n_": t.count(), **extra}
+        for i, target in enumerate(targets):
+            aggs.update(_aggregates(t, f"q{i}_", target, exact_distinct))
+        return aggs
+
+    # the same columns, targets and extra aggregates build the same query
+    more = tuple((k, v.op()) for k, v in extra.items())
+    aggs = _AGGREGATES.get((t.op(), tuple(targets), exact_distinct, more), build)
     out: dict[Window, Scanned] = {}
     for window, (_, row) in collect(dataset, {}, aggs, by=by).items():
         columns = {tg.name: _read(row, f"q{i}_", tg) for i, tg in enumerate(targets)}
