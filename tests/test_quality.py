@@ -378,22 +378,27 @@ def test_per_window_equals_the_overall_result_on_each_slice(
 def test_a_scan_of_the_same_columns_is_built_once(
     store: es.Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another window of the same columns and expectations reuses the scan's aggregates
-    (built once), and gets what a scan built anew gets."""
+    """Another window of the same columns and expectations reuses the scan's aggregates and
+    its GROUP BY of a column's values (built once), and gets what queries built anew get."""
     rng = np.random.default_rng(11)
-    model = log(store, {"training": frame(rng, 200), "production": frame(rng, 300, days=4)})
+    cur = frame(rng, 300, days=4, new_share=0.3)
+    model = log(store, {"training": frame(rng, 200), "production": cur})
     exp = learn_expectations(model.dataset(environment="training"))
     middle = pd.Timestamp("2024-05-08")
     first = model.dataset(environment="production", end=middle)
     later = model.dataset(environment="production", start=middle)
     quality(first, exp)
     built: list[str] = []
-    real = _scan._aggregates
-    monkeypatch.setattr(_scan, "_aggregates", lambda *a: built.append(a[1]) or real(*a))
+    for name in ("_aggregates", "_category_query"):
+        real = getattr(_scan, name)
+        monkeypatch.setattr(_scan, name, lambda *a, _f=real, _n=name: built.append(_n) or _f(*a))
     again = quality(later, exp)
+    assert again.column("city").new_categories  # its values were grouped
     assert built == []
-    monkeypatch.setattr(_scan, "_AGGREGATES", _scan.Memo(1))  # nothing kept: built anew
-    assert quality(later, exp) == again and built
+    for memo in ("_AGGREGATES", "_QUERIES"):  # nothing kept: built anew
+        monkeypatch.setattr(_scan, memo, _scan.Memo(1))
+    assert quality(later, exp) == again
+    assert set(built) == {"_aggregates", "_category_query"}
 
 
 @pytest.mark.parametrize("by", list(WINDOWS))
