@@ -99,6 +99,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import evalstore as es
+from _speed import python_loop_seconds
 
 HERE = Path(__file__).resolve()
 RESULTS = HERE.parent / "results"
@@ -1130,6 +1131,7 @@ def machine(load_start: tuple[float, ...]) -> dict[str, Any]:
     info |= {"os": platform.platform(), "python": platform.python_version()}
     info["load start"] = " ".join(f"{x:.2f}" for x in load_start)
     info["load end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    info["python loop 5M s"] = f"{python_loop_seconds():.2f}"  # the machine's speed now
     for package in ("evalstore", "duckdb", "ibis-framework", "pyarrow", "pandas", "numpy"):
         try:
             info[package] = version(package)
