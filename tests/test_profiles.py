@@ -282,6 +282,28 @@ def test_quality_from_profiles_equals_quality_from_rows(
     assert any(env == "production" for _, env, _, _ in kept)  # quality read the profiles
 
 
+def test_quality_counts_of_kept_hours_are_not_read_again(
+    store: es.Store, model: es.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data quality's range and category counts (``count_if`` on DuckDB) add up across
+    hours: once the hours are kept, a range of whole hours reads none of them from the
+    rows (only the distinct counts, which do not add up)."""
+    from evalstore.analyses.quality import quality
+
+    expectations = model.create_baseline("t", environment="training").expectations_
+    engine = store._engine
+    runs: list[str] = []
+    real = engine._run
+    monkeypatch.setattr(engine, "_run", lambda sql: runs.append(sql) or real(sql))
+    quality(model.dataset(environment="production"), expectations, by="hour")
+    assert [sql for sql in runs if "COUNT_IF" in sql.upper()]  # the hours' counts
+    runs.clear()
+    week = model.dataset(environment="production", start="2024-03-02", end="2024-03-09")
+    found = quality(week, expectations, by="day")
+    assert found.windows and runs
+    assert not [sql for sql in runs if "COUNT_IF" in sql.upper()]
+
+
 def test_profiles_hold_at_most_max_bytes_dropping_the_least_recently_used() -> None:
     hour = datetime(2024, 3, 1, 5)
     value = (np.zeros(500, dtype=np.int64), (1.0,))  # about 4 KB

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from evalstore._memo import Memo
 from evalstore.analyses.binning._binning import WINDOWS
+from evalstore.analyses.binning._columns import COUNT_IF
 from evalstore.dataset import Dataset, beside, query_table
 from evalstore.store._profiles import HOUR, Profiles, floor_hour
 
@@ -237,6 +238,7 @@ def _span_runs(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetim
 #: how an aggregate over a range follows from its hours' values (those that are not NULL)
 _MERGES: dict[type, Callable[[list[Any]], Any]] = {
     ops.Sum: sum,
+    COUNT_IF: sum,
     ops.Count: sum,
     ops.CountStar: sum,
     ops.Min: min,

@@ -33,6 +33,7 @@ import ibis.expr.types as ir
 
 from evalstore._memo import Memo
 from evalstore.analyses.binning import WINDOWS, collect
+from evalstore.analyses.binning._columns import _uses_duckdb, count_true
 from evalstore.analyses.binning._profiled import by_windows
 from evalstore.dataset import query_table
 from evalstore.errors import ParameterError, did_you_mean
@@ -129,7 +130,7 @@ class Scanned:
     extra: dict[str, Any]
 
 
-def _aggregates(t: ir.Table, key: str, target: Target, exact: bool) -> dict[str, Any]:
+def _aggregates(t: ir.Table, key: str, target: Target, exact: bool, duckdb: bool) -> dict[str, Any]:
     x = values_of(t[target.name])
     # booleans have no min/max in every engine; as 0/1 they do, and min == max still
     # means constant
@@ -141,11 +142,11 @@ def _aggregates(t: ir.Table, key: str, target: Target, exact: bool) -> dict[str,
         f"{key}max": ordered.max(),
     }
     if target.low is not None:
-        aggs[f"{key}below"] = (x < target.low).sum()
+        aggs[f"{key}below"] = count_true(x < target.low, duckdb)
     if target.high is not None:
-        aggs[f"{key}above"] = (x > target.high).sum()
+        aggs[f"{key}above"] = count_true(x > target.high, duckdb)
     for j, value in enumerate(target.categories or ()):
-        aggs[f"{key}e{j}"] = (x == ibis.literal(value)).sum()
+        aggs[f"{key}e{j}"] = count_true(x == ibis.literal(value), duckdb)
     return aggs
 
 
@@ -178,16 +179,17 @@ def scan(
     Windows without rows are absent; overall (``by`` None) there is always one, key None.
     """
     t = query_table(dataset)
+    duckdb = _uses_duckdb(dataset)
 
     def build() -> dict[str, Any]:
         aggs: dict[str, Any] = {"n_": t.count(), **extra}
         for i, target in enumerate(targets):
-            aggs.update(_aggregates(t, f"q{i}_", target, exact_distinct))
+            aggs.update(_aggregates(t, f"q{i}_", target, exact_distinct, duckdb))
         return aggs
 
     # the same columns, targets and extra aggregates build the same query
     more = tuple((k, v.op()) for k, v in extra.items())
-    aggs = _AGGREGATES.get((t.op(), tuple(targets), exact_distinct, more), build)
+    aggs = _AGGREGATES.get((t.op(), tuple(targets), exact_distinct, duckdb, more), build)
     out: dict[Window, Scanned] = {}
     for window, (_, row) in collect(dataset, {}, aggs, by=by).items():
         columns = {tg.name: _read(row, f"q{i}_", tg) for i, tg in enumerate(targets)}
