@@ -21,6 +21,7 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import scipy.stats
 from hypothesis import HealthCheck, given, settings
@@ -455,6 +456,33 @@ def test_one_row(store: es.Store) -> None:
     # one value is constant, but far below min_rows: no constant issue, nothing vanished
     assert not {i.check for i in res.issues} & {"constant", "vanished_categories"}
     assert quality(model.dataset(environment="production"), exp, min_rows=1).warnings
+
+
+def test_a_nan_from_arrow_is_a_missing_value(store: es.Store) -> None:
+    """pandas makes a float NaN NULL; Arrow keeps it, and the store holds it as NaN: it
+    is missing all the same, and never valid, out of range, a minimum or a maximum, per
+    window too (where the counts come from each hour)."""
+    rng = np.random.default_rng(5)
+    model = log(store, {"training": frame(rng, 40, missing=0.0)})
+    exp = learn_expectations(model.dataset(environment="training"))
+    exp["x"].min, exp["x"].max = 0.0, 1.0
+    x = [math.nan, 0.5, math.nan, 2.5, -1.5, None, 10.0, math.nan, 0.25]
+    cur = frame(rng, len(x), start=500, missing=0.0).drop(columns="x")
+    table = pa.Table.from_pandas(cur, preserve_index=False).append_column(
+        "x", pa.array(x, pa.float64())
+    )
+    model.log(table, schema=SCHEMA, version="v1", environment="production", progress=False)
+    current = model.dataset(environment="production")
+    stored = current.to_arrow().column("x").to_pylist()
+    assert sum(v is not None and math.isnan(v) for v in stored) == 3  # kept as NaN
+    for by in (None, "hour"):
+        res = quality(current, exp, by=by)
+        columns = [c for c in res.columns if c.column == "x"]
+        assert sum(c.missing for c in columns) == 4
+        assert sum(c.out_of_range["below"] for c in columns) == 1
+        assert sum(c.out_of_range["above"] for c in columns) == 2
+        assert min(c.min for c in columns if c.min is not None) == -1.5
+        assert max(c.max for c in columns if c.max is not None) == 10.0
 
 
 def test_all_null_column(store: es.Store) -> None:

@@ -131,20 +131,26 @@ class Scanned:
 
 
 def _aggregates(t: ir.Table, key: str, target: Target, exact: bool, duckdb: bool) -> dict[str, Any]:
-    x = values_of(t[target.name])
+    raw = t[target.name]
+    x = values_of(raw)
     # booleans have no min/max in every engine; as 0/1 they do, and min == max still
     # means constant
     ordered = x.cast("int8") if target.dtype.is_boolean() else x
+    # DuckDB orders NaN above every number: counts of a float column compare it as it is,
+    # without making NaN NULL first (its CASE in each aggregate costs ~20% of a scan
+    # of 100k rows)
+    plain = duckdb and raw.type().is_floating()
     aggs = {
-        f"{key}valid": x.count(),
+        f"{key}valid": count_true(~raw.isnan(), duckdb) if plain else x.count(),
         f"{key}distinct": x.nunique() if exact else x.approx_nunique(),
         f"{key}min": ordered.min(),
         f"{key}max": ordered.max(),
     }
     if target.low is not None:
-        aggs[f"{key}below"] = count_true(x < target.low, duckdb)
+        aggs[f"{key}below"] = count_true((raw if plain else x) < target.low, duckdb)
     if target.high is not None:
-        aggs[f"{key}above"] = count_true(x > target.high, duckdb)
+        above = (raw > target.high) & ~raw.isnan() if plain else x > target.high
+        aggs[f"{key}above"] = count_true(above, duckdb)
     for j, value in enumerate(target.categories or ()):
         aggs[f"{key}e{j}"] = count_true(x == ibis.literal(value), duckdb)
     return aggs
