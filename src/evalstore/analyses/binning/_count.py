@@ -28,6 +28,7 @@ from evalstore.analyses.binning._columns import (
     _duckdb_histogram,
     _valid_count,
     column_kinds,
+    count_true,
 )
 from evalstore.dataset import query_table
 
@@ -50,15 +51,18 @@ def ints(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(numbers(column), dtype=np.int64)
 
 
-def _sums(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any], Decoder]:
-    """Portable aggregates for one column's histogram: cumulative sums of comparisons."""
+def _sums(
+    t: ir.Table, key: str, b: Binning, duckdb: bool = False
+) -> tuple[dict[str, Any], Decoder]:
+    """Portable aggregates for one column's histogram: cumulative sums of comparisons
+    (a category's rows by DuckDB's ``count_if`` there: ~5% of a drift scan)."""
     x = t[b.column_ or ""]
     aggs: dict[str, Any] = {}
     if b.kind_ == "categorical":
         cats = b.categories_ or ()
         aggs[f"{key}v"] = _valid_count(x)
         for j, value in enumerate(cats):
-            aggs[f"{key}e{j}"] = (x == ibis.literal(value)).sum()
+            aggs[f"{key}e{j}"] = count_true(x == ibis.literal(value), duckdb)
 
         def categorical(table: pa.Table) -> np.ndarray:
             n, valid = ints(table, "n"), ints(table, f"{key}v")
@@ -139,7 +143,10 @@ def _plan(
                 f"binnings[{name!r}]", "a categorical binning for a non-float column", b
             )
         engine = fast and b.kind_ == "numeric" and bool(b.edges_)
-        column_aggs, decoders[name] = (_engine_histogram if engine else _sums)(t, f"b{i}_", b)
+        key = f"b{i}_"
+        column_aggs, decoders[name] = (
+            _engine_histogram(t, key, b) if engine else _sums(t, key, b, fast)
+        )
         aggs.update(column_aggs)
         parts[name] = list(column_aggs)
     if aggs:
