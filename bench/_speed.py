@@ -1,8 +1,9 @@
 """How fast this machine runs plain Python at the time of a benchmark.
 
 The same benchmark on the same 2-core machine varies from one hour to the next (by a third
-and more: other work on the host), so each result says how long a fixed piece of work took
-when it was measured; two results are compared in proportion to it.
+and more: other work on the host), so each result says how long a fixed piece of Python took
+when it was measured: one side of the run's conditions, beside the load averages (DuckDB's
+queries vary as well, not in step with it).
 """
 
 from __future__ import annotations
