@@ -384,6 +384,36 @@ def test_to_batches_reads_the_rows_to_arrow_reads_in_batches(store: es.Store) ->
         ds.to_batches(rows=0)
 
 
+def test_an_aggregate_is_read_as_a_statement_rows_through_a_relation(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An aggregate runs as one statement (a relation binds its query twice: to describe it,
+    then to run it); whole rows come through a relation. Both give the same Arrow."""
+    model = store.model("m", task="binary_classification")
+    model.log(binary_frame(30), schema=BINARY_SCHEMA, version="v1", environment="production")
+    engine = store._engine
+    ds = model.dataset()
+    t = ds.table
+    relations: list[str] = []
+    cursor_type = type(engine.con.cursor())
+    real_sql = cursor_type.sql
+
+    def sql(cursor: object, query: str, *args: object) -> object:
+        relations.append(query)
+        return real_sql(cursor, query, *args)
+
+    monkeypatch.setattr(cursor_type, "sql", sql)
+    by_region = t.group_by("region").aggregate(n=t.count(), mean=t.prediction_score.mean())
+    statement = ds.execute(by_region).sort_by("region")
+    assert relations == []
+    rows = ds.to_arrow().sort_by("prediction_id")
+    assert len(relations) == 1
+    assert engine.read_rows(by_region).sort_by("region").equals(statement)
+    assert engine.execute(t).sort_by("prediction_id").equals(rows)
+    assert statement.schema == engine.read_rows(by_region).schema
+    assert rows.num_rows == 30
+
+
 def test_an_abandoned_stream_ends_its_read(store: es.Store) -> None:
     """A stream holds a read (closing the store waits for reads) only while it is used."""
     model = store.model("m", task="binary_classification")

@@ -235,7 +235,7 @@ class Dataset:
 
     def to_arrow(self) -> pa.Table:
         """Every selected row as an Arrow table (actuals joined; missing ones are null)."""
-        return self._store.execute(self.table)
+        return self._store.read_rows(self.table)
 
     def to_batches(self, rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Every selected row, as Arrow record batches of at most ``rows`` rows, read from the

@@ -124,6 +124,11 @@ class EvaluationStore(abc.ABC):
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression and return its result as Arrow."""
 
+    def read_rows(self, table: ir.Table) -> pa.Table:
+        """The rows of ``table`` as Arrow: :meth:`execute` for a result that may be large
+        (an engine may read it another way)."""
+        return self.execute(table)
+
     def execute_template(self, expr: ir.Expr, template: ir.Table, selection: ir.Table) -> pa.Table:
         """Run ``expr``, built on a dataset's ``template``, on the rows of ``selection``.
 
