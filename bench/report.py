@@ -1227,9 +1227,14 @@ def main() -> None:
         raise SystemExit(f"no run_bench.sh in {args.anchors}: pass --anchors or --skip-anchors")
     started, load_start = datetime.now(), os.getloadavg()
     snapshot = Path(tempfile.mkdtemp(prefix="evalstore-src-")) if args.snapshot else None
+    # the children run evalstore as installed, its modules compiled to bytecode (pip does it
+    # when it installs; an editable checkout under PYTHONDONTWRITEBYTECODE compiles each
+    # module it imports in every process: ~0.1 s of a fresh report)
     if snapshot is not None:
         shutil.copytree(Path(es.__file__).parent, snapshot / "evalstore")
         compileall.compile_dir(snapshot / "evalstore", quiet=1)
+    else:
+        compileall.compile_dir(Path(es.__file__).parent, quiet=1)
         global CHILD_ENV
         path = os.pathsep.join(filter(None, [str(snapshot), os.environ.get("PYTHONPATH")]))
         CHILD_ENV = os.environ | {"PYTHONPATH": path}
