@@ -467,6 +467,44 @@ def test_views_share_one_drift_scan_and_count_from_the_facts(churn_store: es.Sto
     assert health.drifted == views.drift(facts, health.view)[0].drifted_columns  # type: ignore[union-attr]
 
 
+def test_the_metric_over_time_is_on_the_slices_score_bins(
+    churn_store: es.Store, data: dict[str, pd.DataFrame]
+) -> None:
+    """The overview's AUC per window is performance() on the slices' 2^10 score bins (as a
+    report's over time), each within its error bound of scikit-learn's exact AUC."""
+    from sklearn.metrics import roc_auc_score
+
+    from evalstore.analyses.performance import performance
+    from evalstore.analyses.slices import SCORE_BINS
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    views = Views(churn_store, ResultCache())
+    facts = views.facts("churn")
+    view = views.resolve(facts, {"version": "v1", "metric": "roc_auc", "window": "day"})
+    found = views.over_time(facts, view)
+    current = views.current(facts, view)
+    positive = views.positive_class(facts)
+    assert (
+        found.to_dict()
+        == (
+            performance(
+                current, ["roc_auc"], by="day", positive_class=positive, score_bins=SCORE_BINS
+            )
+        ).to_dict()
+    )
+    frame = data["v1"].assign(day=data["v1"]["ts"].dt.floor("D"))
+    days = [r for r in found.rows if r["value"] is not None]
+    assert len(days) == 10
+    for row in days:
+        rows = frame[frame["day"] == pd.Timestamp(row["day"]).tz_localize(None)]
+        exact = roc_auc_score(rows["churned"] == found.positive_class, rows["score"])
+        bound = row["detail"]["error_bound"]
+        assert row["detail"]["bins"] == SCORE_BINS
+        assert 0 <= bound < 0.01
+        assert abs(row["value"] - exact) <= bound + 1e-12
+
+
 def test_health_computes_its_quality_and_drift_ahead_on_other_threads(
     churn_store: es.Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
