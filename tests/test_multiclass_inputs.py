@@ -252,3 +252,26 @@ def test_the_argmax_sql_grows_with_the_classes() -> None:
         sizes[k] = len(ibis.to_sql(query, dialect="duckdb"))
     assert sizes[10] < 20_000
     assert sizes[20] < 2.2 * sizes[10] and sizes[40] < 2.2 * sizes[20]
+
+
+def test_metrics_of_one_input_share_their_counts() -> None:
+    """The confusion counts and the input's columns are built once per input for every
+    metric that asks for them (each Ibis operation is validated as it is made): the
+    metrics of a binary input return the same expressions, not equal copies."""
+    import ibis
+
+    from evalstore.analyses.metrics import get_metric
+    from evalstore.analyses.metrics._inputs import prepare
+    from evalstore.schema import Task
+
+    t = ibis.table(
+        {"prediction_score": "float64", "prediction_label": "int64", "actual_label": "int64"}
+    )
+    inputs = prepare(t, Task.BINARY_CLASSIFICATION, {})
+    keys = ("accuracy", "precision", "recall", "f1", "fpr", "fnr", "specificity")
+    found = [get_metric(k).aggregates_for(inputs) for k in keys]
+    for counts in found:
+        assert set(counts) == {"tp", "fp", "fn", "tn"}
+        assert all(counts[c] is found[0][c] for c in counts)
+    assert inputs.score is inputs.score
+    assert inputs.is_positive is inputs.is_positive
