@@ -1233,11 +1233,11 @@ def main() -> None:
     if snapshot is not None:
         shutil.copytree(Path(es.__file__).parent, snapshot / "evalstore")
         compileall.compile_dir(snapshot / "evalstore", quiet=1)
-    else:
-        compileall.compile_dir(Path(es.__file__).parent, quiet=1)
         global CHILD_ENV
         path = os.pathsep.join(filter(None, [str(snapshot), os.environ.get("PYTHONPATH")]))
         CHILD_ENV = os.environ | {"PYTHONPATH": path}
+    else:
+        compileall.compile_dir(Path(es.__file__).parent, quiet=1)
     api_error = report_api_ready()
     if api_error:
         print(f"WARNING: the report API does not import yet: {api_error}", file=sys.stderr)
@@ -1300,7 +1300,10 @@ def main() -> None:
     sources = sorted({r["source"] for runs in ev_runs.values() for r in runs if "source" in r})
     info["evalstore source"] = ", ".join(sources)
     paths = sorted({r["evalstore_path"] for rs in ev_runs.values() for r in rs if "source" in r})
-    info["evalstore ran from"] = ", ".join(paths) + (" (a snapshot)" if args.snapshot else "")
+    # said from where the children imported evalstore, not from the flag
+    inside = snapshot is not None and all(Path(p).is_relative_to(snapshot) for p in paths)
+    note = " (a snapshot)" if inside else " (NOT the snapshot asked for)" if snapshot else ""
+    info["evalstore ran from"] = ", ".join(paths) + note
     info["report API"] = "imports" if api_error is None else f"missing ({api_error})"
 
     lines = ["machine: " + ", ".join(f"{k} {v}" for k, v in info.items() if k != "anchors")]
