@@ -174,3 +174,17 @@ def test_quality_counts_a_large_category_set_beside_its_scan(
     assert got.to_dict() == want.to_dict()
     vanished = [i for i in got.issues if i.column == "city" and i.check == "vanished_categories"]
     assert vanished and vanished[0].count == SUMS_LIMIT + 1
+
+
+def test_work_beside_sees_the_callers_context(model: es.Model) -> None:
+    """Work started beside runs in the caller's context: a read inside the warmer's
+    ``keeping()`` keeps its days on the side thread too (the compare page's metrics run
+    beside its drift)."""
+    from evalstore.analyses import _merged
+
+    ds = model.dataset(environment="production")
+    assert beside(ds, _merged.filling)() is False
+    with _merged.keeping():
+        started = beside(ds, lambda: (threading.current_thread(), _merged.filling()))
+        thread, filling = started()
+    assert thread is not threading.current_thread() and filling is True

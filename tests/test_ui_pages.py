@@ -580,12 +580,14 @@ def test_the_warmer_keeps_the_hourly_quality_of_the_whole_history(
         assert kept.to_dict() == rows.to_dict()
 
 
-def _slice_days_read(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """The (versions, start, end) of every read of the slices' days from the rows, from now."""
+def _slice_days_read(monkeypatch: pytest.MonkeyPatch, module: Any = None) -> list[tuple[Any, ...]]:
+    """The (versions, start, end) of every read of the slices' days from the rows, from now
+    (of the days of ``module``: the performance's, ``analyses._days``)."""
     from evalstore.analyses import slices as slices_module
 
     read: list[tuple[Any, ...]] = []
-    real = slices_module.by_pair_windows
+    module = module or slices_module
+    real = module.by_pair_windows
 
     def spy(ds: Any, key: Any, columns: Any, by: str, compute: Any, fill: bool) -> Any:
         def recorded(part: Any) -> Any:
@@ -594,7 +596,7 @@ def _slice_days_read(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
         return real(ds, key, columns, by, recorded, fill)
 
-    monkeypatch.setattr(slices_module, "by_pair_windows", spy)
+    monkeypatch.setattr(module, "by_pair_windows", spy)
     return read
 
 
@@ -657,6 +659,50 @@ def test_the_warmer_keeps_four_weeks_of_slices_and_the_accuracys(
             want = fresh.slices(facts, fresh.resolve(facts, query))
             assert got is not None and want is not None
             assert got.to_dict() == want.to_dict(), query
+
+
+def test_the_warmer_keeps_the_days_of_the_health_metric_and_the_versions_metrics(
+    tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After warm(), a batch into the last day of v1: the health page's metric, and a
+    comparison of v1 with v2 over their last ``SLICE_DAYS`` (longer than the default view),
+    each read that day of v1 alone (``analyses/_days.py``), and equal what the rows give."""
+    from evalstore.analyses import _days
+    from evalstore.ui import state
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.compare import Side, compare
+    from evalstore.ui.views import Views
+
+    monkeypatch.setattr(state, "FULL_RANGE_ROWS", 100)  # the default view: the last 7 days
+    with _warmed_churn(tmp_path, data) as (store, churn):
+        read = _slice_days_read(monkeypatch, _days)
+        last = _late_batch(churn, "v1")
+        views = Views(store, ResultCache())
+        facts = views.facts("churn")
+        assert views.resolve(facts, {}).start == START + timedelta(days=3)
+        health = views.health(facts)
+        assert read == [(("v1",), last, last + timedelta(days=1))]
+        a, b = (Side("production", v, START, None) for v in ("v1", "v2"))
+        both = compare(views, facts, a, b)
+        # its metrics (every default one) are days of their own: that day again
+        assert read == [(("v1",), last, last + timedelta(days=1))] * 2
+        profiles = store._engine.profiles
+        sides = (both.performance_a, both.performance_b)
+        assert profiles is not None and None not in sides
+        profiles.enabled = False
+        fresh = Views(store, ResultCache())
+        want = fresh.health(facts)
+        assert health.metric_value == pytest.approx(want.metric_value, rel=1e-12)
+        assert health.rows == want.rows and health.without_actual == want.without_actual
+        again = compare(fresh, facts, a, b)
+        others = (again.performance_a, again.performance_b)
+        for got, expected in zip(sides, others, strict=True):
+            assert (
+                got is not None and expected is not None and len(got.rows) == len(expected.rows) > 1
+            )
+            for x, y in zip(got.rows, expected.rows, strict=True):
+                assert (x["metric"], x["n"]) == (y["metric"], y["n"])
+                assert x["value"] == pytest.approx(y["value"], rel=1e-12), x["metric"]
 
 
 def test_the_warmer_counts_the_reference_in_the_worst_slices(

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
@@ -42,7 +43,17 @@ import pyarrow.compute as pc
 from evalstore._arrow import numbers
 from evalstore._memo import Memo
 
-__all__ = ["Cells", "Layout", "Plan", "filling", "keeping", "merged", "plan", "split"]
+__all__ = [
+    "Cells",
+    "Layout",
+    "Plan",
+    "filling",
+    "keeping",
+    "merged",
+    "plan",
+    "split",
+    "window_code",
+]
 
 #: how each aggregate merges across windows (see the module doc)
 MERGES: dict[type, str] = {
@@ -75,6 +86,26 @@ def keeping() -> Iterator[None]:
 def filling() -> bool:
     """Whether reads keep their windows on a first read (inside :func:`keeping`)."""
     return _KEEPING.get()
+
+
+def window_code(table: ir.Table, pairs: tuple[tuple[str, str], ...]) -> ir.IntegerValue:
+    """The window key of a query whose days are kept: each row's day (since 1970) *
+    ``len(pairs)`` + the index of its (environment, version) in ``pairs`` (compared on
+    what differs among them)."""
+    day = table.timestamp.epoch_seconds() // 86400
+    if len(pairs) == 1:
+        return day.cast("int32")
+    by_env = len({env for env, _ in pairs}) > 1
+    by_version = len({version for _, version in pairs}) > 1
+    cases = []
+    for i, (env, version) in enumerate(pairs):
+        same = []
+        if by_env:
+            same.append(table.environment == env)
+        if by_version:
+            same.append(table.version == version)
+        cases.append((ibis.and_(*same), i))
+    return (day * len(pairs) + ibis.cases(*cases)).cast("int32")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 from ibis.common.exceptions import IbisError
 
 from evalstore._memo import Memo
+from evalstore.analyses._days import overall_by_day
 from evalstore.analyses.binning import Binning
 from evalstore.analyses.metrics import Metric, available_metrics, get_metric
 from evalstore.analyses.metrics._evaluate import evaluate
@@ -494,18 +495,18 @@ def performance(
     confidence = check_confidence(confidence)
     keys = _group_keys(table, by, bins)
     columns = {f"__es_key{i}": k.expr for i, k in enumerate(keys)}
-    inputs = prepare(
-        table,
-        parsed,
-        columns,
-        positive_class=positive_class,
-        threshold=cutoff,
-        confidence=confidence,
-        score_bins=score_bins,
-    )
+    settings = {
+        "positive_class": positive_class,
+        "threshold": cutoff,
+        "confidence": confidence,
+        "score_bins": score_bins,
+    }
+    inputs = prepare(table, parsed, columns, **settings)
     chosen = _choose(metrics, parsed, inputs.has_label, inputs.has_score)
     check_positive_class(ds, positive_class, inputs.positive_class)
-    groups, queries = evaluate(inputs, chosen, ds.execute)
+    # overall, from the days the store's profiles keep where they can serve (``_days``)
+    kept = overall_by_day(ds, parsed, chosen, settings) if not keys else None
+    groups, queries = kept if kept is not None else evaluate(inputs, chosen, ds.execute)
     rows: list[dict[str, Any]] = []
     for group in sorted(groups, key=lambda g: _sort_key(g.key)):
         values = {}

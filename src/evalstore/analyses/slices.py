@@ -491,7 +491,7 @@ def _build_branch(
 ) -> _Branch:
     keys: dict[str, ir.Value] = {KEY: (index + position * STRIDE).cast("int64")}
     if pairs:
-        keys = {KEY: (index + slot).cast("int32"), WINDOW: _window(table, pairs)}
+        keys = {KEY: (index + slot).cast("int32"), WINDOW: _merged.window_code(table, pairs)}
     inputs = prepare(table, task, keys, **settings)
     t = inputs.table
     groups = list(inputs.keys)
@@ -514,25 +514,6 @@ def _build_branch(
             exprs[seen[op]] = expr
         names[name] = seen[op]
     return _Branch(inputs, t.group_by(groups).aggregate(**exprs), names, queries)
-
-
-def _window(table: ir.Table, pairs: tuple[tuple[str, str], ...]) -> ir.IntegerValue:
-    """Each row's day (since 1970) * ``len(pairs)`` + the index of its (environment, version)
-    in ``pairs`` (compared on what differs among them)."""
-    day = table.timestamp.epoch_seconds() // 86400
-    if len(pairs) == 1:
-        return day.cast("int32")
-    by_env = len({env for env, _ in pairs}) > 1
-    by_version = len({version for _, version in pairs}) > 1
-    cases = []
-    for i, (env, version) in enumerate(pairs):
-        same = []
-        if by_env:
-            same.append(table.environment == env)
-        if by_version:
-            same.append(table.version == version)
-        cases.append((ibis.and_(*same), i))
-    return (day * len(pairs) + ibis.cases(*cases)).cast("int32")
 
 
 def _layout(binnings: list[Binning]) -> _merged.Layout:

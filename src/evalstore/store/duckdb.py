@@ -30,6 +30,7 @@ that an analysis of several queries reads one state of the store.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import threading
@@ -403,11 +404,12 @@ class DuckDBStore(EvaluationStore):
         keeps two cores only partly busy, so two such queries together take little more
         than the longer one. Inside a snapshot, or on such a thread itself, ``fn`` runs
         when its result is asked for: its reads must see the snapshot, and a thread that
-        waited for work queued behind itself would never end."""
+        waited for work queued behind itself would never end. ``fn`` sees the caller's
+        context variables (``analyses._merged.keeping``, say)."""
         reader = self._readers.get(threading.current_thread())
         if (reader is not None and reader.depth) or getattr(_SIDE_LOCAL, "inside", False):
             return fn
-        future = _side_pool().submit(_inside_side, fn)
+        future = _side_pool().submit(contextvars.copy_context().run, _inside_side, fn)
         return future.result
 
     @property

@@ -533,7 +533,8 @@ class Views:
         if not facts.environments:
             return
         view = self.resolve(facts, {})
-        self.health(facts)
+        with keeping():  # the metric's days, kept: after a batch, it reads that day alone
+            self.health(facts)
         self.over_time(facts, view)
         self.drift_over_time(facts, view)
         with keeping():  # their days, kept: after a batch, a view reads that day alone
@@ -548,7 +549,9 @@ class Views:
             self.reference_value(facts, sliced)
         from evalstore.ui.compare import compare, compare_sides  # it builds on this module
 
-        compare(self, facts, *compare_sides(facts, view, {}))
+        with keeping():  # the sides' metrics by day, and each version's recent days
+            compare(self, facts, *compare_sides(facts, view, {}))
+            self.keep_versions(facts, view)
         # then the drift and data quality of each environment's whole history: their
         # hours' counts become the store's profiles, so that any range or version afterwards
         # reads only the hours of the batches that came since (``binning/_profiled.py``)
@@ -560,6 +563,22 @@ class Views:
                 self.quality(facts, whole)
                 if whole.window != "hour":  # kept by the profiles; too big a page to cache
                     quality(self.current(facts, whole), self.expectations(facts, whole), by="hour")
+
+    def keep_versions(self, facts: Facts, view: View) -> None:
+        """The compare page's metrics of each version of the view's environment over its
+        last ``SLICE_DAYS``, read by day so that the store keeps the days: comparing two
+        versions over recent weeks (what people pick after the default comparison) then
+        reads only the days of the batches since."""
+        if not facts.has_actuals:
+            return
+        model = self.store.model(facts.name)
+        positive = self.positive_class(facts)
+        start = view.end - timedelta(days=SLICE_DAYS)
+        for version in facts.versions:
+            last = facts.volume(view.environment, version).last
+            if last is not None and last >= start:
+                ds = model.dataset(view.environment, version, start, view.end)
+                performance(ds, positive_class=positive)
 
     def changed_models(self) -> list[str]:
         """Models whose generation moved since the cache last saw them (for the warmer)."""

@@ -26,7 +26,7 @@ from evalstore.analyses.metrics._base import (
     same_query,
 )
 
-__all__ = ["GroupResult", "evaluate"]
+__all__ = ["GroupResult", "Plan", "evaluate", "plan", "results"]
 
 Execute = Callable[[ir.Expr], pa.Table]
 
@@ -48,19 +48,29 @@ def _key(row: dict[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
     return tuple(row[k] for k in keys)
 
 
-def evaluate(
-    inputs: MetricInput, metrics: Sequence[Metric], execute: Execute
-) -> tuple[list[GroupResult], int]:
-    """Compute ``metrics`` for every group of ``inputs``; returns the groups and the number
-    of engine queries that ran."""
+@dataclass(frozen=True)
+class Plan:
+    """What the engine computes for a set of metrics: one grouped aggregate of ``exprs``
+    (equal expressions once) and each distinct extra query once."""
+
+    exprs: dict[str, ir.Scalar]
+    local: dict[str, dict[str, str]]
+    """per metric: its aggregate's name -> the output column"""
+    tables: list[ir.Table | Finished]
+    """the distinct extra queries"""
+    query_of: dict[str, dict[str, int]]
+    """per metric: its query's name -> its index in ``tables``"""
+
+
+def plan(inputs: MetricInput, metrics: Sequence[Metric]) -> Plan:
+    """The aggregates and extra queries of ``metrics`` on ``inputs``."""
     t = inputs.table
-    keys = list(inputs.keys)
     columns: dict[Any, str] = {}  # aggregate op -> output column (equal expressions share one)
     exprs: dict[str, ir.Scalar] = {
         N_ROWS: t.count(),
         N_WITHOUT_ACTUAL: t.count(where=~inputs.has_actual),
     }
-    local: dict[str, dict[str, str]] = {}  # metric -> its name -> output column
+    local: dict[str, dict[str, str]] = {}
     for metric in metrics:
         names: dict[str, str] = {}
         for name, expr in metric.aggregates_for(inputs).items():
@@ -71,7 +81,7 @@ def evaluate(
             names[name] = columns[op]
         local[metric.key] = names
 
-    tables: list[ir.Table | Finished] = []  # distinct extra queries
+    tables: list[ir.Table | Finished] = []
     query_of: dict[str, dict[str, int]] = {}
     for metric in metrics:
         index: dict[str, int] = {}
@@ -84,28 +94,33 @@ def evaluate(
                 tables.append(query)
                 index[name] = len(tables) - 1
         query_of[metric.key] = index
+    return Plan(exprs, local, tables, query_of)
 
-    main = t.group_by(keys).aggregate(**exprs) if keys else t.aggregate(**exprs)
-    rows = execute(main).to_pylist()
-    extra: list[dict[tuple[Any, ...], list[dict[str, Any]]]] = []
-    for query in tables:
-        grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        for row in finish(query, execute(engine_table(query))).to_pylist():
-            grouped.setdefault(_key(row, keys), []).append(row)
-        extra.append(grouped)
 
-    results = []
+def results(
+    inputs: MetricInput,
+    metrics: Sequence[Metric],
+    planned: Plan,
+    rows: list[dict[str, Any]],
+    extra: list[dict[tuple[Any, ...], list[dict[str, Any]]]],
+    keys: Sequence[str],
+) -> list[GroupResult]:
+    """Each group's metrics from its row of the main query and its rows of each extra one
+    (``extra[i]``: the rows of ``planned.tables[i]`` by the group's values of ``keys``)."""
+    out = []
     for row in rows:
         key = _key(row, keys)
         values: dict[str, MetricValue] = {}
         for metric in metrics:
             group = GroupData(
-                scalars={name: row[col] for name, col in local[metric.key].items()},
-                tables={name: extra[i].get(key, []) for name, i in query_of[metric.key].items()},
+                scalars={name: row[col] for name, col in planned.local[metric.key].items()},
+                tables={
+                    name: extra[i].get(key, []) for name, i in planned.query_of[metric.key].items()
+                },
                 input=inputs,
             )
             values[metric.key] = metric.result(group)
-        results.append(
+        out.append(
             GroupResult(
                 key=key,
                 n_rows=int(row[N_ROWS] or 0),
@@ -113,4 +128,24 @@ def evaluate(
                 values=values,
             )
         )
-    return results, 1 + len(tables)
+    return out
+
+
+def evaluate(
+    inputs: MetricInput, metrics: Sequence[Metric], execute: Execute
+) -> tuple[list[GroupResult], int]:
+    """Compute ``metrics`` for every group of ``inputs``; returns the groups and the number
+    of engine queries that ran."""
+    t = inputs.table
+    keys = list(inputs.keys)
+    planned = plan(inputs, metrics)
+    exprs = planned.exprs
+    main = t.group_by(keys).aggregate(**exprs) if keys else t.aggregate(**exprs)
+    rows = execute(main).to_pylist()
+    extra: list[dict[tuple[Any, ...], list[dict[str, Any]]]] = []
+    for query in planned.tables:
+        grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for row in finish(query, execute(engine_table(query))).to_pylist():
+            grouped.setdefault(_key(row, keys), []).append(row)
+        extra.append(grouped)
+    return results(inputs, metrics, planned, rows, extra, keys), 1 + len(planned.tables)
