@@ -580,6 +580,41 @@ def test_the_warmer_keeps_the_hourly_quality_of_the_whole_history(
         assert kept.to_dict() == rows.to_dict()
 
 
+def test_the_warmer_keeps_each_versions_quality(
+    tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After warm(), a batch into the last day of v1: the data quality of v2 alone reads
+    none of its days' distinct counts from the rows, that of v1 the batch's day alone (the
+    store kept each version's days); both equal quality read from the rows."""
+    from evalstore.analyses.binning import _profiled
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    with _warmed_churn(tmp_path, data) as (store, churn):
+        read: list[tuple[Any, Any]] = []
+        original = _profiled._rows_of
+
+        def counted(ds: Any, *args: Any) -> Any:
+            read.append((ds.start, ds.end))
+            return original(ds, *args)
+
+        monkeypatch.setattr(_profiled, "_rows_of", counted)
+        last = _late_batch(churn, "v1")
+        views = Views(store, ResultCache())
+        facts = views.facts("churn")
+        found = {
+            v: views.quality(facts, views.resolve(facts, {"version": v})) for v in ("v2", "v1")
+        }
+        assert read == [(last, last + timedelta(days=1))]
+        profiles = store._engine.profiles
+        assert profiles is not None
+        profiles.enabled = False
+        fresh = Views(store, ResultCache())
+        for version, got in found.items():
+            want = fresh.quality(facts, fresh.resolve(facts, {"version": version}))
+            assert got.to_dict() == want.to_dict(), version
+
+
 def _slice_days_read(monkeypatch: pytest.MonkeyPatch, module: Any = None) -> list[tuple[Any, ...]]:
     """The (versions, start, end) of every read of the slices' days from the rows, from now
     (of the days of ``module``: the performance's, ``analyses._days``)."""

@@ -552,6 +552,12 @@ class Views:
         with keeping():  # the sides' metrics by day, and each version's recent days
             compare(self, facts, *compare_sides(facts, view, {}))
             self.keep_versions(facts, view)
+        # each version's data quality (what the version picker shows next): the store keeps
+        # its days' distinct counts and categories, which the view of every version does
+        # not hold (its days count the versions together); after a batch it reads that day
+        if len(facts.versions) > 1:
+            for version in facts.versions:
+                self.quality(facts, self.resolve(facts, {"version": version}))
         # then the drift and data quality of each environment's whole history: their
         # hours' counts become the store's profiles, so that any range or version afterwards
         # reads only the hours of the batches that came since (``binning/_profiled.py``)
