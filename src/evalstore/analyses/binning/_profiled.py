@@ -15,6 +15,7 @@ query of their own grouped like the result.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -246,6 +247,14 @@ _MERGES: dict[type, Callable[[list[Any]], Any]] = {
 }
 
 
+#: each merge two values at a time (left to right, as ``sum`` adds a list)
+_PAIRS: dict[Callable[[list[Any]], Any], Callable[[Any, Any], Any]] = {
+    sum: operator.add,
+    min: min,
+    max: max,
+}
+
+
 def _merge_of(expr: Any) -> Callable[[list[Any]], Any] | None:
     return _MERGES.get(type(expr.op()))
 
@@ -269,7 +278,8 @@ class _Part:
         self.query = t.group_by(group).aggregate(**aggs)
         self.decoders = decoders
         self.extra = extra
-        self.merges = [_merge_of(aggs[k]) or sum for k in extra]
+        merges = [_merge_of(aggs[k]) or sum for k in extra]
+        self.pairs = [_PAIRS[m] for m in merges]
         self.columns = _columns(list(aggs.values()))
         # decoders on no rows give their widths (a hand-made table: Ibis's own conversion
         # to Arrow imports pyarrow_hotfix, which Ibis does not install)
@@ -316,14 +326,17 @@ class _Part:
     def add(self, hours: Sequence[Hour]) -> Hour:
         if len(hours) < 2:
             return hours[0] if hours else self.empty
-        counts = np.sum(np.stack([h[0] for h in hours]), axis=0)
-        extra = []
-        for merge, values in zip(
-            self.merges, zip(*(h[1] for h in hours), strict=True), strict=True
-        ):
-            found = [v for v in values if v is not None]
-            extra.append(merge(found) if found else None)
-        return counts, tuple(extra)
+        # two by two, NULLs left out (a week by the hour of two versions adds 168 pairs of
+        # ~150 values: lists and sum() per value took 40 ms of a 0.2 s page)
+        first, *rest = hours
+        counts = first[0] + rest[0][0] if len(rest) == 1 else np.sum([h[0] for h in hours], 0)
+        extra = first[1]
+        for _, more in rest:
+            extra = tuple(
+                b if a is None else a if b is None else pair(a, b)
+                for pair, a, b in zip(self.pairs, extra, more, strict=True)
+            )
+        return counts, extra
 
     def split(self, hour: Hour) -> Counted:
         counts, at = {}, 0
