@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -255,3 +256,15 @@ def test_a_variance_over_days_equals_numpy(seed: int) -> None:
     assert _days._variance(got, pop) == pytest.approx(values.var(), rel=1e-10)
     one = [{"s__n": 1, "s__m": 5.0, "s__v": 0.0}]
     assert _days._variance(one, columns[0]) is None  # a sample variance of one value: NULL
+
+
+def test_a_dataset_like_object_reads_its_rows(model: Model) -> None:
+    """Any object with ``table`` and ``execute`` (not a Dataset: no store, no profiles)
+    gets the same metrics, from its rows."""
+    m, _, _ = model
+    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-07")
+    like = SimpleNamespace(table=ds.table, execute=ds.execute, task=ds.task)
+    with _merged.keeping():
+        got = performance(like)  # type: ignore[arg-type]
+    assert got.queries == 3
+    same(got, direct(ds))

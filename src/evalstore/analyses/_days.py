@@ -35,7 +35,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ibis
 import ibis.expr.operations as ops
@@ -49,11 +49,8 @@ from evalstore.analyses.binning._profiled import by_pair_windows
 from evalstore.analyses.metrics._base import Finished, Metric, MetricInput, engine_table
 from evalstore.analyses.metrics._evaluate import GroupResult, Plan, plan, results
 from evalstore.analyses.metrics._inputs import prepare
-from evalstore.dataset import beside, query_table
+from evalstore.dataset import Dataset, beside, query_table
 from evalstore.schema import Task
-
-if TYPE_CHECKING:
-    from evalstore.dataset import Dataset
 
 __all__ = ["overall_by_day"]
 
@@ -227,6 +224,8 @@ def overall_by_day(
     queries ran. None where that cannot be: no profiles, a filter, an aggregate or query
     that does not merge, no rows, a write while reading, a range read for the first time
     (outside the warmer)."""
+    if not isinstance(ds, Dataset):  # another dataset-like object (a remote one): its rows
+        return None
     profiles = ds._store.profiles
     if profiles is None or ds.where is not None or not ds.unique_ids:
         return None
