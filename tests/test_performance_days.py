@@ -16,6 +16,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,8 +26,12 @@ import evalstore as es
 import test_slices_days
 from evalstore.analyses import _days, _merged
 from evalstore.analyses.binning import Binning
+from evalstore.analyses.metrics import get_metric
+from evalstore.analyses.metrics._base import actual_rows_only, no_rows
+from evalstore.analyses.metrics._inputs import prepare
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.dataset import Dataset
+from evalstore.schema import Task
 from test_slices import SCHEMA
 from test_slices_days import production, rows
 
@@ -268,3 +273,48 @@ def test_a_dataset_like_object_reads_its_rows(model: Model) -> None:
         got = performance(like)  # type: ignore[arg-type]
     assert got.queries == 3
     same(got, direct(ds))
+
+
+def test_a_day_without_actuals_runs_only_the_main_query(
+    model: Model, reads: list[tuple[Any, ...]]
+) -> None:
+    """A batch of new inferences into a day of their own (their actuals come later): that
+    day's histogram and calibration bins, of rows with an actual, are not asked of the
+    engine, and the metrics equal the rows'; once their actuals come, every query runs."""
+    m, _, _ = model
+    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-08")
+    kept(ds)
+    reads.clear()
+    rng = np.random.default_rng(21)
+    late = rows(rng, 400, 50_000, pd.Timestamp("2024-03-07T02:00"), 0.5)
+    m.log(late.drop(columns="y"), schema=SCHEMA, version="v1", environment="production")
+    after = performance(ds)
+    assert reads == [(("v1",), datetime(2024, 3, 7), datetime(2024, 3, 8))]
+    assert after.queries == 1
+    same(after, direct(ds))
+
+    actuals = pd.DataFrame({"id": late["id"], "y": rng.integers(0, 2, len(late))})
+    m.log_actuals(actuals, prediction_id="id", actual="y", environment="production")
+    again = performance(ds)
+    assert again.queries == 3 * len(reads[1:])  # every day read again, every query run
+    same(again, direct(ds))
+
+
+def test_which_queries_read_rows_with_an_actual_only() -> None:
+    """The score histograms (binned and exact) and the calibration bins keep only rows with
+    an actual; a query of every row, or a union with one, does not."""
+    t = ibis.table(
+        {"prediction_score": "float64", "prediction_label": "int64", "actual_label": "int64"},
+        name="evalstore_selection",
+    )
+    m = prepare(t, Task.BINARY_CLASSIFICATION, {"k": ibis.literal(0)}, score_bins=1024)
+    for key in ("roc_auc", "roc_auc_exact", "ece"):
+        (query,) = get_metric(key).queries_for(m).values()
+        assert actual_rows_only(query, m), key
+        assert no_rows(query) is not None and no_rows(query).num_rows == 0  # type: ignore[union-attr]
+    every = m.table.group_by("k").aggregate(n=m.table.count())
+    assert not actual_rows_only(every, m)
+    both = m.table.filter(m.has_actual & m.score.notnull())
+    assert actual_rows_only(both.group_by("k").aggregate(n=both.count()), m)
+    union = ibis.union(both.group_by("k").aggregate(n=both.count()), every)
+    assert not actual_rows_only(union, m)

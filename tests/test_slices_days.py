@@ -566,3 +566,25 @@ def test_a_days_query_runs_in_halves_side_by_side(
     assert len(threads) == 2 and sum(t.startswith("evalstore-beside") for t in threads) == 1
     same(got, want)
     check_rows(got, production(frames), "accuracy")
+
+
+def test_a_day_without_actuals_runs_only_the_main_query(
+    model: tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]],
+    reads: list[tuple[Any, ...]],
+) -> None:
+    """A batch of new inferences into a day of their own (their actuals come later): that
+    day's AUC histograms, of rows with an actual, are not asked of the engine (the main
+    query's two halves run, not the histogram's), and the slices equal the rows'."""
+    m, frames, bins = model
+    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-08")
+    kept(ds, "roc_auc", binnings=bins)
+    reads.clear()
+    rng = np.random.default_rng(23)
+    late = rows(rng, 400, 60_000, pd.Timestamp("2024-03-07T02:00"), 0.5)
+    m.log(late.drop(columns="y"), schema=SCHEMA, version="v2", environment="production")
+    after = slices(ds, "roc_auc", binnings=bins)
+    assert reads == [(("v2",), datetime(2024, 3, 7), datetime(2024, 3, 8))]
+    assert after.queries == 2
+    same(after, direct(ds, "roc_auc", binnings=bins))
+    frames["v2"] = pd.concat([frames["v2"], late.assign(y=np.nan)], ignore_index=True)
+    check_rows(after, production(frames), "roc_auc")

@@ -41,18 +41,26 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
+import pyarrow as pa
 
 from evalstore._memo import Memo
 from evalstore.analyses import _merged
 from evalstore.analyses.binning._columns import COUNT_IF
 from evalstore.analyses.binning._profiled import by_pair_windows
-from evalstore.analyses.metrics._base import Finished, Metric, MetricInput, engine_table
+from evalstore.analyses.metrics._base import (
+    Finished,
+    Metric,
+    MetricInput,
+    actual_rows_only,
+    engine_table,
+    no_rows,
+)
 from evalstore.analyses.metrics._evaluate import GroupResult, Plan, plan, results
 from evalstore.analyses.metrics._inputs import prepare
 from evalstore.dataset import Dataset, beside, query_table
 from evalstore.schema import Task
 
-__all__ = ["overall_by_day"]
+__all__ = ["no_rows_of", "overall_by_day", "skipped"]
 
 #: the group key of the day queries: one value, the merged rows' one slot
 KEY = "__es_all"
@@ -213,6 +221,28 @@ def _variance(rows: Sequence[dict[str, Any]], c: _Column) -> float | None:
     return math.sqrt(variance) if c.root else variance
 
 
+def no_rows_of(query: ir.Table | Finished) -> pa.Table:
+    """The rows of a query :func:`skipped` spares: none."""
+    found = no_rows(query)
+    assert found is not None  # as skipped() checked
+    return found
+
+
+def skipped(part: Dataset, inputs: MetricInput, queries: Sequence[ir.Table | Finished]) -> set[int]:
+    """Which of ``queries`` need not run on ``part``: those of rows with an actual only
+    (``actual_rows_only``), when no row of ``part`` has one (asked in one small query; a
+    batch's day on the 10M-row UI store: ~2 ms, against ~45 ms to plan the slices' union
+    of 13 histograms)."""
+    only = {
+        i for i, q in enumerate(queries) if actual_rows_only(q, inputs) and no_rows(q) is not None
+    }
+    if not only:
+        return set()
+    rows = inputs.table.filter(inputs.has_actual)
+    found = part.execute(rows.select(one=ibis.literal(1)).limit(1))
+    return only if found.num_rows == 0 else set()
+
+
 def overall_by_day(
     ds: Dataset,
     task: Task,
@@ -253,12 +283,17 @@ def overall_by_day(
         pairs = tuple(itertools.product(part.environments or [], versions))
         found = built(pairs)
         assert found is not None  # as ``first``: the pairs change no aggregate's kind
+        # the extra queries of rows with an actual find none in a batch of new inferences
+        none = skipped(part, found.inputs, found.extras)
         later = [
-            beside(part, functools.partial(part.execute, engine_table(q))) for q in found.extras
+            None if i in none else beside(part, functools.partial(part.execute, engine_table(q)))
+            for i, q in enumerate(found.extras)
         ]
         main = part.execute(found.main)
-        tables = [f() for f in later]
-        ran += 1 + len(tables)
+        tables = [
+            no_rows_of(q) if f is None else f() for q, f in zip(found.extras, later, strict=True)
+        ]
+        ran += 1 + len(tables) - len(none)
         split = [_merged.split(t, p, _LAYOUT) for t, p in zip(tables, found.plans, strict=True)]
         empty = [_merged.empty(t, p) for t, p in zip(tables, found.plans, strict=True)]
         out = {}

@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -273,6 +274,49 @@ def engine_table(query: ir.Table | Finished) -> ir.Table:
 def finish(query: ir.Table | Finished, result: pa.Table) -> pa.Table:
     """``result`` (the rows of :func:`engine_table`) as the metric reads them."""
     return query.finish(result) if isinstance(query, Finished) else result
+
+
+def actual_rows_only(query: ir.Table | Finished, inputs: MetricInput) -> bool:
+    """Whether ``query`` aggregates only rows whose actual is known: on its way down from
+    its top (aggregates, projections and filters; no union, no join) a filter keeps only
+    rows where ``inputs.has_actual`` holds. Such a query finds no rows among rows without
+    an actual (a batch of new inferences, whose actuals come later): it need not run."""
+    has = inputs.has_actual.op()
+    op = engine_table(query).op()
+    while isinstance(op, (ops.Aggregate, ops.Project, ops.Filter)):
+        if isinstance(op, ops.Filter) and any(_keeps(p, has) for p in op.predicates):
+            return True
+        op = op.parent
+    return False
+
+
+def _keeps(predicate: ops.Value, has: ops.Value) -> bool:
+    """Whether a row that ``predicate`` keeps satisfies ``has`` (a filter's conjunctions
+    come split into predicates: ``t.filter(a & b)`` keeps ``a`` and ``b``)."""
+    if predicate == has:
+        return True
+    rel = getattr(predicate, "rel", None)
+    return (
+        isinstance(predicate, ops.Field)
+        and isinstance(rel, ops.Project)
+        and rel.values.get(predicate.name) == has
+    )
+
+
+def no_rows(query: ir.Table | Finished) -> pa.Table | None:
+    """What the engine returns for ``query`` when it finds no rows; None for a column that
+    is not a number, a boolean or text (built by hand: Ibis's own conversion to Arrow
+    imports pyarrow_hotfix, which Ibis does not install)."""
+    fields = []
+    for name, dtype in engine_table(query).schema().items():
+        if dtype.is_string():
+            kind = pa.string()
+        elif dtype.is_integer() or dtype.is_floating() or dtype.is_boolean():
+            kind = pa.from_numpy_dtype(dtype.to_numpy())
+        else:
+            return None
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields).empty_table()
 
 
 Aggregates = Callable[[MetricInput], Mapping[str, ir.Scalar]]
