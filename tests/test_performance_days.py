@@ -33,7 +33,7 @@ from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.dataset import Dataset
 from evalstore.schema import Task
 from test_slices import SCHEMA
-from test_slices_days import production, rows
+from test_slices_days import production, rows, spy_days
 
 Model = tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]]
 
@@ -46,18 +46,7 @@ model = test_slices_days.model
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """The selections performance() reads rows of through the profiles (versions, start,
     end)."""
-    found: list[tuple[Any, ...]] = []
-    real = _days.by_pair_windows
-
-    def spy(ds: Dataset, key: Any, columns: Any, by: str, compute: Any, fill: bool) -> Any:
-        def recorded(part: Dataset) -> Any:
-            found.append((tuple(part.versions or ()), part.start, part.end))
-            return compute(part)
-
-        return real(ds, key, columns, by, recorded, fill)
-
-    monkeypatch.setattr(_days, "by_pair_windows", spy)
-    return found
+    return spy_days(monkeypatch, _days)
 
 
 def direct(ds: Dataset, metrics: Any = None) -> PerformanceResult:
@@ -133,12 +122,7 @@ def test_a_batch_makes_only_its_day_read_again(model: Model, reads: list[tuple[A
     main query and the two extra ones. Late actuals of rows of every day: every day is
     read again; equal to the rows' each time."""
     m, frames, _ = model
-    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-07")
-    kept(ds)
-    reads.clear()
-    rng = np.random.default_rng(5)
-    late = rows(rng, 300, 30_000, pd.Timestamp("2024-03-06T12:00"), 0.4)
-    m.log(late.drop(columns="y"), schema=SCHEMA, version="v1", environment="production")
+    ds, late, rng = kept_then_batch(m, reads, "2024-03-07", 300, pd.Timestamp("2024-03-06T12:00"))
     after = performance(ds)
     assert reads == [(("v1",), datetime(2024, 3, 6), datetime(2024, 3, 7))]
     assert after.queries == 3
@@ -152,6 +136,20 @@ def test_a_batch_makes_only_its_day_read_again(model: Model, reads: list[tuple[A
     assert reads == [(("v1", "v2"), datetime(2024, 3, 1), datetime(2024, 3, 7))]
     same(again, direct(ds))
     assert again.get("accuracy")["n_without_actual"] == want_missing(frames)
+
+
+def kept_then_batch(
+    m: es.Model, reads: list[tuple[Any, ...]], end: str, n: int, at: pd.Timestamp
+) -> tuple[Dataset, pd.DataFrame, np.random.Generator]:
+    """Production from March 1st to ``end``, its days kept; then ``n`` new inferences of
+    v1 (no actuals) over half a day from ``at``; the reads recorded from then on."""
+    ds = m.dataset(environment="production", start="2024-03-01", end=end)
+    kept(ds)
+    reads.clear()
+    rng = np.random.default_rng(n)
+    late = rows(rng, n, 100 * n + 10_000, at, 0.5)
+    m.log(late.drop(columns="y"), schema=SCHEMA, version="v1", environment="production")
+    return ds, late, rng
 
 
 def want_missing(frames: dict[str, pd.DataFrame]) -> int:
@@ -282,12 +280,7 @@ def test_a_day_without_actuals_runs_only_the_main_query(
     day's histogram and calibration bins, of rows with an actual, are not asked of the
     engine, and the metrics equal the rows'; once their actuals come, every query runs."""
     m, _, _ = model
-    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-08")
-    kept(ds)
-    reads.clear()
-    rng = np.random.default_rng(21)
-    late = rows(rng, 400, 50_000, pd.Timestamp("2024-03-07T02:00"), 0.5)
-    m.log(late.drop(columns="y"), schema=SCHEMA, version="v1", environment="production")
+    ds, late, rng = kept_then_batch(m, reads, "2024-03-08", 400, pd.Timestamp("2024-03-07T02:00"))
     after = performance(ds)
     assert reads == [(("v1",), datetime(2024, 3, 7), datetime(2024, 3, 8))]
     assert after.queries == 1

@@ -118,11 +118,11 @@ def same(got: SliceResult, want: SliceResult) -> None:
             assert y is None or x == pytest.approx(y, rel=1e-12, abs=1e-15), where
 
 
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """The selections the slices read rows of through the profiles (versions, start, end)."""
+def spy_days(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[tuple[Any, ...]]:
+    """The selections ``module`` (the slices', the metrics' days) reads rows of through
+    the profiles (versions, start, end), from now on."""
     found: list[tuple[Any, ...]] = []
-    real = slices_module.by_pair_windows
+    real = module.by_pair_windows
 
     def spy(ds: Dataset, key: Any, columns: Any, by: str, compute: Any, fill: bool) -> Any:
         def recorded(part: Dataset) -> Any:
@@ -131,8 +131,14 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
         return real(ds, key, columns, by, recorded, fill)
 
-    monkeypatch.setattr(slices_module, "by_pair_windows", spy)
+    monkeypatch.setattr(module, "by_pair_windows", spy)
     return found
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The selections the slices read rows of through the profiles (versions, start, end)."""
+    return spy_days(monkeypatch, slices_module)
 
 
 def production(frames: dict[str, pd.DataFrame], *versions: str) -> pd.DataFrame:
