@@ -615,6 +615,26 @@ def test_the_warmer_keeps_each_versions_quality(
             assert got.to_dict() == want.to_dict(), version
 
 
+def test_the_warmer_reads_only_the_versions_of_the_default_environment(
+    tmp_path: Path, data: dict[str, pd.DataFrame]
+) -> None:
+    """A version with training rows only (v0): warm() reads each production version's
+    quality and metrics, and asks nothing of v0 in production (which has no rows there)."""
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    with es.connect(tmp_path / "store") as store:
+        assert store._engine.keep_profiles()
+        churn = _churn(store, data)
+        churn.log(data["training"].head(50), schema=SCHEMA, version="v0", environment="training")
+        views = Views(store, ResultCache())
+        views.warm("churn")
+        facts = views.facts("churn")
+        assert "v0" in facts.versions
+        kept = views.quality(facts, views.resolve(facts, {"version": "v2"}))
+        assert sum(c.n for c in kept.columns if c.column == "age") == len(data["v2"])
+
+
 def _slice_days_read(monkeypatch: pytest.MonkeyPatch, module: Any = None) -> list[tuple[Any, ...]]:
     """The (versions, start, end) of every read of the slices' days from the rows, from now
     (of the days of ``module``: the performance's, ``analyses._days``)."""

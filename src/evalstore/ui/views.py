@@ -555,8 +555,9 @@ class Views:
         # each version's data quality (what the version picker shows next): the store keeps
         # its days' distinct counts and categories, which the view of every version does
         # not hold (its days count the versions together); after a batch it reads that day
-        if len(facts.versions) > 1:
-            for version in facts.versions:
+        here = [v for v in facts.versions if facts.volume(view.environment, v).rows]
+        if len(here) > 1:
+            for version in here:
                 self.quality(facts, self.resolve(facts, {"version": version}))
         # then the drift and data quality of each environment's whole history: their
         # hours' counts become the store's profiles, so that any range or version afterwards
