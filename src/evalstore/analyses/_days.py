@@ -60,7 +60,7 @@ from evalstore.analyses.metrics._inputs import prepare
 from evalstore.dataset import Dataset, beside, query_table
 from evalstore.schema import Task
 
-__all__ = ["no_rows_of", "overall_by_day", "skipped"]
+__all__ = ["no_rows_of", "overall_by_day", "skippable", "without_actuals"]
 
 #: the group key of the day queries: one value, the merged rows' one slot
 KEY = "__es_all"
@@ -222,25 +222,24 @@ def _variance(rows: Sequence[dict[str, Any]], c: _Column) -> float | None:
 
 
 def no_rows_of(query: ir.Table | Finished) -> pa.Table:
-    """The rows of a query :func:`skipped` spares: none."""
+    """The rows of a query :func:`skippable` spares: none."""
     found = no_rows(query)
-    assert found is not None  # as skipped() checked
+    assert found is not None  # as skippable() checked
     return found
 
 
-def skipped(part: Dataset, inputs: MetricInput, queries: Sequence[ir.Table | Finished]) -> set[int]:
-    """Which of ``queries`` need not run on ``part``: those of rows with an actual only
-    (``actual_rows_only``), when no row of ``part`` has one (asked in one small query; a
-    batch's day on the 10M-row UI store: ~2 ms, against ~45 ms to plan the slices' union
-    of 13 histograms)."""
-    only = {
-        i for i, q in enumerate(queries) if actual_rows_only(q, inputs) and no_rows(q) is not None
-    }
-    if not only:
-        return set()
+def skippable(query: ir.Table | Finished, inputs: MetricInput) -> bool:
+    """Whether ``query`` need not run on rows without an actual: it keeps rows with one
+    only (``actual_rows_only``), and its no rows can be made without the engine."""
+    return actual_rows_only(query, inputs) and no_rows(query) is not None
+
+
+def without_actuals(part: Dataset, inputs: MetricInput) -> bool:
+    """Whether no row of ``part`` has an actual, in one small query (a batch's day on the
+    10M-row UI store: ~2 ms, against ~45 ms to plan the slices' union of 13 histograms)."""
     rows = inputs.table.filter(inputs.has_actual)
-    found = part.execute(rows.select(one=ibis.literal(1)).limit(1))
-    return only if found.num_rows == 0 else set()
+    found: pa.Table = part.execute(rows.select(one=ibis.literal(1)).limit(1))
+    return not found.num_rows
 
 
 def overall_by_day(
@@ -284,7 +283,8 @@ def overall_by_day(
         found = built(pairs)
         assert found is not None  # as ``first``: the pairs change no aggregate's kind
         # the extra queries of rows with an actual find none in a batch of new inferences
-        none = skipped(part, found.inputs, found.extras)
+        only = {i for i, q in enumerate(found.extras) if skippable(q, found.inputs)}
+        none = only if only and without_actuals(part, found.inputs) else set()
         later = [
             None if i in none else beside(part, functools.partial(part.execute, engine_table(q)))
             for i, q in enumerate(found.extras)

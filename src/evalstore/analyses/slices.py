@@ -75,8 +75,9 @@ version are read with the queries built for all of them (a first view of v2 alon
 row group or two, which DuckDB reads on one core, and it plans a union of 26 branches in ~60
 ms (the main query of the batch's day: 0.21 s on one core, 0.06 s of it planning). A day
 whose rows have no actual yet (a batch of new inferences) runs only the main query: the AUC's
-histogram keeps rows with an actual only (``_days.skipped`` asks the engine whether the day
-has one, ~2 ms); the default view's first load after a batch went from 0.35 to 0.19 s.
+histogram keeps rows with an actual only (``_days.without_actuals`` asks the engine whether
+the day has one, ~2 ms). The default view's first load after a batch, in five runs of
+``bench/ui_latency.py`` each: 0.19-0.32 s, against 0.23-0.48 s when the histogram ran.
 """
 
 from __future__ import annotations
@@ -97,13 +98,12 @@ import pyarrow as pa
 from evalstore._checks import whole_number
 from evalstore._memo import Memo
 from evalstore.analyses import _merged
-from evalstore.analyses._days import no_rows_of, skipped
+from evalstore.analyses._days import no_rows_of, skippable, without_actuals
 from evalstore.analyses.binning import Binning, column_kinds, feature_columns, fit_binnings
 from evalstore.analyses.binning._profiled import by_pair_windows
 from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricValue, get_metric
 from evalstore.analyses.metrics._base import (
     Finished,
-    actual_rows_only,
     engine_table,
     finish,
     same_query,
@@ -599,8 +599,8 @@ def _by_day(
         # the extra queries of rows with an actual (the AUC's histogram) find none in a
         # batch of new inferences: not run (planning their union took ~45 ms a half)
         found = branches(pairs)
-        extra = [i for i in range(1, len(lists)) if _only_actuals(lists[i], found)]
-        none = {extra[j] for j in skipped(part, found[0].inputs, [lists[i][0] for i in extra])}
+        only = {i for i in range(1, len(lists)) if _skippable(lists[i], found)}
+        none = only if only and without_actuals(part, found[0].inputs) else set()
         # each query (the main one, the histogram) in two halves of its branches, all side
         # by side: a day's rows are a row group or two, which DuckDB reads on one core, and
         # it plans a union of 26 branches in ~60 ms (the main query of the batch's day on
@@ -652,9 +652,9 @@ def _by_day(
     return rows[0], {name: extra[first] for name, first in alias.items()}, ran
 
 
-def _only_actuals(queries: list[Any], found: list[_Branch]) -> bool:
-    """Whether every branch's query reads rows with an actual only."""
-    return all(actual_rows_only(q, b.inputs) for q, b in zip(queries, found, strict=True))
+def _skippable(queries: list[Any], found: list[_Branch]) -> bool:
+    """Whether every branch's query reads rows with an actual only (``_days.skippable``)."""
+    return all(skippable(q, b.inputs) for q, b in zip(queries, found, strict=True))
 
 
 def _halves(queries: list[Any]) -> list[list[ir.Table]]:
