@@ -264,3 +264,37 @@ def test_kept_sql_is_read_only_for_the_same_code_and_a_bad_file_is_ignored(
     with es.connect(folder) as store:
         assert store._engine._sql._db is None
         assert report(store) == want and store._engine._sql.from_file == 0
+
+
+def test_a_read_marks_its_query_used_at_most_once_an_hour(tmp_path: Path) -> None:
+    """Marking a query used is a write to the file (~5 ms): a read marks it only when its
+    mark is older than ``USED_EVERY``, so the least recently used still go first."""
+    path = tmp_path / "compiled.sqlite"
+    ops_ = [ibis.literal(i).op() for i in range(3)]
+    cache = _compiled.CompiledSql(path)
+    for op in ops_:
+        cache.sql(op)
+    cache.close()
+
+    def marks() -> dict[str, float]:
+        with sqlite3.connect(path) as db:
+            return dict(db.execute("SELECT key, used FROM compiled").fetchall())
+
+    written = marks()
+    old, recent = sorted(written)[:2]
+    with sqlite3.connect(path) as db:  # one mark two hours old, one in the future
+        db.execute("UPDATE compiled SET used = used - 7200 WHERE key = ?", (old,))
+        db.execute("UPDATE compiled SET used = used + 7200 WHERE key = ?", (recent,))
+    before = marks()
+    later = _compiled.CompiledSql(path)  # a later process reads all three from the file
+    for op in ops_:
+        later.sql(op)
+    assert later.from_file == 3
+    later.close()
+    after = marks()
+    for key in written:
+        if key in (old, recent):  # stale or impossible: marked now
+            assert before[key] != after[key]
+            assert abs(after[key] - written[key]) < 60
+        else:  # marked within the hour: left as it was, no write
+            assert after[key] == before[key] == written[key]
