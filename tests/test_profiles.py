@@ -153,8 +153,21 @@ def test_kept_hours_are_not_read_again(
     real = engine._run
     monkeypatch.setattr(engine, "_run", lambda sql: runs.append(sql) or real(sql))
     ds = model.dataset(environment="production")
-    collect(ds, bins, by="day")
-    assert len(runs) == 2  # the other columns, and the actual's apart
+    first = collect(ds, bins, by="day")
+    # the other columns and the actual's, kept apart (actuals make only the latter
+    # forgotten) but read together where both miss the same hours
+    assert len(runs) == 1 and '"x"' in runs[0] and '"actual_label"' in runs[0]
+    runs.clear()
+    _same(first, collect(ds, bins, by="day"))
+    assert runs == []
+    ids = [f"p{i}" for i in range(10_000, 10_050)]
+    late = pd.DataFrame({"id": ids, "label": [1] * len(ids)})
+    model.log_actuals(late, prediction_id="id", actual="label", environment="production")
+    after = collect(ds, bins, by="day")  # the actual's hours only
+    assert len(runs) == 1 and '"x"' not in runs[0] and '"actual_label"' in runs[0]
+    plain, again = _both(store, lambda: collect(ds, bins, by="day"))
+    _same(plain, after)
+    _same(plain, again)
     runs.clear()
     week = model.dataset(
         environment="production", version="v1", start="2024-03-02", end="2024-03-09"
