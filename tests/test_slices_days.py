@@ -579,8 +579,9 @@ def test_a_day_without_actuals_runs_only_the_main_query(
     reads: list[tuple[Any, ...]],
 ) -> None:
     """A batch of new inferences into a day of their own (their actuals come later): that
-    day's AUC histograms, of rows with an actual, are not asked of the engine (the main
-    query's two halves run, not the histogram's), and the slices equal the rows'."""
+    day's AUC histograms, of rows with an actual, are not asked of the engine, and its
+    main query, which counts the rows without an actual, is one scan of the bins'
+    histograms (not a union of a GROUP BY per column); the slices equal the rows'."""
     m, frames, bins = model
     ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-08")
     kept(ds, "roc_auc", binnings=bins)
@@ -590,7 +591,43 @@ def test_a_day_without_actuals_runs_only_the_main_query(
     m.log(late.drop(columns="y"), schema=SCHEMA, version="v2", environment="production")
     after = slices(ds, "roc_auc", binnings=bins)
     assert reads == [(("v2",), datetime(2024, 3, 7), datetime(2024, 3, 8))]
-    assert after.queries == 2
+    assert after.queries == 1
     same(after, direct(ds, "roc_auc", binnings=bins))
     frames["v2"] = pd.concat([frames["v2"], late.assign(y=np.nan)], ignore_index=True)
+    check_rows(after, production(frames), "roc_auc")
+
+
+@pytest.mark.parametrize("kinds", ["fitted", "edges and top-k", "one edge"])
+def test_a_day_without_actuals_counts_its_rows_per_bin_as_the_rows_do(
+    model: tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]],
+    reads: list[tuple[Any, ...]],
+    kinds: str,
+) -> None:
+    """A batch of both versions into a day of its own, without actuals: each slot's rows
+    without an actual come from one scan of the bins' histograms per (version, day), for
+    quantile, user-given and top-k bins, values below and above every edge, NaN and
+    missing values. Every slice equals the rows'."""
+    m, frames, bins = model
+    training = m.dataset(environment="training")
+    if kinds == "edges and top-k":
+        bins = {
+            "age": Binning(strategy="edges", edges=(30.0, 40.0, 50.0)).fit(training, "age"),
+            "region": Binning(top_k=2).fit(training, "region"),
+            "member": bins["member"],
+        }
+    elif kinds == "one edge":
+        bins = {**bins, "age": Binning(strategy="edges", edges=(45.0,)).fit(training, "age")}
+    ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-09")
+    kept(ds, "roc_auc", binnings=bins)
+    reads.clear()
+    rng = np.random.default_rng(29)
+    for version, first in (("v1", 70_000), ("v2", 80_000)):
+        late = rows(rng, 300, first, pd.Timestamp("2024-03-07T01:00"), 0.9)
+        late.loc[:5, "age"] = [-1e9, 1e9, np.nan, 30.0, 40.0, 50.0]  # out of range, an edge
+        m.log(late.drop(columns="y"), schema=SCHEMA, version=version, environment="production")
+        frames[version] = pd.concat([frames[version], late.assign(y=np.nan)], ignore_index=True)
+    after = slices(ds, "roc_auc", binnings=bins)
+    assert reads == [(("v1", "v2"), datetime(2024, 3, 7), datetime(2024, 3, 8))]
+    assert after.queries == 1
+    same(after, direct(ds, "roc_auc", binnings=bins))
     check_rows(after, production(frames), "roc_auc")

@@ -221,6 +221,43 @@ def collect(
     return {w: out[w] for w in sorted(out, key=lambda w: (w is not None, w))}
 
 
+#: built GROUP BYs of :func:`by_pairs`, per plan and window
+_BY_PAIRS: Memo[ir.Table] = Memo(64)
+
+
+def by_pairs(
+    dataset: Dataset, binnings: Mapping[str, Binning], by: str = "day"
+) -> tuple[list[tuple[str, str, datetime]], dict[str, np.ndarray], np.ndarray] | None:
+    """Histograms on ``binnings`` per (environment, version, window of ``by``) with rows,
+    in one scan: the groups, per column one row of counts per group, and each group's
+    rows. For callers that keep their values per pair and window (the slices' days). None
+    without binnings."""
+    t = query_table(dataset)
+    ordered = {name: binnings[name] for name in sorted(binnings)}
+    key = _plan_key(dataset, ordered, {})
+
+    def build() -> tuple[dict[str, Any], dict[str, Decoder], dict[str, list[str]]]:
+        return _plan(dataset, ordered, {})
+
+    aggs, decoders, _ = build() if key is None else _PLANS.get(key, build)
+    if not aggs:
+        return None
+
+    def grouped() -> ir.Table:
+        window = t.timestamp.truncate(WINDOWS[by]).name("window_")
+        return t.group_by([t.environment, t.version, window]).aggregate(**aggs)
+
+    query = grouped() if key is None else _BY_PAIRS.get((key, by), grouped)
+    table = dataset.execute(query)
+    groups = list(
+        zip(
+            *(table.column(k).to_pylist() for k in ("environment", "version", "window_")),
+            strict=True,
+        )
+    )
+    return groups, {name: decode(table) for name, decode in decoders.items()}, ints(table, "n")
+
+
 def histograms(dataset: Dataset, binnings: Mapping[str, Binning]) -> dict[str, np.ndarray]:
     """Counts per bin of every column of ``binnings`` (fitted, frozen) in ``dataset``.
 
