@@ -27,7 +27,7 @@ import test_slices_days
 from evalstore.analyses import _days, _merged
 from evalstore.analyses.binning import Binning
 from evalstore.analyses.metrics import get_metric
-from evalstore.analyses.metrics._base import actual_rows_only, no_rows
+from evalstore.analyses.metrics._base import actual_rows_only, counts_actual_rows, no_rows
 from evalstore.analyses.metrics._inputs import prepare
 from evalstore.analyses.performance import PerformanceResult, performance
 from evalstore.dataset import Dataset
@@ -311,3 +311,25 @@ def test_which_queries_read_rows_with_an_actual_only() -> None:
     assert actual_rows_only(both.group_by("k").aggregate(n=both.count()), m)
     union = ibis.union(both.group_by("k").aggregate(n=both.count()), every)
     assert not actual_rows_only(union, m)
+
+
+def test_which_aggregates_count_rows_with_an_actual_only() -> None:
+    """A binary model's confusion counts (the accuracy's, the F1's) count rows with an
+    actual only: 0 where there are none; a count without that filter, one where the filter
+    is an alternative, or a sum, are not counts of them."""
+    t = ibis.table(
+        {"prediction_score": "float64", "prediction_label": "int64", "actual_label": "int64"},
+        name="evalstore_selection",
+    )
+    m = prepare(t, Task.BINARY_CLASSIFICATION, {"k": ibis.literal(0)})
+    for key in ("accuracy", "f1", "recall"):
+        aggregates = get_metric(key).aggregates_for(m)
+        assert aggregates, key
+        assert all(counts_actual_rows(a.op(), m) for a in aggregates.values()), key
+    rows, has = m.table, m.has_actual
+    assert counts_actual_rows(rows.count(where=m.score.notnull() & (has & m.is_positive)).op(), m)
+    assert counts_actual_rows(m.score.count(where=has).op(), m)
+    assert not counts_actual_rows(rows.count().op(), m)
+    assert not counts_actual_rows(rows.count(where=~has).op(), m)
+    assert not counts_actual_rows(rows.count(where=has | m.is_positive).op(), m)
+    assert not counts_actual_rows(m.score.sum(where=has).op(), m)

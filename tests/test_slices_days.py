@@ -597,16 +597,26 @@ def test_a_day_without_actuals_runs_only_the_main_query(
     check_rows(after, production(frames), "roc_auc")
 
 
-@pytest.mark.parametrize("kinds", ["fitted", "edges and top-k", "one edge"])
+@pytest.mark.parametrize(
+    ("kinds", "metric"),
+    [
+        ("fitted", "roc_auc"),
+        ("edges and top-k", "roc_auc"),
+        ("one edge", "roc_auc"),
+        ("fitted", "accuracy"),  # its counts of rows with an actual: 0
+    ],
+)
 def test_a_day_without_actuals_counts_its_rows_per_bin_as_the_rows_do(
     model: tuple[es.Model, dict[str, pd.DataFrame], dict[str, Binning]],
     reads: list[tuple[Any, ...]],
     kinds: str,
+    metric: str,
 ) -> None:
     """A batch of both versions into a day of its own, without actuals: each slot's rows
     without an actual come from one scan of the bins' histograms per (version, day), for
     quantile, user-given and top-k bins, values below and above every edge, NaN and
-    missing values. Every slice equals the rows'."""
+    missing values, for the AUC (whose histograms of rows with an actual are not run)
+    and the accuracy (whose counts of them are 0). Every slice equals the rows'."""
     m, frames, bins = model
     training = m.dataset(environment="training")
     if kinds == "edges and top-k":
@@ -618,7 +628,7 @@ def test_a_day_without_actuals_counts_its_rows_per_bin_as_the_rows_do(
     elif kinds == "one edge":
         bins = {**bins, "age": Binning(strategy="edges", edges=(45.0,)).fit(training, "age")}
     ds = m.dataset(environment="production", start="2024-03-01", end="2024-03-09")
-    kept(ds, "roc_auc", binnings=bins)
+    kept(ds, metric, binnings=bins)
     reads.clear()
     rng = np.random.default_rng(29)
     for version, first in (("v1", 70_000), ("v2", 80_000)):
@@ -626,8 +636,8 @@ def test_a_day_without_actuals_counts_its_rows_per_bin_as_the_rows_do(
         late.loc[:5, "age"] = [-1e9, 1e9, np.nan, 30.0, 40.0, 50.0]  # out of range, an edge
         m.log(late.drop(columns="y"), schema=SCHEMA, version=version, environment="production")
         frames[version] = pd.concat([frames[version], late.assign(y=np.nan)], ignore_index=True)
-    after = slices(ds, "roc_auc", binnings=bins)
+    after = slices(ds, metric, binnings=bins)
     assert reads == [(("v1", "v2"), datetime(2024, 3, 7), datetime(2024, 3, 8))]
     assert after.queries == 1
-    same(after, direct(ds, "roc_auc", binnings=bins))
-    check_rows(after, production(frames), "roc_auc")
+    same(after, direct(ds, metric, binnings=bins))
+    check_rows(after, production(frames), metric)

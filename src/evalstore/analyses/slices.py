@@ -91,6 +91,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
@@ -105,6 +106,7 @@ from evalstore.analyses.binning._profiled import by_pair_windows
 from evalstore.analyses.metrics import GroupData, Metric, MetricInput, MetricValue, get_metric
 from evalstore.analyses.metrics._base import (
     Finished,
+    counts_actual_rows,
     engine_table,
     finish,
     same_query,
@@ -598,25 +600,26 @@ def _by_day(
         versions = sorted(known.union(part.versions or []))
         pairs = tuple(itertools.product(part.environments or [], versions))
         lists, plans = queries(pairs)
-        # the extra queries of rows with an actual (the AUC's histogram) find none in a
-        # batch of new inferences: not run (planning their union took ~45 ms a half)
         found = branches(pairs)
         only = {i for i in range(1, len(lists)) if _skippable(lists[i], found)}
-        none = only if only and without_actuals(part, found[0].inputs) else set()
+        # a batch of new inferences has no actuals yet: the extra queries of rows with an
+        # actual (the AUC's histogram) find none there, and are not run (planning their
+        # union took ~45 ms a half); the main query, whose counts of rows with an actual
+        # are 0, counts the rows per bin: one scan of histograms, not a union of a GROUP BY
+        # per column (the batch's day on the 10M-row UI store: 0.1 s against 0.25 s of CPU)
+        none: set[int] = set()
         counted: pa.Table | None = None
+        if without_actuals(part, found[0].inputs):
+            none = set(only)
+            counted = _counted(part, pairs, bins, found[0])
+            if counted is not None:
+                nonlocal ran
+                ran += 1
+                none.add(0)
         # each query (the main one, the histogram) in two halves of its branches, all side
         # by side: a day's rows are a row group or two, which DuckDB reads on one core, and
         # it plans a union of 26 branches in ~60 ms (the main query of the batch's day on
         # the 10M-row UI store: 0.21 s on one core, 0.06 s of it planning)
-        # and the main query, where it only counts the rows without an actual, is then the
-        # rows per bin: one scan of histograms rather than a union of a GROUP BY per column
-        # (the batch's day on the 10M-row UI store: 0.1 s against two halves of 0.23 s)
-        if none and not any(b.names for b in found):
-            counted = _counted(part, pairs, bins, lists[0][0])
-            if counted is not None:
-                nonlocal ran
-                ran += 1
-                none = {*none, 0}
         pieces = [(i, h) for i, qs in enumerate(lists) if i not in none for h in _halves(qs)]
         later = [beside(part, functools.partial(read, part, h)) for _, h in pieces[1:]]
         got = [read(part, pieces[0][1]), *(f() for f in later)] if pieces else []
@@ -667,16 +670,23 @@ def _by_day(
 
 
 def _counted(
-    part: Dataset, pairs: tuple[tuple[str, str], ...], bins: list[Binning], main: Any
+    part: Dataset, pairs: tuple[tuple[str, str], ...], bins: list[Binning], branch: _Branch
 ) -> pa.Table | None:
-    """The rows of the day queries' ``main`` query where it counts the rows without an
-    actual and ``part`` has none with one: each slot's rows, from the bins' histograms per
+    """The rows of the day queries' main query (``branch``'s) where ``part`` has no row
+    with an actual: each slot's rows without one, from the bins' histograms per
     (environment, version, day) (``_count.by_pairs``), whose bins are the slices' (the
-    rows below the first edge, each bin, above the last, missing). None where the rows
-    do not line up with the main query's (a day of a pair the codes do not know)."""
+    rows below the first edge, each bin, above the last, missing), and 0 for each of the
+    metric's counts of rows with an actual. None where the main query holds any other
+    aggregate, or its rows would not line up (a day of a pair the codes do not know)."""
+    like = no_rows_of(branch.main)
+    aggregates = branch.main.op()
+    if like is None or not isinstance(aggregates, ops.Aggregate):
+        return None
+    counts_zero = [n for n in like.column_names if n not in (KEY, WINDOW, N_WITHOUT_ACTUAL)]
+    if not all(counts_actual_rows(aggregates.metrics[n], branch.inputs) for n in counts_zero):
+        return None
     found = by_pairs(part, {f"p{i}": b for i, b in enumerate(bins)}, "day")
-    like = no_rows_of(main)
-    if found is None or like is None:
+    if found is None:
         return None
     groups, counts, n = found
     if any(counts[f"p{i}"].shape[1] != len(b.labels) for i, b in enumerate(bins)):
@@ -692,8 +702,7 @@ def _counted(
     )
     group, slot = np.nonzero(per_slot)  # a GROUP BY gives the groups with rows only
     columns = {KEY: slot, WINDOW: codes[group], N_WITHOUT_ACTUAL: per_slot[group, slot]}
-    if set(columns) != set(like.column_names):
-        return None
+    columns.update({name: np.zeros(len(slot), dtype=np.int64) for name in counts_zero})
     return pa.table(
         {
             name: pa.array(columns[name], type=like.schema.field(name).type)

@@ -290,6 +290,23 @@ def actual_rows_only(query: ir.Table | Finished, inputs: MetricInput) -> bool:
     return False
 
 
+def counts_actual_rows(value: ops.Value, inputs: MetricInput) -> bool:
+    """Whether ``value``, an aggregate, counts rows whose actual is known only: a count
+    whose filter holds ``inputs.has_actual`` among its conjunctions. Among rows without an
+    actual it is 0."""
+    if not isinstance(value, ops.CountStar | ops.Count) or value.where is None:
+        return False
+    has = inputs.has_actual.op()
+    todo = [value.where]
+    while todo:
+        predicate = todo.pop()
+        if isinstance(predicate, ops.And):
+            todo += [predicate.left, predicate.right]
+        elif _keeps(predicate, has):
+            return True
+    return False
+
+
 def _keeps(predicate: ops.Value, has: ops.Value) -> bool:
     """Whether a row that ``predicate`` keeps satisfies ``has`` (a filter's conjunctions
     come split into predicates: ``t.filter(a & b)`` keeps ``a`` and ``b``)."""
