@@ -467,6 +467,39 @@ def test_views_share_one_drift_scan_and_count_from_the_facts(churn_store: es.Sto
     assert health.drifted == views.drift(facts, health.view)[0].drifted_columns  # type: ignore[union-attr]
 
 
+def test_health_reads_the_drift_of_its_range_without_its_windows(churn_store: es.Store) -> None:
+    """A model's health shows no drift over time: on its own it computes the drift of its
+    range alone (no entry of the drift page), equal to drift(); where the drift page's
+    entry is computed, it reads that one and computes none."""
+    from evalstore.analyses.drift import drift
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    views = Views(churn_store, ResultCache())
+    facts = views.facts("churn")
+    health = views.health(facts)
+    kinds = {key[2] for key in views.cache._entries}
+    assert "drift-range" in kinds and "drift" not in kinds
+    ref = views.compared(facts, health.view)
+    assert ref is not None
+    current = views.current(facts, health.view)
+    for found, family in zip(
+        views.drift_summary(facts, health.view), (facts.features, facts.predictions), strict=True
+    ):
+        columns = [c for c in family if c in ref.binnings]
+        assert found is not None and columns
+        assert (
+            found.to_dict() == drift(ref.dataset, current, columns, binnings=ref.binnings).to_dict()
+        )
+    assert health.drifted == views.drift_summary(facts, health.view)[0].drifted_columns  # type: ignore[union-attr]
+
+    paged = Views(churn_store, ResultCache())
+    facts = paged.facts("churn")
+    page = paged.drift(facts, paged.resolve(facts, {}))
+    assert paged.health(facts).drifted == page[0].drifted_columns  # type: ignore[union-attr]
+    assert "drift-range" not in {key[2] for key in paged.cache._entries}
+
+
 def test_the_metric_over_time_is_on_the_slices_score_bins(
     churn_store: es.Store, data: dict[str, pd.DataFrame]
 ) -> None:
@@ -517,7 +550,7 @@ def test_health_computes_its_quality_and_drift_ahead_on_other_threads(
     from evalstore.ui.views import Views
 
     views = Views(churn_store, ResultCache())
-    threads: dict[str, list[str]] = {"quality": [], "drift": []}
+    threads: dict[str, list[str]] = {"quality": [], "drift_summary": []}
     for name in threads:
         original = getattr(Views, name)
 
