@@ -15,7 +15,6 @@ query of their own grouped like the result.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -250,14 +249,6 @@ _MERGES: dict[type, Callable[[list[Any]], Any]] = {
 }
 
 
-#: each merge two values at a time (left to right, as ``sum`` adds a list)
-_PAIRS: dict[Callable[[list[Any]], Any], Callable[[Any, Any], Any]] = {
-    sum: operator.add,
-    min: min,
-    max: max,
-}
-
-
 def _merge_of(expr: Any) -> Callable[[list[Any]], Any] | None:
     return _MERGES.get(type(expr.op()))
 
@@ -287,8 +278,7 @@ class _Part:
         # of a page two by two)
         self.counted = [k for k in extra if isinstance(aggs[k].op(), _COUNTS)]
         self.rest = [k for k in extra if k not in self.counted]
-        merges = [_merge_of(aggs[k]) or sum for k in self.rest]
-        self.pairs = [_PAIRS[m] for m in merges]
+        self.merges = [_merge_of(aggs[k]) or sum for k in self.rest]
         self.columns = _columns(list(aggs.values()))
         # decoders on no rows give their widths (a hand-made table: Ibis's own conversion
         # to Arrow imports pyarrow_hotfix, which Ibis does not install)
@@ -340,16 +330,15 @@ class _Part:
     def add(self, hours: Sequence[Hour]) -> Hour:
         if len(hours) < 2:
             return hours[0] if hours else self.empty
-        # two by two, NULLs left out (a week by the hour of two versions adds 168 pairs of
-        # ~150 values: lists and sum() per value took 40 ms of a 0.2 s page)
         first, *rest = hours
         counts = first[0] + rest[0][0] if len(rest) == 1 else np.sum([h[0] for h in hours], 0)
-        extra = first[1]
-        for _, more in rest:
-            extra = tuple(
-                b if a is None else a if b is None else pair(a, b)
-                for pair, a, b in zip(self.pairs, extra, more, strict=True)
-            )
+        # each value over the hours at once, NULLs left out (a week by the hour of two
+        # versions: 336 hours of 56 minima and maxima took 5 ms two by two, 0.8 ms so)
+        columns = zip(*(h[1] for h in hours), strict=True)
+        extra = tuple(
+            merge(found) if (found := [v for v in values if v is not None]) else None
+            for merge, values in zip(self.merges, columns, strict=True)
+        )
         return counts, extra
 
     def split(self, hour: Hour) -> Counted:
