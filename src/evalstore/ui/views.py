@@ -419,8 +419,9 @@ class Views:
     ) -> tuple[DriftResult | None, DriftResult | None]:
         """:meth:`drift`, for a page that shows no drift over time (a model's health): the
         drift page's where it is computed, else the range's without its windows (the same
-        results: its histograms are the sum of its windows'; 20-30 ms less of a health page
-        after a batch, whose drift over time is the drift page's to compute)."""
+        counts: the range's histograms are the sum of its windows'; from the hours the
+        profiles keep, 11 ms of CPU rather than 26 ms on the 10M-row UI store, the drift
+        over time being the drift page's to compute)."""
         whole = self.cache.peek(self._drift_key(facts, view))
         if whole is not None:
             return whole[0], whole[1]
