@@ -12,7 +12,7 @@ filter, a residual quantile, a range read once outside the warmer).
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -123,15 +123,12 @@ def test_a_batch_makes_only_its_day_read_again(model: Model, reads: list[tuple[A
     read again; equal to the rows' each time."""
     m, frames, _ = model
     ds, late, rng = kept_then_batch(m, reads, "2024-03-07", 300, pd.Timestamp("2024-03-06T12:00"))
-    after = performance(ds)
-    assert reads == [(("v1",), datetime(2024, 3, 6), datetime(2024, 3, 7))]
+    after = read_after_batch(ds, reads, datetime(2024, 3, 6))
     assert after.queries == 3
-    same(after, direct(ds))
     assert after.get("accuracy")["n_without_actual"] == want_missing(frames) + 300
 
     reads.clear()
-    actuals = pd.DataFrame({"id": late["id"], "y": rng.integers(0, 2, len(late))})
-    m.log_actuals(actuals, prediction_id="id", actual="y", environment="production")
+    log_their_actuals(m, late, rng)
     again = performance(ds)
     assert reads == [(("v1", "v2"), datetime(2024, 3, 1), datetime(2024, 3, 7))]
     same(again, direct(ds))
@@ -150,6 +147,21 @@ def kept_then_batch(
     late = rows(rng, n, 100 * n + 10_000, at, 0.5)
     m.log(late.drop(columns="y"), schema=SCHEMA, version="v1", environment="production")
     return ds, late, rng
+
+
+def read_after_batch(ds: Dataset, reads: list[tuple[Any, ...]], day: datetime) -> PerformanceResult:
+    """``performance(ds)`` after :func:`kept_then_batch` into ``day``: only that day of v1
+    is read again, and the metrics equal the rows'."""
+    after = performance(ds)
+    assert reads == [(("v1",), day, day + timedelta(days=1))]
+    same(after, direct(ds))
+    return after
+
+
+def log_their_actuals(m: es.Model, late: pd.DataFrame, rng: np.random.Generator) -> None:
+    """The actuals of :func:`kept_then_batch`'s inferences, late."""
+    actuals = pd.DataFrame({"id": late["id"], "y": rng.integers(0, 2, len(late))})
+    m.log_actuals(actuals, prediction_id="id", actual="y", environment="production")
 
 
 def want_missing(frames: dict[str, pd.DataFrame]) -> int:
@@ -281,13 +293,10 @@ def test_a_day_without_actuals_runs_only_the_main_query(
     engine, and the metrics equal the rows'; once their actuals come, every query runs."""
     m, _, _ = model
     ds, late, rng = kept_then_batch(m, reads, "2024-03-08", 400, pd.Timestamp("2024-03-07T02:00"))
-    after = performance(ds)
-    assert reads == [(("v1",), datetime(2024, 3, 7), datetime(2024, 3, 8))]
+    after = read_after_batch(ds, reads, datetime(2024, 3, 7))
     assert after.queries == 1
-    same(after, direct(ds))
 
-    actuals = pd.DataFrame({"id": late["id"], "y": rng.integers(0, 2, len(late))})
-    m.log_actuals(actuals, prediction_id="id", actual="y", environment="production")
+    log_their_actuals(m, late, rng)
     again = performance(ds)
     assert again.queries == 3 * len(reads[1:])  # every day read again, every query run
     same(again, direct(ds))
