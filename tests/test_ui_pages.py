@@ -572,6 +572,38 @@ def test_health_computes_its_quality_and_drift_ahead_on_other_threads(
     assert (health.errors, health.warnings) == (len(checked.errors), len(checked.warnings))
 
 
+def test_warming_collects_then_freezes_what_the_server_keeps(
+    tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After warm(), the objects alive are frozen (later full collections skip them), once
+    a full collection freed what was frozen and is garbage now (``evalstore/_gc.py``)."""
+    import gc
+    import weakref
+
+    from evalstore import _gc
+    from evalstore.ui.cache import ResultCache
+    from evalstore.ui.views import Views
+
+    class Node:
+        other: Any = None
+
+    monkeypatch.setattr(_gc, "_last_refreeze", [])  # as in a server that has not warmed yet
+    with es.connect(tmp_path / "store") as store:
+        churn = _churn(store, data)
+        assert churn is not None
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        gone = weakref.ref(first)
+        gc.freeze()  # a cycle frozen with the rest, then garbage: only warm()'s collection frees it
+        del first, second
+        gc.collect()
+        assert gone() is not None
+        Views(store, ResultCache()).warm("churn")
+        assert gone() is None
+        assert gc.get_freeze_count() > 0
+        assert _gc._last_refreeze
+
+
 def test_the_warmer_keeps_the_hourly_quality_of_the_whole_history(
     tmp_path: Path, data: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
