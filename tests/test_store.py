@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -442,3 +443,19 @@ def test_column_types_read_without_parsing_are_the_parsers() -> None:
     assert column_type("TIMESTAMP WITH TIME ZONE") == DuckDBType.from_string(
         "TIMESTAMP WITH TIME ZONE"
     )
+
+
+def test_a_selection_is_built_once_and_sees_the_columns_logged_since(store: es.Store) -> None:
+    model = store.model("m", task="binary_classification")
+    model.log(binary_frame(30), schema=BINARY_SCHEMA, version="v1", environment="production")
+    window = {"version": "v1", "start": "2024-01-01 02:00", "end": "2024-01-01 12:00"}
+    first, again = model.dataset(**window), model.dataset(**window)
+    assert again._inferences is first._inferences  # the same selection: one Ibis filter
+    assert model.dataset(**{**window, "end": "2024-01-01 13:00"}).count() == 11
+    assert again.count() == first.count() == 10
+    wider = dataclasses.replace(BINARY_SCHEMA, features=["age", "income", "city", "tenure"])
+    more = binary_frame(30, start=30).assign(tenure=7)
+    model.log(more, schema=wider, version="v2", environment="production")
+    after = model.dataset(**window)  # the table has a new column: a new selection
+    assert "tenure" in after.table.columns and "tenure" not in first.table.columns
+    assert after.count() == 10
