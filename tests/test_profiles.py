@@ -335,6 +335,38 @@ def test_profiles_hold_at_most_max_bytes_dropping_the_least_recently_used() -> N
     assert c.nbytes == sizeof(value) and profiles.nbytes == 2 * sizeof(value)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_what_the_profiles_hold_is_counted_as_their_entries_change(seed: int) -> None:
+    """``nbytes`` (kept as entries change, not summed on every keep) equals the sum over the
+    entries after any sequence of keeps, replaced values, writes, evictions and a clear."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2024, 3, 1)
+    profiles = Profiles(volatile=["actual"], max_entries=6, max_bytes=60_000)
+    for _ in range(300):
+        pair = ("production", f"v{rng.integers(3)}")
+        hours = [start + HOUR * int(h) for h in rng.integers(0, 48, size=rng.integers(1, 5))]
+        value = (np.zeros(int(rng.integers(1, 800)), dtype=np.int64), (1.0,))
+        columns = ["actual"] if rng.random() < 0.3 else ["x"]
+        step = rng.integers(7)
+        if step <= 2:
+            entry = profiles.entry(f"q{rng.integers(4)}", 1, *pair, columns)
+            assert profiles.keep(entry, profiles.changes, hours, {h: value for h in hours})
+        elif step <= 4:
+            windows = profiles.windows(f"w{rng.integers(4)}", 1, [pair], columns)
+            spans = {(h, h + HOUR * 24): value for h in hours}
+            assert profiles.keep_windows(windows, profiles.changes, spans)
+        elif step == 5:
+            profiles.inferences_written(1, *pair, min(hours), max(hours), rng.random() < 0.2)
+        elif rng.random() < 0.8:
+            profiles.actuals_written(1, "production")
+        else:
+            profiles.clear()
+        held = sum(e.nbytes for e in profiles._entries.values())
+        assert profiles.nbytes == held
+        assert held <= 60_000 or len(profiles._entries) == 1
+        assert len(profiles._entries) <= 6
+
+
 def test_a_read_right_after_a_commit_never_finds_the_hours_it_changed(
     store: es.Store, model: es.Model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
