@@ -176,6 +176,21 @@ def _plan_key(
     return (query_table(dataset).op(), shared._uses_duckdb(dataset), bins, more)
 
 
+def _built(
+    dataset: Dataset, binnings: Mapping[str, Binning], extra: Mapping[str, Any]
+) -> tuple[Hashable | None, tuple[dict[str, Any], dict[str, Decoder], dict[str, list[str]]]]:
+    """The plan of ``binnings`` and ``extra``, built once per :func:`_plan_key` (None: built
+    every time), and that key."""
+    # in one order whatever the caller's: the same columns are the same query (and profile)
+    ordered = {name: binnings[name] for name in sorted(binnings)}
+    key = _plan_key(dataset, ordered, extra)
+
+    def build() -> tuple[dict[str, Any], dict[str, Decoder], dict[str, list[str]]]:
+        return _plan(dataset, ordered, extra)
+
+    return key, build() if key is None else _PLANS.get(key, build)
+
+
 def collect(
     dataset: Dataset,
     binnings: Mapping[str, Binning],
@@ -197,14 +212,7 @@ def collect(
                 "by", f"one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
             )
         group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
-    # in one order whatever the caller's: the same columns are the same query (and profile)
-    ordered = {name: binnings[name] for name in sorted(binnings)}
-    key = _plan_key(dataset, ordered, extra or {})
-
-    def build() -> tuple[dict[str, Any], dict[str, Decoder], dict[str, list[str]]]:
-        return _plan(dataset, ordered, extra or {})
-
-    aggs, decoders, parts = build() if key is None else _PLANS.get(key, build)
+    key, (aggs, decoders, parts) = _built(dataset, binnings, extra or {})
     if not aggs:
         return {}
     profiled = _profiled.collect(dataset, aggs, decoders, parts, list(extra or {}), by, key)
@@ -233,13 +241,7 @@ def by_pairs(
     rows. For callers that keep their values per pair and window (the slices' days). None
     without binnings."""
     t = query_table(dataset)
-    ordered = {name: binnings[name] for name in sorted(binnings)}
-    key = _plan_key(dataset, ordered, {})
-
-    def build() -> tuple[dict[str, Any], dict[str, Decoder], dict[str, list[str]]]:
-        return _plan(dataset, ordered, {})
-
-    aggs, decoders, _ = build() if key is None else _PLANS.get(key, build)
+    key, (aggs, decoders, _) = _built(dataset, binnings, {})
     if not aggs:
         return None
 
