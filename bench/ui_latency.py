@@ -23,7 +23,8 @@ no socket): the server-side time of each response (its ``Server-Timing`` header)
 a set of URLs (the default view, and views with another window, version, range, metric or a
 slice), each requested:
 
-- **first load after a batch**: what a user waits for on a view nobody opened since the
+- **first load after a batch** (``--samples`` per page, default 20, its URLs in turn):
+  what a user waits for on a view nobody opened since the
   last batch arrived, on a server whose warmer ran once (its default views, then the
   drift and quality of each environment's whole history, which keep the store's
   profiles: every hour's histograms on the baseline's bins and quality counts). Before
@@ -40,7 +41,8 @@ slice), each requested:
 - with ``--restart``, **restarted**: each page's default view once in a new server process,
   first with no compiled SQL kept beside the store, then with what that process kept.
 
-It prints p50/p95 per page for both, the machine's load average before and after, and
+It prints p50/p95 per page for both, whether every page's p95 after a batch is within the
+target (300 ms), the machine's load average before and after, and
 writes the same as JSON to ``bench/results/ui-latency-<timestamp>.json``.
 """
 
@@ -80,6 +82,10 @@ PROD_DAYS = 60
 SHADOW_FROM = datetime(2024, 3, 18)
 DROP_FROM = datetime(2024, 3, 1)
 ACTUALS_DELAY_DAYS = 3
+#: first loads after a batch per page, its URLs in turn: enough for a 95th percentile
+SAMPLES = 20
+#: what every page answers in at the 95th percentile after a batch (server-side)
+TARGET_MS = 300.0
 
 
 def parse_rows(text: str) -> int:
@@ -258,22 +264,31 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def _first_loads(client: Any, prepare: Any, repeats: int, say: Any) -> dict[str, dict[str, Any]]:
-    """Per page: each URL once after ``prepare()``, then ``repeats`` times as it is."""
+def _first_loads(
+    client: Any, prepare: Any, repeats: int, say: Any, samples: int = 1
+) -> dict[str, dict[str, Any]]:
+    """Per page: each URL once after ``prepare()``, then ``repeats`` times as it is; the
+    page's URLs again in turn, each after ``prepare()``, until the page has ``samples``
+    first loads (a 95th percentile of one or four loads is their maximum)."""
     out: dict[str, dict[str, Any]] = {}
     for page, paths in urls().items():
         first: list[float] = []
         again: list[float] = []
-        for path in paths:
+        turn = 0
+        while turn < len(paths) or len(first) < samples:
+            path = paths[turn % len(paths)]
             prepare()
             r = client.get(path)
             if r.status_code != 200:
                 raise RuntimeError(f"{path}: {r.status_code} {r.text[:500]}")
             first.append(_server_ms(r))
-            for _ in range(repeats):
-                again.append(_server_ms(client.get(path)))
+            if turn < len(paths):
+                for _ in range(repeats):
+                    again.append(_server_ms(client.get(path)))
+            turn += 1
         row = out[page] = {
             "urls": len(paths),
+            "first_loads": len(first),
             "first_p50": _pct(first, 0.5),
             "first_p95": _pct(first, 0.95),
             "first_max": max(first),
@@ -282,15 +297,15 @@ def _first_loads(client: Any, prepare: Any, repeats: int, say: Any) -> dict[str,
             "first_ms": first,
         }
         say(
-            f"  {page:15} first load p50 {row['first_p50']:8.0f} ms  max "
-            f"{row['first_max']:8.0f} ms | repeated p50 {row['repeated_p50']:5.1f} ms  "
-            f"p95 {row['repeated_p95']:5.1f} ms"
+            f"  {page:15} first load p50 {row['first_p50']:8.0f} ms  p95 "
+            f"{row['first_p95']:8.0f} ms  max {row['first_max']:8.0f} ms ({len(first)} loads) | "
+            f"repeated p50 {row['repeated_p50']:5.1f} ms  p95 {row['repeated_p95']:5.1f} ms"
         )
     return out
 
 
 def measure(
-    folder: Path, repeats: int, new_batch: bool = False, say: Any = print
+    folder: Path, repeats: int, new_batch: bool = False, say: Any = print, samples: int = 1
 ) -> dict[str, Any]:
     """First loads cold (the UI's cache and the profiles emptied before each URL), the
     warmer's time and the default views after it, then first loads after a batch (the
@@ -361,7 +376,7 @@ def measure(
             + ", ".join(f"{k} {v:.0f} ms" for k, v in defaults.items())
         )
         say("after a batch: the warmer ran once; then, before each URL, the last day's batches")
-        out["pages"] = _first_loads(client, after_batch, repeats, say)
+        out["pages"] = _first_loads(client, after_batch, repeats, say, samples)
         if new_batch:
             # a batch arrives: every page viewed before answers from its previous HTML
             # (with a notice) while it is computed again in the background
@@ -447,6 +462,12 @@ def main() -> None:
     parser.add_argument("--rows", default="10m", help="rows in the store (10m, 1m, 100k...)")
     parser.add_argument("--repeats", type=int, default=10, help="repeated loads per URL")
     parser.add_argument(
+        "--samples",
+        type=int,
+        default=SAMPLES,
+        help="first loads after a batch per page, its URLs in turn (at least one each)",
+    )
+    parser.add_argument(
         "--cache-dir",
         default=os.path.expanduser("~/.cache/evalstore-bench"),
         help="where the store is built once and kept",
@@ -473,7 +494,7 @@ def main() -> None:
         f"UI latency on {rows:,} rows ({folder}); load average {load_before[0]:.2f}; "
         f"a loop of 5M Python additions took {speed:.2f} s"
     )
-    result = measure(folder, args.repeats, args.new_batch)
+    result = measure(folder, args.repeats, args.new_batch, samples=args.samples)
     if args.restart:
         print("a server that restarted: each page's default view once, in a new process")
         result["restarted_ms"] = measure_restarts(folder)
@@ -482,6 +503,7 @@ def main() -> None:
         {
             "rows": rows,
             "repeats": args.repeats,
+            "samples": args.samples,
             "machine": {
                 "cpus": os.cpu_count(),
                 "platform": platform.platform(),
@@ -494,16 +516,29 @@ def main() -> None:
         }
     )
     print()
-    head = "| URLs | after a batch: p50 | p95 | max | cold: p50 | max | repeated p50 | p95 |"
+    head = (
+        "| URLs | after a batch: loads | p50 | p95 | max | cold: p50 | max | repeated p50 | p95 |"
+    )
     print(f"| page ({rows:,} rows) {head}")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for page, row in result["pages"].items():
         c = result["pages_cold"][page]
         print(
-            f"| {page} | {row['urls']} | {row['first_p50']:,.0f} ms | {row['first_p95']:,.0f} ms "
+            f"| {page} | {row['urls']} | {row['first_loads']} | {row['first_p50']:,.0f} ms "
+            f"| {row['first_p95']:,.0f} ms "
             f"| {row['first_max']:,.0f} ms | {c['first_p50']:,.0f} ms | {c['first_max']:,.0f} ms "
             f"| {row['repeated_p50']:.1f} ms | {row['repeated_p95']:.1f} ms |"
         )
+    slow = {
+        page: row["first_p95"]
+        for page, row in result["pages"].items()
+        if row["first_p95"] > TARGET_MS
+    }
+    result["target_ms"] = TARGET_MS
+    result["target_met"] = not slow
+    over = ", ".join(f"{page} {ms:.0f} ms" for page, ms in slow.items())
+    verdict = "PASS" if not slow else f"FAIL (over: {over})"
+    print(f"\n{verdict}: every page's p95 after a batch <= {TARGET_MS:.0f} ms")
     print(
         f"\nload average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
         f"a loop of 5M Python additions took {speed:.2f} s (machine speed at the start)"
