@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,3 +47,42 @@ def test_streams_are_regrouped(tmp_path) -> None:
 
     pacsv.write_csv(table, path)
     assert [t.num_rows for t in open_source(path, chunk_rows=256).batches] == [256] * 3 + [232]
+
+
+def test_a_pandas_frames_unnamed_index_is_not_logged(tmp_path) -> None:
+    """pandas writes a filtered or shuffled frame's index as ``__index_level_0__`` (to
+    Parquet, and in ``pa.Table.from_pandas``); it reads it back as the index, not as a
+    column, so it is not a feature. A named index stays, under its name."""
+    import pandas as pd
+
+    import evalstore as es
+
+    frame = pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(8)],
+            "age": np.arange(8.0),
+            "region": list("nsewnsew"),
+            "score": np.linspace(0, 1, 8),
+        }
+    )
+    picked = frame.iloc[[6, 0, 3, 5]]  # an index other than 0, 1, 2...
+    path = tmp_path / "preds.parquet"
+    picked.to_parquet(path)
+    assert "__index_level_0__" in pq.read_schema(path).names
+    two_levels = pa.Table.from_pandas(picked.set_index([picked.index, picked.index * 2]))
+    assert {"__index_level_0__", "__index_level_1__"} <= set(two_levels.column_names)
+    named = pa.Table.from_pandas(picked.set_index("region"))
+
+    store = es.connect(tmp_path / "store")
+    schema = es.Schema(prediction_id="id", prediction_score="score")
+    for i, data in enumerate([path, two_levels, named]):
+        model = store.model(f"m{i}", task="binary_classification")
+        model.log(data, schema=schema, version="v1", environment="production")
+        stored = model.dataset().to_pandas()
+        assert not [c for c in stored.columns if c.startswith("__index_level_")]
+        assert sorted(stored.prediction_id) == sorted(picked.id)
+        assert "region" in stored.columns
+        assert (
+            stored.set_index("prediction_id").age.to_dict() == picked.set_index("id").age.to_dict()
+        )
+    store.close()

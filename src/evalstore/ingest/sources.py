@@ -8,6 +8,8 @@ larger than memory can be logged.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +180,41 @@ def _not_empty(source: Source) -> Source:
 def open_source(data: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Source:
     """Wrap anything evalstore can log as a Source; an unknown type says what is accepted,
     and a batch without rows is refused as such (BatchRejected)."""
-    return _not_empty(_open(data, chunk_rows))
+    return _not_empty(_without_pandas_index(_open(data, chunk_rows)))
+
+
+#: the column pandas writes an unnamed index as (one per level), when it is not 0, 1, 2...
+_INDEX_COLUMN = re.compile(r"__index_level_\d+__")
+
+
+def _pandas_index(schema: pa.Schema) -> list[str]:
+    """The columns that hold a pandas frame's unnamed index (a Parquet file pandas wrote, an
+    Arrow table from ``pa.Table.from_pandas``): its row labels, not data. pandas reads them
+    back as the index, not as columns. A named index stays a column, under its name."""
+    raw = (schema.metadata or {}).get(b"pandas")
+    if raw is None:
+        return []
+    try:
+        listed = json.loads(raw).get("index_columns", [])
+    except (ValueError, AttributeError):  # metadata pandas did not write
+        return []
+    return [
+        name
+        for name in listed
+        if isinstance(name, str) and _INDEX_COLUMN.fullmatch(name) and name in schema.names
+    ]
+
+
+def _without_pandas_index(source: Source) -> Source:
+    """``source`` without the columns of a pandas frame's unnamed index (a filtered or
+    shuffled frame's index would otherwise be logged as a feature)."""
+    index = _pandas_index(source.schema)
+    if not index:
+        return source
+    keep = [name for name in source.schema.names if name not in index]
+    schema = pa.schema([source.schema.field(name) for name in keep], source.schema.metadata)
+    batches = (batch.select(keep) for batch in source.batches)
+    return Source(schema, batches, source.rows, source.name)
 
 
 def _open(data: Any, chunk_rows: int) -> Source:
