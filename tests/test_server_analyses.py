@@ -435,8 +435,10 @@ def test_advice_names_only_what_the_caller_can_pass(
     assert error["details"]["name"] == "by"
     assert error["message"] == (
         "by must be a time window or a categorical, boolean or integer column; got 'income'. "
-        "'income' is numeric and this endpoint takes no bin edges: GET "
-        "/api/v1/models/clf/slices?columns=income gives a metric per bin of it."
+        "'income' is numeric (integer features are too) and this endpoint takes no bin "
+        "edges: GET /api/v1/models/clf/slices?columns=income gives a metric per bin of it; to "
+        "group by each of its values, log it with feature_types 'income': categorical in the "
+        "schema."
     )
     named = http.get("/slices", params={"environment": "production", "columns": "income"})
     assert named.status_code == 200 and named.json()["columns"] == ["income"]
@@ -460,10 +462,12 @@ def test_advice_names_only_what_the_caller_can_pass(
             model.performance("production", ["accuracy"], by="income")
         assert str(exc.value) == (
             "by must be a time window or a categorical, boolean or integer column; got "
-            "'income'. 'income' is numeric: model.slices(dataset, metric, columns=['income']) "
-            "gives a metric per bin of it, and evalstore.analyses.performance.performance("
-            "model.dataset(...), metrics, by='income', bins={'income': [0, 30, 60]}) groups "
-            "it on edges of your own."
+            "'income'. 'income' is numeric (integer features are too): model.slices(dataset, "
+            "metric, columns=['income']) gives a metric per bin of it, and "
+            "evalstore.analyses.performance.performance(model.dataset(...), metrics, "
+            "by='income', bins={'income': [0, 30, 60]}) groups it on edges of your own; to "
+            "group by each of its values, log it with feature_types={'income': 'categorical'} "
+            "in the Schema."
         )
         # both ways it names work
         assert model.slices("production", "accuracy", columns=["income"]).columns == ["income"]

@@ -84,11 +84,12 @@ class ModelAnalyses:
             rows,
             by,
             lambda numeric: (
-                f"{numeric!r} is numeric: model.slices(dataset, metric, "
-                f"columns=[{numeric!r}]) gives a metric per bin of it, and "
+                f"{numeric!r} is numeric (integer features are too): model.slices(dataset, "
+                f"metric, columns=[{numeric!r}]) gives a metric per bin of it, and "
                 "evalstore.analyses.performance.performance(model.dataset(...), metrics, "
                 f"by={numeric!r}, bins={{{numeric!r}: [0, 30, 60]}}) groups it on edges of "
-                "your own."
+                "your own; to group by each of its values, log it with "
+                f"feature_types={{{numeric!r}: 'categorical'}} in the Schema."
             ),
         )
         return performance(

@@ -61,9 +61,10 @@ def get_performance(
             ds,
             by,
             lambda numeric: (
-                f"{numeric!r} is numeric and this endpoint takes no bin edges: "
-                f"GET /api/v1/models/{quote(model.name)}/slices?columns={quote(numeric)} gives a "
-                "metric per bin of it."
+                f"{numeric!r} is numeric (integer features are too) and this endpoint takes "
+                f"no bin edges: GET /api/v1/models/{quote(model.name)}/slices?columns="
+                f"{quote(numeric)} gives a metric per bin of it; to group by each of its "
+                f"values, log it with feature_types {numeric!r}: categorical in the schema."
             ),
         )
         result = performance(
