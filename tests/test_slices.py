@@ -394,15 +394,60 @@ def test_result_is_plain_json(credit: tuple[es.Model, pd.DataFrame, pd.DataFrame
     assert data["metric"] == "roc_auc" and data["higher_is_better"] is True
     assert data["positive_class"] == 1 and data["min_support"] == 10
     assert list(data["rows"][0]) == ["column", "bin", "kind", "value", "ci_low", "ci_high", "n",
-                                     "n_without_actual", "share", "significant"]  # fmt: skip
+                                     "n_without_actual", "share", "significant",
+                                     "error_bound"]  # fmt: skip
     back = SliceResult.from_dict(data)
     assert back == result
+    # slices kept before the error bound was: read with none
+    for row in data["rows"]:
+        del row["error_bound"]
+    del data["overall"]["error_bound"]
+    older = SliceResult.from_dict(data)
+    assert [s.value for s in older.rows] == [s.value for s in result.rows]
+    assert all(s.error_bound is None for s in older.rows)
     assert back.worst(3) == result.worst(3)
     assert back.binnings["age"].fingerprint == result.binnings["age"].fingerprint
     frame = result.to_pandas()
     assert len(frame) == len(result.rows) and frame["n"].sum() == 3 * result.overall.n
     with pytest.raises(ParameterError, match=r"written by SliceResult\.to_dict"):
         SliceResult.from_dict({"metric": "roc_auc"})
+
+
+def test_a_slice_says_how_far_its_score_bins_can_move_its_auc(store: es.Store) -> None:
+    """A slice whose scores bunch in a few of the SCORE_BINS bins (a well-separated segment
+    near 1) can be far from its exact AUC; the slice says by how much at most, the report
+    shows it beside the value, and a metric without bins has none."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    frame = make(rng, n)
+    high = (frame["region"] == "east").to_numpy()
+    # east: every score in [0.9995, 1), i.e. the top one or two of 1,024 bins
+    frame.loc[high, "score"] = 0.9995 + rng.random(high.sum()) * 0.0004999
+    frame.loc[high & frame["y"].notna().to_numpy(), "y"] = (
+        rng.random((high & frame["y"].notna().to_numpy()).sum()) < 0.8
+    ).astype(float)
+    model = log(store, {"production": frame})
+    ds = model.dataset(environment="production")
+    found = slices(ds, "roc_auc", columns=["region"], min_support=10)
+    east = found.find("region", "east")
+    known = frame[high & frame["y"].notna().to_numpy()]
+    exact = skm.roc_auc_score(known["y"].astype(int), known["score"])
+    assert east is not None and east.error_bound is not None
+    assert east.error_bound > 0.1  # the bins hold the scores' order of this slice
+    assert abs(east.value - exact) <= east.error_bound + 1e-12
+    assert east.ci_low <= exact <= east.ci_high  # widened by the bound
+    spread = [s for s in found.rows if s.bin in ("north", "south")]
+    assert all(s.error_bound is not None and s.error_bound < 0.01 for s in spread)
+    assert found.overall.error_bound is not None
+    assert all(s.error_bound is None for s in slices(ds, "accuracy", columns=["region"]).rows)
+    # exactly performance()'s bound on the slice's rows, on the same bins
+    alone = performance(
+        model.dataset(environment="production", where={"region": "east"}),
+        ["roc_auc"],
+        score_bins=SCORE_BINS,
+    ).rows[0]
+    assert east.error_bound == pytest.approx(alone["detail"]["error_bound"], abs=1e-12)
+    assert east.value == pytest.approx(alone["value"], abs=1e-12)
 
 
 def test_empty_selection(credit: tuple[es.Model, pd.DataFrame, pd.DataFrame]) -> None:

@@ -153,6 +153,7 @@ SLICE_FIELDS = (
     "n_without_actual",
     "share",
     "significant",
+    "error_bound",
 )
 
 
@@ -164,6 +165,8 @@ SLICE_FIELDS = (
 #: AUCs are within 1.5e-5 of the exact ones (5.6e-6 at 2^12), and the median interval,
 #: widened by the bound, is 0.0092 wide (0.0086 at 2^12, 0.0083 for the exact AUC)
 SCORE_BINS = 2**10
+#: a slice's error bound worth showing beside its value (the values show 3-4 digits)
+MATERIAL_BOUND = 1e-3
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,10 @@ class Slice:
     - ``n``: rows the metric used; ``n_without_actual``: rows left out for want of one;
     - ``share``: ``n`` over the overall ``n``;
     - ``significant``: the interval excludes the overall value (None without an interval).
+    - ``error_bound``: for the binned ``roc_auc`` and ``pr_auc``, the most the slice's
+      score bins (``SCORE_BINS``) can move its value (the interval is widened by it); None
+      for other metrics. Scores bunched in a few bins (a well-separated slice near 0 or 1)
+      give a large one: the ``_exact`` metrics rank every score.
     """
 
     column: str | None
@@ -188,6 +195,7 @@ class Slice:
     n_without_actual: int = 0
     share: float | None = None
     significant: bool | None = None
+    error_bound: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data, keys in ``SLICE_FIELDS`` order."""
@@ -197,7 +205,9 @@ class Slice:
     def from_dict(cls, data: Mapping[str, Any]) -> Slice:
         """A Slice from :meth:`to_dict`'s output."""
         try:
-            return cls(**{name: data[name] for name in SLICE_FIELDS})
+            # slices stored before error_bound was kept have none
+            found = {name: data[name] for name in SLICE_FIELDS if name != "error_bound"}
+            return cls(**found, error_bound=data.get("error_bound"))
         except (KeyError, TypeError) as exc:
             raise ParameterError(
                 "Slice data", f"a dict with the keys {list(SLICE_FIELDS)}", data
@@ -834,8 +844,19 @@ def _slice(
     if overall is not None and overall.value is not None and mv.ci_low is not None:
         high = mv.ci_high if mv.ci_high is not None else math.inf
         significant = not mv.ci_low <= overall.value <= high
+    bound = (mv.detail or {}).get("error_bound")
     return Slice(
-        column, label, kind, mv.value, mv.ci_low, mv.ci_high, mv.n, without, share, significant
+        column,
+        label,
+        kind,
+        mv.value,
+        mv.ci_low,
+        mv.ci_high,
+        mv.n,
+        without,
+        share,
+        significant,
+        None if bound is None else float(bound),
     )
 
 

@@ -269,7 +269,8 @@ class SlicesOut(BaseModel):
     overall: dict[str, Any]
     rows: list[dict[str, Any]] = Field(
         description="Each {column, bin, kind, value, ci_low, ci_high, n, n_without_actual, "
-        "share, significant}."
+        "share, significant, error_bound}; error_bound: the most the score bins can move a "
+        "binned roc_auc or pr_auc (null for other metrics)."
     )
     binnings: dict[str, Any] = Field(description="The bins used, per column.")
 
