@@ -223,6 +223,21 @@ def test_errors_are_readable_pages(server: Server, path: str, status: int, says:
     assert "All models" in page
 
 
+def test_a_page_that_does_not_exist_is_a_readable_page(server: Server) -> None:
+    """A browser asking for a page the UI does not have gets the UI's error page; the API,
+    and clients that do not ask for HTML, get the API's JSON error."""
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for path in ("/nope", "/models/churn/nope"):
+        r = httpx.get(server.url + path, headers=browser, timeout=30)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+        page = text(r.text)
+        assert f"There is no page {path}." in page and "All models" in page
+    api = httpx.get(server.url + "/api/v1/nope", headers=browser, timeout=30)
+    assert api.status_code == 404 and api.json()["error"]["type"] == "NotFound"
+    plain = httpx.get(server.url + "/models/churn/nope", timeout=30)
+    assert plain.status_code == 404 and "no endpoint GET" in plain.json()["error"]["message"]
+
+
 def test_windows_with_too_many_points_are_offered_disabled(server: Server) -> None:
     """Over a long range, the windows of more than MAX_WINDOWS points are in the picker but
     disabled (the URL with one gets the error above); over 40 days, hours are offered."""

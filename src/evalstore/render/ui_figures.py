@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -91,6 +91,61 @@ def _layout(title: str, height: int, **extra: Any) -> Spec:
     return layout
 
 
+#: the confidence band's colour (the current line's, faint)
+BAND = "rgba(31,111,235,0.15)"
+
+#: the longest a window of each kind lasts: consecutive windows further apart have an
+#: empty window between them
+_LONGEST = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+    "month": timedelta(days=31),
+    "year": timedelta(days=366),
+}
+
+
+def with_gaps(x: Sequence[Any], y: Sequence[Any], window: str) -> tuple[list[Any], list[Any]]:
+    """``x`` and ``y`` with a point without a value between consecutive windows that have
+    windows without rows between them: the line breaks there rather than joining them."""
+    longest = _LONGEST.get(window)
+    out_x: list[Any] = []
+    out_y: list[Any] = []
+    for i, (at, value) in enumerate(zip(x, y, strict=True)):
+        before = x[i - 1] if i else None
+        if (
+            longest is not None
+            and isinstance(at, datetime)
+            and isinstance(before, datetime)
+            and at - before > longest
+        ):
+            out_x.append(before + (at - before) / 2)
+            out_y.append(None)
+        out_x.append(at)
+        out_y.append(value)
+    return out_x, out_y
+
+
+def interval_band(
+    x: Sequence[Any], low: Sequence[float | None], high: Sequence[float | None]
+) -> tuple[list[Any], list[Any]]:
+    """The interval as closed shapes, one per run of consecutive windows with one (a window
+    without an interval ends a run), apart by a gap: ``fill="toself"`` draws each one. A run
+    of one window is a vertical stroke."""
+    out_x: list[Any] = []
+    out_y: list[Any] = []
+    run: list[int] = []
+    for i in range(len(x) + 1):
+        if i < len(x) and low[i] is not None and high[i] is not None:
+            run.append(i)
+            continue
+        if run:
+            out_x += [x[j] for j in run] + [x[j] for j in reversed(run)] + [None]
+            out_y += [high[j] for j in run] + [low[j] for j in reversed(run)] + [None]
+            run = []
+    return out_x[:-1], out_y[:-1]
+
+
 def performance_over_time(
     result: PerformanceResult,
     metric: str,
@@ -103,25 +158,30 @@ def performance_over_time(
     rows = [r for r in result.rows if r["metric"] == metric and r.get(window) is not None]
     x = [r[window] for r in rows]
     data: list[Spec] = []
-    low = [r["ci_low"] for r in rows]
-    if any(v is not None for v in low):
-        band = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "type": "scatter"}
-        data.append({**band, "x": x, "y": [r["ci_high"] for r in rows], "showlegend": False})
+    # windows without rows between two windows break the band as they break the line
+    spaced, low = with_gaps(x, [r["ci_low"] for r in rows], window)
+    high = with_gaps(x, [r["ci_high"] for r in rows], window)[1]
+    band_x, band_y = interval_band(spaced, low, high)
+    if band_x:
         data.append(
             {
-                **band,
-                "x": x,
-                "y": low,
-                "fill": "tonexty",
-                "fillcolor": "rgba(31,111,235,0.15)",
+                "type": "scatter",
+                "x": band_x,
+                "y": band_y,
+                "mode": "lines",
+                "fill": "toself",
+                "fillcolor": BAND,
+                "line": {"width": 1, "color": BAND},
+                "hoverinfo": "skip",
                 "name": "confidence interval",
             }
         )
+    line_x, line_y = with_gaps(x, [r["value"] for r in rows], window)
     data.append(
         {
             "type": "scatter",
-            "x": x,
-            "y": [r["value"] for r in rows],
+            "x": line_x,
+            "y": line_y,
             "mode": "lines+markers",
             "name": metric,
             "line": {"color": CURRENT},
@@ -274,10 +334,14 @@ def distribution(
     title = f"{column.column}: {column.method} {column.value:.3g}"
     layout = _layout(
         title + (" (drifted)" if column.drifted else ""),
-        320,
+        360,
         barmode="group",
         yaxis={**_AXIS, "title": {"text": "share of rows"}, "tickformat": ".0%"},
-        xaxis={**_AXIS, "type": "category"},
+        # the bins' labels slanted, with the room they need; the legend above the bars,
+        # where the labels cannot run into it (small charts side by side on the comparison)
+        xaxis={**_AXIS, "type": "category", "tickangle": -45, "automargin": True},
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        margin={"l": 60, "r": 20, "t": 80, "b": 50},
     )
     return {
         "data": [
@@ -390,6 +454,20 @@ def slice_heatmap(
     return {"data": data, "layout": layout}
 
 
+def window_label(start: Any, by: str | None) -> str:
+    """A window's start as short text: the hour for hours, the month for months, else the
+    day."""
+    if not isinstance(start, datetime):
+        return str(start)
+    if by == "hour":
+        return start.strftime("%Y-%m-%d %H:00")
+    if by == "month":
+        return start.strftime("%Y-%m")
+    if by == "year":
+        return start.strftime("%Y")
+    return start.strftime("%Y-%m-%d")
+
+
 def quality_heatmap(result: QualityResult) -> Spec:
     """Issues per column (rows) x window (columns): their count as the colour, the checks
     and the missing share in the hover."""
@@ -417,7 +495,7 @@ def quality_heatmap(result: QualityResult) -> Spec:
         {
             "type": "heatmap",
             "z": z,
-            "x": windows,
+            "x": [window_label(w, result.by) for w in windows],
             "y": names,
             "text": text,
             "zmin": 0,
@@ -437,7 +515,9 @@ def quality_heatmap(result: QualityResult) -> Spec:
         xaxis={
             **_AXIS,
             "type": "category",
-            "title": {"text": "bin (in each feature's order; hover for its range)"},
+            "automargin": True,
+            "tickangle": -45,
+            "title": {"text": f"{result.by or 'window'} (its start, UTC)"},
         },
         yaxis={**_AXIS, "automargin": True, "autorange": "reversed"},
     )

@@ -43,7 +43,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evalstore import errors
@@ -166,6 +166,36 @@ def _location(loc: Any) -> str:
     return ".".join(parts) if parts else "request"
 
 
+def _browsing(request: Request) -> bool:
+    """A browser asking for a page (not the API, nor a file of the UI's)."""
+    path = request.url.path
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and not path.startswith(("/api/", "/static/"))
+    )
+
+
+def _page_not_found(request: Request) -> Response:
+    """A readable page, as the UI's other errors are, rather than the API's JSON."""
+    import time
+
+    from evalstore.ui.rendering import render_page  # the UI builds on this module's app
+
+    return render_page(
+        "error.html.j2",
+        time.perf_counter(),
+        status=404,
+        title="Not found",
+        kind="NotFound",
+        message=f"There is no page {request.url.path}. Every model's pages start from the "
+        "list of models.",
+        back=request.headers.get("referer"),
+        without=None,
+        status_code=404,
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """Route every exception to the one error shape."""
 
@@ -195,8 +225,10 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(422, "RequestValidationError", message, {"errors": found})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         status = exc.status_code
+        if status == 404 and _browsing(request):
+            return _page_not_found(request)
         # every type is one api.md documents: an unexpected status is a bad request or a bug
         type_ = _HTTP_TYPES.get(status) or ("BadRequest" if status < 500 else "InternalError")
         if status == 404:
