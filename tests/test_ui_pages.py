@@ -223,6 +223,21 @@ def test_errors_are_readable_pages(server: Server, path: str, status: int, says:
     assert "All models" in page
 
 
+def test_drift_that_cannot_be_measured_says_so(server: Server) -> None:
+    """A slice where the reference has no row (2 current ages lie below the training's
+    least) or neither side has one: no "0 of 2 features drifted", which reads as "nothing
+    drifted", but what is missing and what to do."""
+    below = text(get(server, "/models/churn/drift?slice=age:below"))
+    assert "The reference has no rows here" in below
+    assert "has no row in age = below, where 2 current rows are" in below
+    assert "features drifted" not in below and "Remove the filter" in below
+    above = text(get(server, "/models/churn/drift?slice=age:above"))
+    assert "No rows on either side" in above and "features drifted" not in above
+    overview = text(get(server, "/models/churn?slice=age:above"))
+    assert "No rows in this slice and range" in overview
+    assert "No row of this range falls in age = above" in overview
+
+
 def test_a_page_that_does_not_exist_is_a_readable_page(server: Server) -> None:
     """A browser asking for a page the UI does not have gets the UI's error page; the API,
     and clients that do not ask for HTML, get the API's JSON error."""
@@ -1023,10 +1038,18 @@ def test_compare_honours_the_slice_on_both_sides(
     # both sides hold one bin of plan: it cannot drift, and is not counted as drifted
     row = re.search(r"<tr class=\"(\w*)\"><td>plan</td>", sliced)
     assert row is not None and row.group(1) == ""
-    # the training rows (side A) hold no age above their own maximum: said as such
-    empty = text(get(server, "/models/churn/compare?slice=age:above", 400))
-    assert "no rows for" in empty and "in the slice age = above" in empty
-    assert "compare without the slice" in empty
+    # the training rows (side A) hold no age above their own maximum: said as such, on the
+    # page with its form and presets (the way out), and a link to the sides without the slice
+    page = get(server, "/models/churn/compare?slice=age:above")
+    empty = text(page)
+    assert "Nothing to compare" in empty and "No rows for" in empty
+    assert "in the slice age = above" in empty and "compare without the slice" in empty
+    assert 'id="compare-form"' in page and "Presets:" in empty
+    unsliced = re.search(r'href="([^"]+)" id="compare-unsliced"', page)
+    assert unsliced is not None and "slice" not in unsliced.group(1)
+    assert _compare_rows(get(server, unsliced.group(1).replace("&amp;", "&")))[0] == 600
+    late = text(get(server, "/models/churn/compare?b_start=2030-01-01"))
+    assert "Nothing to compare" in late and "Pick other dates" in late
 
 
 def test_a_version_the_reference_lacks_is_compared_with_all_of_it(

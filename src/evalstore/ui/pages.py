@@ -467,9 +467,19 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         )
         ctx = model_context(facts, view, "Compare", "compare")
         a, b = compare_sides(facts, view, query)
-        result = compare(ui.views, facts, a, b, view)
+        empty = None
+        try:
+            result = compare(ui.views, facts, a, b, view)
+        except ParameterError as exc:
+            if exc.name != "compare":  # a side without rows: the form stays, to pick another
+                raise
+            result, empty = None, exc
         metrics = []
-        if result.performance_a is not None and result.performance_b is not None:
+        if (
+            result is not None
+            and result.performance_a is not None
+            and result.performance_b is not None
+        ):
             rows_b = {r["metric"]: r for r in result.performance_b.rows}
             for row in result.performance_a.rows:
                 other = rows_b.get(row["metric"])
@@ -483,7 +493,7 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
                 )
                 metrics.append({"metric": row["metric"], "a": row, "b": other, "change": change})
         dists = []
-        for found in (result.drift, result.prediction_drift):
+        for found in (result.drift, result.prediction_drift) if result is not None else ():
             for c in (found.columns if found else [])[:3]:
                 if c.drifted or found is result.prediction_drift:
                     dists.append(ui_figures.distribution(c, f"A: {a.label}", f"B: {b.label}"))
@@ -502,6 +512,8 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             presets=presets,
             share={**a.params("a"), **b.params("b"), **kept},
             compare_link=lambda params: href(f"/models/{name}/compare", params),
+            empty=empty,
+            unsliced={**a.params("a"), **b.params("b")},
         )
 
     return answer(request, render, name)
