@@ -368,3 +368,38 @@ def test_charts_keep_the_content_security_policy(page: Any, path: str) -> None:
     page.bring_to_front()
     page.wait_for_timeout(300)  # a violation's report comes back asynchronously
     assert not page.watch.problems, "\n".join(page.watch.problems)
+
+
+def test_a_health_summary_from_before_new_data_catches_up(page: Any) -> None:
+    """A model's health summary answered from before the latest data (its notice says it is
+    being computed again) is fetched again, in place, until it is current: the models page
+    itself may be current and never reload (the server's side of this, a stale answer then
+    a current one, is tested in test_ui_pages). The first answer of the summary is the
+    server's own with the notice the server adds to a stale one."""
+    from evalstore.ui.rendering import STALE_FRAGMENT
+
+    answers: list[str] = []
+
+    def health(route: Any) -> None:
+        response = route.fetch()
+        body = response.text()
+        if not answers:
+            body = body + STALE_FRAGMENT  # as the server answers a summary being recomputed
+        answers.append(body)
+        route.fulfill(response=response, body=body)
+
+    page.route(f"**/models/{MODEL}/health", health)
+    try:
+        open_page(page, "/")
+        page.evaluate("window.evalstoreMarker = 1")  # gone if the page reloads
+        cell = page.locator(f"tr[data-model='{MODEL}'] td.health")
+        page.wait_for_selector(
+            f"tr[data-model='{MODEL}'] td.health[data-loaded='ok'][data-stale='']",
+            timeout=20_000,
+        )
+    finally:
+        page.unroute(f"**/models/{MODEL}/health")
+    assert len(answers) == 2 and 'id="stale-banner"' in answers[0]
+    assert page.evaluate("window.evalstoreMarker") == 1
+    assert "from before the latest data" not in cell.inner_text()
+    assert re.search(r"\d+ of 11 features drifted", cell.inner_text())

@@ -32,19 +32,33 @@ function drawFigures(root) {
   });
 }
 
+// A summary from before the latest data (it holds the stale notice) is being computed again:
+// fetched again every few seconds until it is current (at most for two minutes).
+const HEALTH_RETRY_MS = 4000;
+const HEALTH_RETRIES = 30;
+
+function loadHealthCell(cell, retries) {
+  fetch(cell.dataset.health, { headers: { Accept: "text/html" } })
+    .then(function (response) {
+      return response.text().then(function (text) {
+        cell.innerHTML = text;
+        cell.dataset.loaded = response.ok ? "ok" : "error";
+        const stale = cell.querySelector("#stale-banner") !== null;
+        cell.dataset.stale = stale ? "1" : "";
+        if (stale && retries > 0) {
+          window.setTimeout(function () { loadHealthCell(cell, retries - 1); }, HEALTH_RETRY_MS);
+        }
+      });
+    })
+    .catch(function (error) {
+      cell.textContent = "could not load: " + error;
+      cell.dataset.loaded = "error";
+    });
+}
+
 function loadHealth() {
   document.querySelectorAll("[data-health]").forEach(function (cell) {
-    fetch(cell.dataset.health, { headers: { Accept: "text/html" } })
-      .then(function (response) {
-        return response.text().then(function (text) {
-          cell.innerHTML = text;
-          cell.dataset.loaded = response.ok ? "ok" : "error";
-        });
-      })
-      .catch(function (error) {
-        cell.textContent = "could not load: " + error;
-        cell.dataset.loaded = "error";
-      });
+    loadHealthCell(cell, HEALTH_RETRIES);
   });
 }
 
