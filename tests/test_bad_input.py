@@ -148,6 +148,10 @@ def test_float_prediction_ids(store: es.Store, binary: es.Model) -> None:
     df.loc[2, "id"] = np.nan
     error = rejected(store, log_binary(binary, df), column="id", rows=None)
     assert "prediction ids must be strings or integers" in str(error)
+    # to integers, not text: 1.0 as text is the id '1.0', which matches no prediction '1'
+    assert "df[col].astype('int64')" in str(error) and "'1.0'" in str(error)
+    booleans = binary_frame(6).assign(id=[True, False] * 3)
+    error = rejected(store, log_binary(binary, booleans), column="id", rows=None)
     assert "astype(str)" in str(error)
 
 

@@ -236,6 +236,10 @@ def test_drift_that_cannot_be_measured_says_so(server: Server) -> None:
     overview = text(get(server, "/models/churn?slice=age:above"))
     assert "No rows in this slice and range" in overview
     assert "No row of this range falls in age = above" in overview
+    # the column's page offers to filter to a bin with rows only
+    column = get(server, "/models/churn/drift/age")
+    assert "slice=age%3Abelow" in column and "slice=age%3Aabove" not in column
+    assert "no rows" in text(column)
 
 
 def test_a_page_that_does_not_exist_is_a_readable_page(server: Server) -> None:

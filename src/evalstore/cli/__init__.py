@@ -441,10 +441,10 @@ def demo_cmd(
             out.print(f"  [{item['status']}] {item['text']}", markup=False)
         path = result.report.save_html(s.location.home / REPORT_FILE)
         out.print(f"Full report (one offline HTML file): {path}", markup=False)
-        out.print(
-            f"Versions: {', '.join(info.versions)}. Try: evalstore models"
-            + (f" --store {store}" if store else "")
-        )
+        # while the server runs it owns the store: the command works once it stopped
+        command = "evalstore models" + (f" --store {store}" if store else "")
+        later = f"Once the server stopped, try: {command}" if serve else f"Try: {command}"
+        out.print(f"Versions: {', '.join(info.versions)}. {later}")
         if serve:  # the store is closed: the server owns it now
             from evalstore.server import serve as serve_store
 

@@ -119,11 +119,18 @@ def _require_columns(names: Sequence[str], available: Sequence[str], where: str)
 def _id_column(source: str, t: pa.DataType) -> tuple[Column, list[Check]]:
     s = quote(source)
     if not (T.is_stringish(t) or pa.types.is_integer(t)):
+        fix = "convert the ids to strings (pandas: df[col].astype(str))"
+        if pa.types.is_floating(t):
+            # astype(str) would make 1.0 the id '1.0', which matches no prediction '1'
+            fix = (
+                "a float id column usually holds integer ids with missing values: fill or "
+                "drop the rows without one, then convert them to integers (pandas: "
+                "df[col].astype('int64')); as text, 1.0 would be the id '1.0', not '1'"
+            )
         raise _reject(
             source,
             f"prediction ids must be strings or integers, but this column is {T.describe_arrow(t)}",
-            "convert the ids to strings (pandas: df[col].astype(str)); a float id column "
-            "usually means integer ids with missing values, which must be filled first",
+            fix,
         )
     col = Column(
         "prediction_id", "prediction_id", "VARCHAR", "string", source, f"CAST({s} AS VARCHAR)"
