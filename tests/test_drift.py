@@ -860,3 +860,18 @@ def test_anchor_data_flags_exactly_the_five_injected_features(tmp_path: Path) ->
         assert set(result.drifted_columns) == injected
         assert set(drift(reference, current, method="js").drifted_columns) == injected
         assert set(drift(reference, current, method="hellinger").drifted_columns) == injected
+
+
+def test_ids_are_not_binned(store: es.Store) -> None:
+    """prediction_id and batch_id identify rows: drift on them (each bin a few ids) is
+    refused with what to do, on the Python API as on the server's (same analyses)."""
+    frame = pd.DataFrame({"id": [f"i{i}" for i in range(40)], "x": np.arange(40.0),
+                          "score": np.linspace(0, 1, 40)})  # fmt: skip
+    model = store.model("ids-not-binned", task="binary_classification")
+    schema = es.Schema(prediction_id="id", prediction_score="score")
+    model.log(frame.iloc[:20], schema=schema, version="v1", environment="training")
+    model.log(frame.iloc[20:], schema=schema, version="v1", environment="production")
+    for column in ("prediction_id", "batch_id"):
+        with pytest.raises(es.ParameterError, match=f"{column} identifies rows and batches"):
+            model.drift("training", "production", columns=[column])
+    assert [c.column for c in model.drift("training", "production", columns=["x"])] == ["x"]

@@ -472,6 +472,8 @@ def test_empty_selection(credit: tuple[es.Model, pd.DataFrame, pd.DataFrame]) ->
         ({"columns": ["regoin"]}, "Did you mean 'region'"),
         ({"columns": ["age", "age"]}, "without repeats"),
         ({"columns": ["timestamp"]}, "a numeric, text or boolean column"),
+        ({"columns": ["prediction_id"]}, "prediction_id identifies rows and batches"),
+        ({"columns": ["batch_id"]}, "batch_id identifies rows and batches"),
         ({"binnings": [1]}, "a mapping of column -> fitted Binning"),
         ({"binnings": {"age": "deciles"}}, r"binnings\['age'\] must be a fitted Binning"),
         ({"min_support": -1}, "min_support must be a whole number"),

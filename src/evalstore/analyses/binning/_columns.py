@@ -98,6 +98,10 @@ def feature_columns(dataset: Dataset) -> list[str]:
     return out
 
 
+#: columns that identify rows and batches: never binned (drift, slices)
+_IDS = ("prediction_id", "batch_id")
+
+
 def column_kinds(dataset: Dataset, columns: Sequence[str]) -> dict[str, str]:
     """``numeric`` (floating point) or ``categorical`` (text, integers, booleans) per column."""
     schema = dataset.table.schema()
@@ -110,6 +114,14 @@ def column_kinds(dataset: Dataset, columns: Sequence[str]) -> dict[str, str]:
                 name,
                 f"{did_you_mean(str(name), list(schema)).strip()} "
                 f"Columns: {', '.join(schema)}.".lstrip(),
+            )
+        if name in _IDS:
+            raise ParameterError(
+                f"columns[{name!r}]",
+                "a feature, tag, prediction or actual",
+                name,
+                f"{name} identifies rows and batches: binned, each bin would be a few ids. "
+                "Leave it out of columns=.",
             )
         dtype = schema[name]
         if dtype.is_floating():
