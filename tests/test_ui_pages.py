@@ -1323,3 +1323,36 @@ def test_the_worst_slices_are_only_those_worse_than_overall(server: Server) -> N
     assert values, "the churn data have slices below overall"
     assert all(v < overall for v in values)
     assert "is worse than overall" not in table
+
+
+def test_a_metric_no_window_defines_says_why(tmp_path: Path) -> None:
+    """r2 per hour with one row an hour: defined over the range, in no window. The chart
+    would be empty; the page says why and what to pick."""
+    rng = np.random.default_rng(5)
+    n = 48
+    y = rng.normal(100, 20, n)
+    frame = pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "ts": [START + timedelta(hours=i) for i in range(n)],
+            "x": rng.normal(size=n),
+            "yhat": y + rng.normal(0, 5, n),
+            "y": y,
+        }
+    )
+    schema = es.Schema(prediction_id="id", timestamp="ts", prediction_score="yhat",
+                       actual_score="y")  # fmt: skip
+    folder = tmp_path / "store"
+    with es.connect(folder) as store:
+        store.model("hourly", task="regression").log(
+            frame, schema=schema, version="v1", environment="production"
+        )
+    with Server(folder) as srv:
+        query = "metric=r2&window=hour&start=2024-03-01&end=2024-03-03"
+        page = text(get(srv, f"/models/hourly?{query}"))
+        assert "r2 has no value in any hour: each holds too few rows with an actual" in page
+        assert "Pick a longer window" in page
+        daily = text(
+            get(srv, "/models/hourly?metric=r2&window=day&start=2024-03-01&end=2024-03-03")
+        )
+        assert "has no value in any" not in daily

@@ -255,6 +255,13 @@ def overview_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
                 ref_value,
                 ref.label if ref is not None else "reference",
             )
+        # the metric defined overall but in no window (r2 per hour of one row each)
+        undefined = bool(
+            row is not None
+            and row["value"] is not None
+            and over_time is not None
+            and not any(r["value"] is not None for r in over_time.rows)
+        )
         rows = None
         if over_time is not None:
             rows = sum(r["n"] + r["n_without_actual"] for r in over_time.rows)
@@ -271,6 +278,7 @@ def overview_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             reference_value=ref_value,
             rows=rows,
             higher_is_better=_direction(view.metric),
+            undefined=undefined,
         )
 
     return answer(request, render, name)
