@@ -55,8 +55,26 @@ def test_the_report_says_how_many_predictions_the_actuals_joined(model: es.Model
     # not logged: kept for later; training's id 2 is another environment's
     assert (report.actuals, report.matched) == (4, 3)
     assert model.dataset(where={"actual_label": 1}).count() == 2
-    elsewhere = model.log_actuals(late, prediction_id="id", actual="y", environment="validation")
+    with pytest.warns(es.UnmatchedActualsWarning, match="3 predictions in 'production'"):
+        elsewhere = model.log_actuals(
+            late, prediction_id="id", actual="y", environment="validation"
+        )
     assert elsewhere.matched == 0
+
+
+def test_actuals_of_ids_nobody_logged_warn_nothing(model: es.Model) -> None:
+    """Actuals may arrive before their predictions: ids no environment holds are no
+    mistake, and neither are actuals that join."""
+    import warnings
+
+    model.log(binary_frame(4), schema=PREDICTIONS, version="v1", environment="production")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        early = model.log_actuals(pd.DataFrame({"id": [90], "y": [1]}), prediction_id="id",
+                                  actual="y")  # fmt: skip
+        joined = model.log_actuals(pd.DataFrame({"id": [1], "y": [1]}), prediction_id="id",
+                                   actual="y")  # fmt: skip
+    assert (early.matched, joined.matched) == (0, 1)
 
 
 def test_actual_before_its_prediction(model: es.Model) -> None:
@@ -185,8 +203,19 @@ def test_a_time_window_joins_the_same_actuals(model: es.Model) -> None:
 
 
 def test_actuals_default_to_production(model: es.Model) -> None:
+    """Sent without an environment, actuals go to production; when they join none there
+    and another environment has predictions with their ids, a warning says which."""
     model.log(binary_frame(4), schema=PREDICTIONS, version="v1", environment="validation")
-    model.log_actuals(pd.DataFrame({"id": [1], "y": [1]}), prediction_id="id", actual="y")
+    with pytest.warns(es.UnmatchedActualsWarning) as said:
+        report = model.log_actuals(pd.DataFrame({"id": [1], "y": [1]}), prediction_id="id",
+                                   actual="y")  # fmt: skip
+    assert report.matched == 0
+    assert str(said[0].message) == (
+        "none of the 1 actuals joined a prediction in 'production', but 1 predictions in "
+        "'validation' have their ids: send them with environment='validation' (log_actuals "
+        "logs to 'production' unless told). These are kept in 'production', where they join "
+        "predictions logged later with the same ids."
+    )
     assert set(actual_labels(model).values()) == {None}
     model.log_actuals(
         pd.DataFrame({"id": [1], "y": [1]}),

@@ -134,9 +134,19 @@ def test_log_actuals_models_info_end_to_end(tmp_path: Path, files: dict[str, Pat
     assert df["prediction_score"].tolist() == [0.1, 0.9, 0.4, 0.6, 0.2, 0.8]
 
     # actuals for an environment without these predictions: kept, and the user is told
+    # where predictions with these ids are (a note, not a Python warning)
     r = run(*actuals, "--environment", "validation", store=store)
     assert r.returncode == 0, r.stderr
     assert "joined 0 logged predictions" in r.stdout
+    said = " ".join(r.stdout.split())
+    assert "note: none of the" in said and "joined a prediction in 'validation'" in said
+    assert "predictions in 'production' have their ids: send them with --environment " in said
+    assert "Warning" not in r.stderr
+    # ids that no environment holds: kept for predictions logged later
+    (tmp_path / "early.csv").write_text("id,y\nnew-1,1\n")
+    early = [a if a != str(files["actuals"]) else str(tmp_path / "early.csv") for a in actuals]
+    r = run(*early, "--environment", "validation", store=store)
+    assert r.returncode == 0, r.stderr
     assert "note: no validation prediction of churn has these ids yet" in r.stdout
 
 

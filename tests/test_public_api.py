@@ -28,6 +28,7 @@ EXPECTED = {
     "StoreInfo",
     "StoreLocked",
     "Task",
+    "UnmatchedActualsWarning",
     "__version__",
     "connect",
 }

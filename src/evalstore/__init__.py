@@ -17,6 +17,7 @@ from evalstore.errors import (
     SchemaError,
     ServerError,
     StoreLocked,
+    UnmatchedActualsWarning,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "StoreInfo",
     "StoreLocked",
     "Task",
+    "UnmatchedActualsWarning",
     "__version__",
     "connect",
 ]

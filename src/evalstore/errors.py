@@ -13,6 +13,9 @@
     ├── ServerError (RuntimeError)       the evalstore server was unreachable, refused or failed
     └── StoreLocked (RuntimeError)       another process holds the store file
 
+    UnmatchedActualsWarning (UserWarning)  actuals joined no prediction of their
+                                           environment, but predictions of another
+
 Every message says what went wrong and what to do next. ``BatchRejected``
 carries the details as attributes (``column``, ``rows``, ``example``) so that
 the CLI and the server can show them without parsing text. Through the server
@@ -37,6 +40,7 @@ __all__ = [
     "SchemaError",
     "ServerError",
     "StoreLocked",
+    "UnmatchedActualsWarning",
 ]
 
 
@@ -212,6 +216,24 @@ class ServerError(EvalstoreError, RuntimeError):
 
 class StoreLocked(EvalstoreError, RuntimeError):
     """Another process holds the store's database file."""
+
+
+class UnmatchedActualsWarning(UserWarning):
+    """Actuals joined no prediction of the environment they were logged to, while another
+    environment holds predictions with their ids: most likely the wrong ``environment=``.
+    They are kept (actuals may arrive before their predictions)."""
+
+
+def unmatched_actuals(rows: int, environment: str, elsewhere: dict[str, int]) -> str:
+    """What :class:`UnmatchedActualsWarning` says: ``elsewhere`` holds, per environment,
+    the predictions with the actuals' ids (most first)."""
+    env, found = next(iter(elsewhere.items()))
+    return (
+        f"none of the {rows:,} actuals joined a prediction in {environment!r}, but {found:,} "
+        f"predictions in {env!r} have their ids: send them with environment={env!r} "
+        "(log_actuals logs to 'production' unless told). These are kept in "
+        f"{environment!r}, where they join predictions logged later with the same ids."
+    )
 
 
 def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -31,7 +32,13 @@ from evalstore._settings import resolve
 from evalstore.analyses.baseline import Baseline, Selector, fit_baseline
 from evalstore.analyses.metrics._inputs import require_positive_class
 from evalstore.dataset import Dataset, TimeLike, Where, _as_list
-from evalstore.errors import ModelNotFound, ParameterError, did_you_mean
+from evalstore.errors import (
+    ModelNotFound,
+    ParameterError,
+    UnmatchedActualsWarning,
+    did_you_mean,
+    unmatched_actuals,
+)
 from evalstore.ingest.plan import ENVIRONMENTS, plan_actuals, plan_inferences
 from evalstore.ingest.sources import open_source
 from evalstore.schema import Schema, Task
@@ -191,9 +198,15 @@ class Model(ModelAnalyses):
         state = engine.model_state(self._record.id, self.task, None)
         plan = plan_actuals(source.schema, state, prediction_id, actual)
         with progress_bar(f"actuals for {self.name}", source.rows, progress) as advance:
-            return engine.write_actuals(
+            report = engine.write_actuals(
                 self._record.id, plan, source, environment=environment, progress=advance
             )
+        if not report.matched:
+            elsewhere = engine.predictions_elsewhere(self._record.id, report.batch_id, environment)
+            if elsewhere:
+                said = unmatched_actuals(report.rows, environment, elsewhere)
+                warnings.warn(said, UnmatchedActualsWarning, stacklevel=2)
+        return report
 
     def dataset(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ import typer
 from rich.console import Console
 
 from evalstore import __version__
-from evalstore.errors import EvalstoreError, ParameterError
+from evalstore.errors import EvalstoreError, ParameterError, UnmatchedActualsWarning
 
 if TYPE_CHECKING:
     from evalstore.sdk import Store
@@ -277,7 +278,8 @@ def log_actuals_cmd(
 
     def body() -> None:
         check_environment(environment)
-        with _store(store) as s:
+        with _store(store) as s, warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", UnmatchedActualsWarning)
             report = s.model(model).log_actuals(
                 file,
                 prediction_id=prediction_id,
@@ -285,6 +287,7 @@ def log_actuals_cmd(
                 environment=environment,
                 progress=progress,
             )
+        elsewhere = [w for w in said if issubclass(w.category, UnmatchedActualsWarning)]
         extra = (
             f", replacing the earlier actual of {report.replaced:,} of them"
             if report.replaced
@@ -295,7 +298,10 @@ def log_actuals_cmd(
             f"{report.batch_id} in {report.seconds:.2f} s; they joined "
             f"{report.matched or 0:,} logged predictions{extra}"
         )
-        if not report.matched:
+        if elsewhere:  # the ids are predictions of another environment
+            text = str(elsewhere[0].message).replace("environment=", "--environment ")
+            out.print(f"note: {text}", markup=False)
+        elif not report.matched:
             out.print(
                 f"note: no {environment} prediction of {model} has these ids yet. The "
                 "actuals are kept and join predictions logged later with the same ids; if "

@@ -643,6 +643,20 @@ class DuckDBStore(EvaluationStore):
     ) -> BatchReport:
         return self._write(model_id, plan, source, "actuals", None, environment, progress)
 
+    def predictions_elsewhere(
+        self, model_id: int, batch_id: int, environment: str
+    ) -> dict[str, int]:
+        """Per environment other than ``environment``: the predictions that have the ids of
+        the actuals of batch ``batch_id`` (most first)."""
+        inf, act = quote(inference_table(model_id)), quote(actual_table(model_id))
+        rows = self._fetch(
+            f"SELECT environment, COUNT(*) FROM {inf} WHERE environment <> ? AND prediction_id "
+            f"IN (SELECT prediction_id FROM {act} WHERE batch_id = ?) GROUP BY environment "
+            "ORDER BY 2 DESC, 1",
+            [environment, batch_id],
+        )
+        return {str(env): int(n) for env, n in rows}
+
     # -- reads -------------------------------------------------------------------------------
 
     def _table(self, name: str) -> ir.Table:

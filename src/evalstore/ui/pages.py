@@ -501,9 +501,10 @@ def compare_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
                 )
                 metrics.append({"metric": row["metric"], "a": row, "b": other, "change": change})
         dists = []
-        for found in (result.drift, result.prediction_drift) if result is not None else ():
+        families = (result.drift, result.prediction_drift) if result is not None else ()
+        for i, found in enumerate(families):
             for c in (found.columns if found else [])[:3]:
-                if c.drifted or found is result.prediction_drift:
+                if c.drifted or i == 1:  # every prediction and actual, the drifted features
                     dists.append(ui_figures.distribution(c, f"A: {a.label}", f"B: {b.label}"))
         kept = {"slice": view.params()["slice"]} if view.slice else {}
         presets = [(label, {**params, **kept}) for label, params in compare_presets(facts, view)]
