@@ -180,20 +180,12 @@ def _page_not_found(request: Request) -> Response:
     """A readable page, as the UI's other errors are, rather than the API's JSON."""
     import time
 
-    from evalstore.ui.rendering import render_page  # the UI builds on this module's app
+    from evalstore.ui.rendering import error_page  # the UI builds on this module's app
 
-    return render_page(
-        "error.html.j2",
-        time.perf_counter(),
-        status=404,
-        title="Not found",
-        kind="NotFound",
-        message=f"There is no page {request.url.path}. Every model's pages start from the "
-        "list of models.",
-        back=request.headers.get("referer"),
-        without=None,
-        status_code=404,
+    message = (
+        f"There is no page {request.url.path}. Every model's pages start from the list of models."
     )
+    return error_page(request, time.perf_counter(), 404, "Not found", "NotFound", message)
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -192,31 +192,39 @@ def answer(
         if wrong in query:
             del query[wrong]
             without = href(request.url.path, query)
-        return render_page(
-            "error.html.j2",
-            started,
-            status=status,
-            title=title,
-            kind=type(exc).__name__,
-            message=str(exc),
-            back=request.headers.get("referer"),
-            without=(wrong, without) if without else None,
-            status_code=status,
-        )
+        found = (wrong, without) if without else None
+        return error_page(request, started, status, title, type(exc).__name__, str(exc), found)
     except Exception as exc:
         log.exception("UI page %s failed", request.url.path)
-        return render_page(
-            "error.html.j2",
-            started,
-            status=500,
-            title=title,
-            kind="InternalError",
-            message=f"{type(exc).__name__}: {exc}. This is a bug: the server log has the "
-            "traceback; please report it.",
-            back=request.headers.get("referer"),
-            without=None,
-            status_code=500,
+        message = (
+            f"{type(exc).__name__}: {exc}. This is a bug: the server log has the traceback; "
+            "please report it."
         )
+        return error_page(request, started, 500, title, "InternalError", message)
+
+
+def error_page(
+    request: Request,
+    started: float,
+    status: int,
+    title: str,
+    kind: str,
+    message: str,
+    without: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """The UI's readable error page: what went wrong, with links back (the same page
+    without the parameter ``without`` names, when one was wrong)."""
+    return render_page(
+        "error.html.j2",
+        started,
+        status=status,
+        title=title,
+        kind=kind,
+        message=message,
+        back=request.headers.get("referer"),
+        without=without,
+        status_code=status,
+    )
 
 
 def query_of(request: Request) -> dict[str, str]:
