@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -173,6 +174,13 @@ class Oracle:
             self.actuals[(env, str(pid))] = int(label)
         return replaced
 
+    def matched(self, env: str, batch: pd.DataFrame) -> tuple[int, int]:
+        """The predictions of ``env`` with the batch's ids, and those of other environments."""
+        ids = {str(pid) for pid in batch["id"]}
+        here = sum(1 for (_, e, pid) in self.rows if e == env and pid in ids)
+        elsewhere = sum(1 for (_, e, pid) in self.rows if e != env and pid in ids)
+        return here, elsewhere
+
     def state(self) -> set[tuple[str, str, str, float, int | None]]:
         return {
             (version, env, pid, score, self.actuals.get((env, pid)))
@@ -249,9 +257,16 @@ def test_any_sequence_of_writes_follows_the_rules(ops: list[tuple[Any, ...]]) ->
                 assert report.replaced == oracle.log(version, env, batch)
             else:
                 _, env, batch = op
-                report = model.log_actuals(
-                    batch, prediction_id="id", actual="label", environment=env
-                )
+                here, elsewhere = oracle.matched(env, batch)
+                with warnings.catch_warnings(record=True) as said:
+                    warnings.simplefilter("always", es.UnmatchedActualsWarning)
+                    report = model.log_actuals(
+                        batch, prediction_id="id", actual="label", environment=env
+                    )
+                assert report.matched == here
+                # a warning exactly when they join nothing here and something elsewhere
+                warned = [w for w in said if issubclass(w.category, es.UnmatchedActualsWarning)]
+                assert bool(warned) == (here == 0 and elsewhere > 0)
                 assert report.actuals == len(batch)
                 assert report.replaced == oracle.log_actuals(env, batch)
             assert read_state(model) == oracle.state()

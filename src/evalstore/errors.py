@@ -228,11 +228,14 @@ def unmatched_actuals(rows: int, environment: str, elsewhere: dict[str, int]) ->
     """What :class:`UnmatchedActualsWarning` says: ``elsewhere`` holds, per environment,
     the predictions with the actuals' ids (most first)."""
     env, found = next(iter(elsewhere.items()))
+    default = (
+        " (log_actuals logs to 'production' unless told)" if environment == "production" else ""
+    )
     return (
         f"none of the {rows:,} actuals joined a prediction in {environment!r}, but {found:,} "
-        f"predictions in {env!r} have their ids: send them with environment={env!r} "
-        "(log_actuals logs to 'production' unless told). These are kept in "
-        f"{environment!r}, where they join predictions logged later with the same ids."
+        f"predictions in {env!r} have their ids: send them with environment={env!r}{default}. "
+        f"These are kept in {environment!r}, where they join predictions logged later with "
+        "the same ids."
     )
 
 
