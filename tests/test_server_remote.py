@@ -334,3 +334,16 @@ def test_big_frames_go_in_chunks_under_the_limit(server: Server) -> None:
         with pytest.raises(es.BatchRejected, match="the batch has no rows"):  # as embedded
             model.log(table.slice(0, 0), schema=BINARY_SCHEMA, version="v1", environment="training")
         assert model.info().rows == {"training": 40_000}
+
+
+def test_actuals_sent_to_the_wrong_environment_are_the_clients_mistake(server: Server) -> None:
+    """Over HTTP, actuals that join nothing in their environment (but another holds their
+    ids) answer matched 0, as embedded; the server neither fails the request nor writes
+    the embedded store's warning to its own log."""
+    with es.connect(server.url) as remote:
+        model = remote.model("wrong-env", task="binary_classification")
+        model.log(binary_frame(5), schema=BINARY_SCHEMA, version="v1", environment="training")
+        late = pd.DataFrame({"pid": binary_frame(5)["id"], "y": 1})
+        report = model.log_actuals(late, prediction_id="pid", actual="y")  # to production
+    assert (report.rows, report.matched) == (5, 0)
+    assert "UnmatchedActualsWarning" not in server.output()

@@ -6,12 +6,18 @@ Callers hold ``ServerState.write_lock`` around a write.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
 
-from evalstore.errors import BatchRejected, ParameterError, SchemaError
+from evalstore.errors import (
+    BatchRejected,
+    ParameterError,
+    SchemaError,
+    UnmatchedActualsWarning,
+)
 from evalstore.ingest.sources import _mixed
 from evalstore.schema import Schema
 from evalstore.sdk import check_environment, check_name
@@ -68,9 +74,17 @@ def log_inferences(
 def log_actuals(state: ServerState, name: str, data: Any, params: Mapping[str, Any]) -> BatchReport:
     prediction_id, actual, environment = check_actuals(params)
     model = state.store.model(name)
-    return model.log_actuals(
-        data, prediction_id=prediction_id, actual=actual, environment=environment, progress=False
-    )
+    # the client's mistake, not the server's: its answer says matched 0 (a warning here would
+    # reach only the server's log, or fail the request where warnings are errors)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnmatchedActualsWarning)
+        return model.log_actuals(
+            data,
+            prediction_id=prediction_id,
+            actual=actual,
+            environment=environment,
+            progress=False,
+        )
 
 
 def records_to_table(records: list[dict[str, Any]]) -> pa.Table:
