@@ -952,3 +952,29 @@ def test_ids_repeated_across_environments_ask_for_one(tmp_path: Path) -> None:
         "version=...))."
     )
     assert alone.reference_note is None and alone.reference["prediction_ids"] == 500
+
+
+def test_a_worst_slice_shows_its_error_bound(report: Report) -> None:
+    """A slice's binned AUC that its score bins may move by 0.001 or more is shown with its
+    bound in the summary, the Markdown and the HTML; a smaller bound is not shown."""
+    assert report.slices_current is not None
+    worst = report.worst_slices(1)[0]
+
+    def bounded(s: Any) -> Any:
+        mine = (s.column, s.bin) == (worst.column, worst.bin)
+        return dataclasses.replace(s, error_bound=0.21 if mine else 0.0004)
+
+    rows = [bounded(s) for s in report.slices_current.rows]
+    found = dataclasses.replace(
+        report, slices_current=dataclasses.replace(report.slices_current, rows=rows)
+    )
+    (said,) = [i["text"] for i in found.summary if i["topic"] == "slices"]
+    assert "(within 0.21: its scores share few bins)" in said
+    markdown = found.to_markdown().split("## Worst slices")[1]
+    assert "± 0.21" in markdown and markdown.count("±") == 1
+    html = found.to_html()
+    assert html.count("± 0.21") == 1 and "± 0.0004" not in html
+    # the fixture's own slices: a bound beside each of its worst slices that has one to show
+    shown = [s for s in report.worst_slices(10) if s.shown_bound is not None]
+    real = report.to_markdown().split("## Worst slices")[1]
+    assert real.count("±") == len(shown)

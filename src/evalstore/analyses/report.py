@@ -63,7 +63,7 @@ from evalstore.analyses.drift import DriftResult, drift, drift_families
 from evalstore.analyses.metrics import get_metric
 from evalstore.analyses.performance import TIME_WINDOWS, PerformanceResult, performance
 from evalstore.analyses.quality import QualityResult, quality
-from evalstore.analyses.slices import MATERIAL_BOUND, SCORE_BINS, SliceResult, slices
+from evalstore.analyses.slices import SCORE_BINS, SliceResult, slices
 from evalstore.dataset import beside, query_table
 from evalstore.errors import ParameterError, did_you_mean
 
@@ -260,8 +260,8 @@ class Report:
             return []
         s = worst[0]
         text = f"Worst slice: {s.column} = {s.bin}, {result.metric} {_num(s.value)}"
-        if s.error_bound is not None and s.error_bound >= MATERIAL_BOUND:
-            text += f" (within {_num(s.error_bound)}: its scores share few bins)"
+        if s.shown_bound is not None:
+            text += f" (within {_num(s.shown_bound)}: its scores share few bins)"
         if s.ci_low is not None:
             text += f" (CI {_num(s.ci_low)}-{_num(s.ci_high)})"
         text += f" on {s.n:,} rows"

@@ -197,6 +197,13 @@ class Slice:
     significant: bool | None = None
     error_bound: float | None = None
 
+    @property
+    def shown_bound(self) -> float | None:
+        """The error bound when it is worth showing beside the value (``MATERIAL_BOUND``
+        or more), else None: what reports and the slices page print as "± bound"."""
+        bound = self.error_bound
+        return bound if bound is not None and bound >= MATERIAL_BOUND else None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data, keys in ``SLICE_FIELDS`` order."""
         return {name: _plain(getattr(self, name)) for name in SLICE_FIELDS}

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import evalstore
-from evalstore.analyses.slices import MATERIAL_BOUND
 from evalstore.render import ui_figures
 from evalstore.render._common import fmt, performance_rows, rows_used_note
 from evalstore.render.figures import report_figures
@@ -82,7 +81,6 @@ def report_html(report: Report, full_page: bool = True) -> str:
             rows_note=rows_used_note(report, rows),
             worst=report.worst_slices(10),
             reference_slices=report.slices_reference,
-            material_bound=MATERIAL_BOUND,
             figures={name: figure_json(fig) for name, fig in figures.items()},
             plotly_js=plotly_js(),
             fmt=fmt,

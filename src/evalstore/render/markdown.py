@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from evalstore.analyses.slices import MATERIAL_BOUND
 from evalstore.render._common import fmt, performance_rows, rows_used_note
 
 if TYPE_CHECKING:
@@ -128,8 +127,8 @@ def report_markdown(report: Report, max_rows: int = 15) -> str:
             )
             interval = f"{_cell(w.ci_low)} to {_cell(w.ci_high)}" if w.ci_low is not None else None
             value: Any = w.value
-            if w.error_bound is not None and w.error_bound >= MATERIAL_BOUND:
-                value = f"{_cell(w.value)} ± {_cell(w.error_bound)}"
+            if w.shown_bound is not None:
+                value = f"{_cell(w.value)} ± {_cell(w.shown_bound)}"
             rows.append(
                 [
                     w.column,

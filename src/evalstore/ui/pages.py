@@ -22,7 +22,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from evalstore.analyses.slices import MATERIAL_BOUND, SCORE_BINS
+from evalstore.analyses.slices import SCORE_BINS
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.render import ui_figures
 from evalstore.render.html import plotly_js
@@ -413,7 +413,6 @@ def slices_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             worst=worst,
             heatmap=heatmap,
             reference=ui.views.reference(facts, replace(view, slice=None)),
-            material_bound=MATERIAL_BOUND,
             score_bins=SCORE_BINS,
         )
 
