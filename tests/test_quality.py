@@ -795,6 +795,56 @@ def test_duplicate_ids_and_ids_shared_across_versions(store: es.Store) -> None:
     assert not res.ok
 
 
+def test_without_details_the_issues_are_the_same_for_less_work(
+    store: es.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``details=False`` (a health summary) counts no distinct values and, on the store's
+    own rows, no ids shared by versions: one query less, and the same issues."""
+    from evalstore.dataset import Dataset
+
+    rng = np.random.default_rng(12)
+    ref = frame(rng, 200)
+    v1 = frame(rng, 150, start=1000, new_share=0.3, missing=0.4, shift=2.0)
+    v2 = frame(rng, 150, start=1100, new_share=0.3, missing=0.4)
+    model = log(store, {"training": ref, "production": v1})
+    model.log(v2, schema=SCHEMA, version="v2", environment="production", progress=False)
+    exp = learn_expectations(model.dataset(environment="training"))
+    exp["x"].min, exp["x"].max = -1.0, 1.0
+    ran: list[str] = []
+    original = Dataset.execute
+
+    def counted(self: Dataset, expr: Any) -> Any:
+        ran.append("query")
+        return original(self, expr)
+
+    monkeypatch.setattr(Dataset, "execute", counted)
+    current = model.dataset(environment="production")
+    for by in (None, "day"):
+        ran.clear()
+        full = quality(current, exp, by=by, min_rows=20)
+        full_queries = len(ran)
+        ran.clear()
+        light = quality(current, exp, by=by, min_rows=20, details=False)
+        assert len(ran) == full_queries - 1  # no GROUP BY of the ids
+        assert light.issues == full.issues and len(light.issues) >= 3
+        assert {i.check for i in light.issues} >= {"missing", "out_of_range", "new_categories"}
+        assert [replace(c, distinct=None) for c in full.columns] == light.columns
+        assert all(c.distinct for c in full.columns if c.n > c.missing)
+        assert sum(w.ids_in_several_versions or 0 for w in full.windows) > 0  # ids 1100-1149
+        assert [replace(w, ids_in_several_versions=None) for w in full.windows] == light.windows
+        assert QualityResult.from_dict(json.loads(json.dumps(light.to_dict()))) == light
+    # rows the store did not write may repeat ids: the GROUP BY runs, and finds them
+    t = current.table
+    current.table = t.union(t.filter(t.prediction_id.isin(["1000", "1001"])))
+    repeated = quality(current, exp, details=False)
+    assert repeated.windows[0].duplicate_rows == 2
+    assert repeated.windows[0].ids_in_several_versions == 50
+    assert "duplicate_ids" in {i.check for i in repeated.issues}
+    assert repeated.issues == quality(current, exp).issues
+    with pytest.raises(es.ParameterError, match="details"):
+        quality(current, details="no")  # type: ignore[arg-type]
+
+
 def test_binary_consistency(store: es.Store) -> None:
     rng = np.random.default_rng(11)
     cur = frame(rng, 120)

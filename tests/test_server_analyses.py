@@ -550,6 +550,7 @@ def test_remote_results_equal_embedded_results(tmp_path: Path) -> None:
             "over_time": model.drift_over_time("training", "production", by="week"),
             "quality": model.quality("production", reference="training", by="week"),
             "quality_base": model.quality(production, reference=base),
+            "quality_issues": model.quality("production", reference=base, details=False),
             "slices": model.slices("production", "accuracy", reference="training"),
             "slices_base": model.slices(eu, reference="baseline=base@1", min_support=5),
             "report": model.report(base, {**production, "start": "2024-04-01"}),
@@ -585,6 +586,7 @@ def test_remote_results_equal_embedded_results(tmp_path: Path) -> None:
             "over_time": drift_over_time(train, cur, by="week"),
             "quality": quality(cur, learn_expectations(train), by="week"),
             "quality_base": quality(cur, stored.expectations_),
+            "quality_issues": quality(cur, stored.expectations_, details=False),
             "slices": slices(cur, "accuracy", reference=train),
             "slices_base": slices(
                 m.dataset(**eu), binnings=stored.binnings_, reference=ref, min_support=5
@@ -602,6 +604,7 @@ def test_remote_results_equal_embedded_results(tmp_path: Path) -> None:
             "over_time": m.drift_over_time("training", "production", by="week"),
             "quality": m.quality("production", reference="training", by="week"),
             "quality_base": m.quality(production, reference=stored),
+            "quality_issues": m.quality("production", reference=stored, details=False),
             "slices": m.slices("production", "accuracy", reference="training"),
             "slices_base": m.slices(eu, reference="base", min_support=5),
         }

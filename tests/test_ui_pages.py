@@ -576,7 +576,9 @@ def test_health_computes_its_quality_and_drift_ahead_on_other_threads(
     churn_store: es.Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Views.ahead: the health summary's data quality and drift are computed on the views'
-    threads, once, while it computes the performance; its counts are those of quality()."""
+    threads, once, while it computes the performance; its counts are those of quality().
+    Its quality is without the details no check needs, unless the quality page's is
+    computed: then it reads that one."""
     import threading
 
     from evalstore.analyses.quality import quality
@@ -584,7 +586,7 @@ def test_health_computes_its_quality_and_drift_ahead_on_other_threads(
     from evalstore.ui.views import Views
 
     views = Views(churn_store, ResultCache())
-    threads: dict[str, list[str]] = {"quality": [], "drift_summary": []}
+    threads: dict[str, list[str]] = {"quality_issues": [], "drift_summary": []}
     for name in threads:
         original = getattr(Views, name)
 
@@ -604,6 +606,18 @@ def test_health_computes_its_quality_and_drift_ahead_on_other_threads(
         views.current(facts, health.view), ref.baseline.expectations_, by=health.view.window
     )
     assert (health.errors, health.warnings) == (len(checked.errors), len(checked.warnings))
+    kinds = {key[2] for key in views.cache._entries}
+    assert "quality-issues" in kinds and "quality" not in kinds
+    light = views.quality_issues(facts, health.view)
+    assert light.issues == checked.issues and light.columns[0].distinct is None
+
+    paged = Views(churn_store, ResultCache())
+    facts = paged.facts("churn")
+    page = paged.quality(facts, paged.resolve(facts, {}))
+    assert paged.quality_issues(facts, paged.resolve(facts, {})) is page
+    again = paged.health(facts)
+    assert (again.errors, again.warnings) == (health.errors, health.warnings)
+    assert "quality-issues" not in {key[2] for key in paged.cache._entries}
 
 
 def test_warming_collects_then_freezes_what_the_server_keeps(

@@ -166,6 +166,7 @@ class ModelAnalyses:
         threshold: float | None = None,
         min_rows: int = 100,
         exact_distinct: bool = False,
+        details: bool = True,
     ) -> QualityResult:
         """Data quality of the selected rows, against the expectations of ``reference`` (a
         baseline's stored ones, or learned from those rows; None: only the checks that need
@@ -190,6 +191,7 @@ class ModelAnalyses:
             threshold=threshold,
             min_rows=min_rows,
             exact_distinct=exact_distinct,
+            details=details,
         )
 
     def slices(

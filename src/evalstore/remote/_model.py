@@ -240,6 +240,7 @@ class RemoteModel:
         threshold: float | None = None,
         min_rows: int = 100,
         exact_distinct: bool = False,
+        details: bool = True,
     ) -> QualityResult:
         """Data quality of the selected rows, against the expectations of ``reference`` (a
         baseline's stored ones, or learned from those rows; None: only the checks that need
@@ -252,6 +253,7 @@ class RemoteModel:
         params += _scalar("by", by) + _many("columns", columns)
         params += _scalar("positive_class", positive_class) + _scalar("threshold", threshold)
         params += _scalar("min_rows", min_rows) + _scalar("exact_distinct", exact_distinct)
+        params += _scalar("details", details)
         return QualityResult.from_dict(self._get("quality", params))
 
     def slices(

@@ -302,7 +302,8 @@ def quality_summary(result: Any) -> list[dict[str, Any]]:
         )
         s["n"] += c.n
         s["missing"] += c.missing
-        s["distinct"] = max(s["distinct"], c.distinct)
+        if s["distinct"] is not None:  # None: not counted (quality(details=False))
+            s["distinct"] = None if c.distinct is None else max(s["distinct"], c.distinct)
         for key, pick in (("min", min), ("max", max)):
             value = getattr(c, key)
             if value is not None:

@@ -328,7 +328,7 @@ def learn_expectations(
     kinds = column_kinds(reference, names)  # unknown or unsupported columns raise here
     schema = reference.table.schema()
     targets = [Target(name, schema[name]) for name in names]
-    found = scan(reference, targets, {}, None, exact_distinct=False)[None]
+    found = scan(reference, targets, {}, None, exact_distinct=None)[None]  # no check needs them
     if found.n == 0:
         raise ParameterError(
             "reference",

@@ -89,7 +89,8 @@ class ColumnQuality:
 
     - ``n`` rows, ``missing`` (null or NaN) and ``missing_share`` (None without rows);
     - ``distinct``: non-missing distinct values, from HyperLogLog unless
-      ``distinct_exact`` (see the package doc for its error);
+      ``distinct_exact`` (see the package doc for its error); None when not counted
+      (``quality(details=False)``);
     - ``min``, ``max``: of the non-missing values (numbers, text or booleans), exact;
     - ``constant``: at least one value and all equal (``min == max``);
     - ``out_of_range``: ``{"below": rows < expected min, "above": rows > expected max}``,
@@ -105,7 +106,7 @@ class ColumnQuality:
     n: int
     missing: int
     missing_share: float | None
-    distinct: int
+    distinct: int | None
     distinct_exact: bool
     min: Any
     max: Any
@@ -138,14 +139,15 @@ class WindowQuality:
     ``duplicate_rows``: rows beyond the first of each ``(version, environment,
     prediction_id)``; ``duplicate_ids``: ``(environment, prediction_id)`` pairs with such a
     repeat; ``ids_in_several_versions``: ``(environment, prediction_id)`` pairs logged under
-    more than one version (normal for shadow deployments: reported, never an issue).
+    more than one version (normal for shadow deployments: reported, never an issue; None
+    when not counted, ``quality(details=False)``).
     ``consistency``: per score/label check, ``{"rows": offending, "checked": rows checked}``.
     """
 
     n: int
     duplicate_ids: int = 0
     duplicate_rows: int = 0
-    ids_in_several_versions: int = 0
+    ids_in_several_versions: int | None = 0
     consistency: dict[str, dict[str, int]] = field(default_factory=dict)
     window: datetime | None = None
 

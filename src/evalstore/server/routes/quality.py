@@ -63,6 +63,13 @@ def get_quality(
     exact_distinct: Annotated[
         bool, Query(description="Count distinct values exactly (slower) instead of HyperLogLog.")
     ] = False,
+    details: Annotated[
+        bool,
+        Query(
+            description="False: only what the checks need, for a summary of the issues (no "
+            "distinct counts, no count of ids logged under several versions)."
+        ),
+    ] = True,
 ) -> JSONResponse:
     """Missing values, types, ranges, new and vanished categories, constant columns,
     duplicate ids and score/label consistency of the selected rows (``quality``)."""
@@ -84,5 +91,6 @@ def get_quality(
             threshold=threshold,
             min_rows=min_rows,
             exact_distinct=exact_distinct,
+            details=details,
         )
     return answer(result.to_dict())
