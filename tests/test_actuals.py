@@ -59,7 +59,9 @@ def test_the_report_says_how_many_predictions_the_actuals_joined(model: es.Model
         elsewhere = model.log_actuals(
             late, prediction_id="id", actual="y", environment="validation"
         )
-    assert elsewhere.matched == 0
+    assert elsewhere.matched == 0  # production's 3 rows first, then training's id 2
+    assert list((elsewhere.elsewhere or {}).items()) == [("production", 3), ("training", 1)]
+    assert report.elsewhere is None  # it joined
 
 
 def test_actuals_of_ids_nobody_logged_warn_nothing(model: es.Model) -> None:

@@ -152,7 +152,8 @@ def test_models_create_get_list_versions_batches(http: httpx.Client) -> None:
     r = http.post("/models/churn-api/inferences", json=inferences(records=records(frame())))
     assert r.status_code == 201, r.text
     report = r.json()
-    assert set(report) == {"batch_id", "rows", "replaced", "actuals", "seconds", "matched"}
+    fields = {"batch_id", "rows", "replaced", "actuals", "seconds", "matched", "elsewhere"}
+    assert set(report) == fields and report["matched"] is report["elsewhere"] is None
     assert (report["rows"], report["replaced"]) == (5, 0)
     assert http.get("/models/churn-api/versions").json() == ["v1"]
     (batch,) = http.get("/models/churn-api/batches").json()

@@ -338,12 +338,21 @@ def test_big_frames_go_in_chunks_under_the_limit(server: Server) -> None:
 
 def test_actuals_sent_to_the_wrong_environment_are_the_clients_mistake(server: Server) -> None:
     """Over HTTP, actuals that join nothing in their environment (but another holds their
-    ids) answer matched 0, as embedded; the server neither fails the request nor writes
-    the embedded store's warning to its own log."""
+    ids) answer matched 0 and the environments that hold them, as embedded, and the remote
+    SDK warns as the embedded store does; the server neither fails the request nor writes
+    the warning to its own log."""
     with es.connect(server.url) as remote:
         model = remote.model("wrong-env", task="binary_classification")
         model.log(binary_frame(5), schema=BINARY_SCHEMA, version="v1", environment="training")
         late = pd.DataFrame({"pid": binary_frame(5)["id"], "y": 1})
-        report = model.log_actuals(late, prediction_id="pid", actual="y")  # to production
-    assert (report.rows, report.matched) == (5, 0)
+        with pytest.warns(es.UnmatchedActualsWarning, match="send them with environment='train"):
+            report = model.log_actuals(late, prediction_id="pid", actual="y")  # to production
+        assert (report.rows, report.matched, report.elsewhere) == (5, 0, {"training": 5})
+        right = model.log_actuals(late, prediction_id="pid", actual="y", environment="training")
+        assert (right.matched, right.elsewhere) == (5, None)
+        records = [{"pid": i, "y": 0} for i in late["pid"].tolist()]
+        body = {"records": records, "prediction_id": "pid", "actual": "y"}
+        answer = httpx.post(f"{server.url}/api/v1/models/wrong-env/actuals", json=body)
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["matched"], answer.json()["elsewhere"]) == (0, {"training": 5})
     assert "UnmatchedActualsWarning" not in server.output()

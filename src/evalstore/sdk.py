@@ -18,7 +18,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, overload
 
@@ -204,6 +204,7 @@ class Model(ModelAnalyses):
         if not report.matched:
             elsewhere = engine.predictions_elsewhere(self._record.id, report.batch_id, environment)
             if elsewhere:
+                report = replace(report, elsewhere=elsewhere)
                 said = unmatched_actuals(report.rows, environment, elsewhere)
                 warnings.warn(said, UnmatchedActualsWarning, stacklevel=2)
         return report

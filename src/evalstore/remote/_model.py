@@ -3,13 +3,14 @@ its analyses run in the server and come back as the embedded Result types."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
-from evalstore.errors import ParameterError
+from evalstore.errors import ParameterError, UnmatchedActualsWarning, unmatched_actuals
 from evalstore.ingest.sources import open_source
 from evalstore.remote._dataset import RemoteDataset
 from evalstore.remote._params import (
@@ -108,7 +109,11 @@ class RemoteModel:
             "environment": environment,
             "source": source.name,
         }
-        return self._store._upload(self.name, start, source, progress, f"actuals for {self.name}")
+        report = self._store._upload(self.name, start, source, progress, f"actuals for {self.name}")
+        if report.elsewhere:  # as the embedded store warns
+            said = unmatched_actuals(report.rows, environment, report.elsewhere)
+            warnings.warn(said, UnmatchedActualsWarning, stacklevel=2)
+        return report
 
     def info(self) -> ModelInfo:
         """Rows per environment, how many have actuals, time range, versions, batches."""

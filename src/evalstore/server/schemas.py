@@ -123,6 +123,12 @@ class BatchReportOut(BaseModel):
         "joined to; 0 when none is logged yet in that environment (the actuals are kept and "
         "join predictions logged later). Null for inferences.",
     )
+    elsewhere: dict[str, int] | None = Field(
+        None,
+        description="For actuals that joined no prediction: the other environments holding "
+        "predictions with their ids, and how many (most first): most likely the environment "
+        "they were meant for. Null otherwise.",
+    )
 
 
 class _Inferences(BaseModel):

@@ -59,6 +59,10 @@ class BatchReport:
     """for actuals: the logged predictions (rows, of every version) they were joined to;
     0 when none was logged yet in that environment (they are kept, and join the
     predictions that arrive later). None for inferences."""
+    elsewhere: dict[str, int] | None = None
+    """for actuals that joined no prediction: the other environments holding predictions
+    with their ids, and how many (most first; the likely ``environment=`` they were meant
+    for, which :class:`~evalstore.UnmatchedActualsWarning` names); else None."""
 
 
 class EvaluationStore(abc.ABC):
