@@ -78,6 +78,21 @@ def log(
     return model
 
 
+def queries_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that grows by one for every query a dataset runs from now on."""
+    from evalstore.dataset import Dataset
+
+    ran: list[str] = []
+    original = Dataset.execute
+
+    def counted(self: Dataset, expr: Any) -> Any:
+        ran.append("query")
+        return original(self, expr)
+
+    monkeypatch.setattr(Dataset, "execute", counted)
+    return ran
+
+
 def frame(
     rng: np.random.Generator,
     n: int,
@@ -734,21 +749,13 @@ def test_a_selection_of_one_version_looks_for_shared_ids_without_a_query(
     ranges per environment and version) when it has no filter: one version reads nothing;
     two read their ids; a filtered selection asks its rows. Results equal either way."""
     from evalstore.analyses.quality import _scan
-    from evalstore.dataset import Dataset
 
     rng = np.random.default_rng(21)
     early, late = frame(rng, 30, days=2), frame(rng, 30, start=20, days=2)
     late["ts"] = late["ts"] + pd.Timedelta(days=5)  # v2 logged from May 11th: ids 20-29 shared
     model = log(store, {"production": early})
     model.log(late, schema=SCHEMA, version="v2", environment="production", progress=False)
-    ran: list[str] = []
-    original = Dataset.execute
-
-    def counted(self: Dataset, expr: Any) -> Any:
-        ran.append("query")
-        return original(self, expr)
-
-    monkeypatch.setattr(Dataset, "execute", counted)
+    ran = queries_run(monkeypatch)
     first_days = model.dataset(start="2024-05-06", end="2024-05-09")  # v1 only
     assert _scan.repeated_ids(first_days, "day") == {} and ran == []
     both = model.dataset(start="2024-05-06", end="2024-05-14")
@@ -800,7 +807,6 @@ def test_without_details_the_issues_are_the_same_for_less_work(
 ) -> None:
     """``details=False`` (a health summary) counts no distinct values and, on the store's
     own rows, no ids shared by versions: one query less, and the same issues."""
-    from evalstore.dataset import Dataset
 
     rng = np.random.default_rng(12)
     ref = frame(rng, 200)
@@ -810,14 +816,7 @@ def test_without_details_the_issues_are_the_same_for_less_work(
     model.log(v2, schema=SCHEMA, version="v2", environment="production", progress=False)
     exp = learn_expectations(model.dataset(environment="training"))
     exp["x"].min, exp["x"].max = -1.0, 1.0
-    ran: list[str] = []
-    original = Dataset.execute
-
-    def counted(self: Dataset, expr: Any) -> Any:
-        ran.append("query")
-        return original(self, expr)
-
-    monkeypatch.setattr(Dataset, "execute", counted)
+    ran = queries_run(monkeypatch)
     current = model.dataset(environment="production")
     for by in (None, "day"):
         ran.clear()
