@@ -109,6 +109,11 @@ class Watch:
         self.problems.append(f"Content-Security-Policy violation: {report}")
 
     def failed(self, request: Any) -> None:
+        if request.failure == "net::ERR_ABORTED" and request.url.startswith(self.base):
+            # cancelled by the browser, not failed: a click navigates while the page's
+            # favicon or a fragment is still loading (the server's answers are checked in
+            # response(); requests to other hosts in route())
+            return
         self.problems.append(f"request failed: {request.url} ({request.failure})")
 
     def response(self, response: Any) -> None:
