@@ -300,7 +300,7 @@ def test_assets_come_from_this_server(server: Server) -> None:
             assert url.startswith(("/", "#", "?")), (path, url)
     js = httpx.get(server.url + "/static/vendor/plotly.min.js", timeout=60)
     assert js.status_code == 200 and "plotly" in js.text[:2000].lower()
-    for asset in ("/static/ui.js", "/static/ui.css", "/favicon.ico"):
+    for asset in ("/static/ui.js", "/static/ui.css", "/static/favicon.svg", "/favicon.ico"):
         assert httpx.get(server.url + asset, timeout=60).status_code == 200, asset
 
 
