@@ -19,7 +19,12 @@ import typer
 from rich.console import Console
 
 from evalstore import __version__
-from evalstore.errors import EvalstoreError, ParameterError, UnmatchedActualsWarning
+from evalstore.errors import (
+    EvalstoreError,
+    ParameterError,
+    UnmatchedActualsWarning,
+    unmatched_actuals,
+)
 
 if TYPE_CHECKING:
     from evalstore.sdk import Store
@@ -278,8 +283,9 @@ def log_actuals_cmd(
 
     def body() -> None:
         check_environment(environment)
-        with _store(store) as s, warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always", UnmatchedActualsWarning)
+        with _store(store) as s, warnings.catch_warnings():
+            # said below as a note, from the report (other warnings still show)
+            warnings.simplefilter("ignore", UnmatchedActualsWarning)
             report = s.model(model).log_actuals(
                 file,
                 prediction_id=prediction_id,
@@ -287,7 +293,6 @@ def log_actuals_cmd(
                 environment=environment,
                 progress=progress,
             )
-        elsewhere = [w for w in said if issubclass(w.category, UnmatchedActualsWarning)]
         extra = (
             f", replacing the earlier actual of {report.replaced:,} of them"
             if report.replaced
@@ -298,8 +303,9 @@ def log_actuals_cmd(
             f"{report.batch_id} in {report.seconds:.2f} s; they joined "
             f"{report.matched or 0:,} logged predictions{extra}"
         )
-        if elsewhere:  # the ids are predictions of another environment
-            text = str(elsewhere[0].message).replace("environment=", "--environment ")
+        if report.elsewhere:  # the ids are predictions of another environment
+            said = unmatched_actuals(report.rows, environment, report.elsewhere)
+            text = said.replace("environment=", "--environment ")
             out.print(f"note: {text}", markup=False)
         elif not report.matched:
             out.print(

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -178,8 +179,6 @@ def _browsing(request: Request) -> bool:
 
 def _page_not_found(request: Request) -> Response:
     """A readable page, as the UI's other errors are, rather than the API's JSON."""
-    import time
-
     from evalstore.ui.rendering import error_page  # the UI builds on this module's app
 
     message = (

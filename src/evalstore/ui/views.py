@@ -274,9 +274,8 @@ class Views:
     def baseline(self, facts: Facts, name: str) -> Baseline:
         """A stored baseline of the model, read once per generation."""
         model = self.store.model(facts.name)
-        return self.cache.get(
-            (facts.name, facts.generation, "baseline", name), lambda: model.baseline(name)
-        )
+        found: Baseline = self._get(facts, "baseline", (name,), lambda: model.baseline(name))
+        return found
 
     def _reference(self, facts: Facts, view: View) -> Reference:
         assert view.reference is not None
@@ -292,8 +291,10 @@ class Views:
         # of this one (a v2 logged in production only is compared with all the training)
         version = view.version if facts.volume(name, view.version).rows else None
         ref_ds = model.dataset(environment=name, version=version)
-        fitted = self.cache.get(
-            (facts.name, facts.generation, "fit", name, version),
+        fitted = self._get(
+            facts,
+            "fit",
+            (name, version),
             lambda: fit_baseline(
                 ref_ds, name, positive_class=self.positive_class(facts, required=False)
             ),
@@ -310,8 +311,10 @@ class Views:
         if ref is not None and all(c in ref.binnings for c in facts.features):
             return {c: ref.binnings[c] for c in facts.features}
         current = self.current(facts, unsliced, sliced=False)
-        return self.cache.get(
-            (facts.name, facts.generation, "slice-bins", unsliced.key),
+        return self._get(  # type: ignore[no-any-return]
+            facts,
+            "slice-bins",
+            (unsliced.key,),
             lambda: fit_binnings(current, facts.features),
         )
 
@@ -340,7 +343,7 @@ class Views:
     # -- analyses ------------------------------------------------------------------------------
 
     def _get(self, facts: Facts, kind: str, key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
-        return self.cache.get((facts.name, facts.generation, kind, *key), fn)
+        return self.cache.get(_key(facts, kind, key), fn)
 
     def over_time(self, facts: Facts, view: View) -> PerformanceResult:
         return self._get(  # type: ignore[no-any-return]
@@ -436,7 +439,7 @@ class Views:
 
     def _drift_key(self, facts: Facts, view: View) -> tuple[Any, ...]:
         by = view.window if view.window in WINDOWS else "day"
-        return (facts.name, facts.generation, "drift", *view.key, by)
+        return _key(facts, "drift", (*view.key, by))
 
     def _drift_scan(
         self, facts: Facts, view: View, over_time: bool = True
@@ -489,7 +492,7 @@ class Views:
         quality page's where it is computed, else without the counts no check needs
         (distinct values, ids under several versions: 79 of the ~420 ms of engine CPU the
         health summary cost after a batch on the 10M-row UI store)."""
-        full = self.cache.peek((facts.name, facts.generation, "quality", *view.key, view.window))
+        full = self.cache.peek(_key(facts, "quality", (*view.key, view.window)))
         if full is not None:
             return full  # type: ignore[no-any-return]
         expectations = self.expectations(facts, view)
@@ -640,6 +643,11 @@ class Views:
             if not self.cache.generation_seen(name, self.generation(model)):
                 out.append(name)
         return out
+
+
+def _key(facts: Facts, kind: str, key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A view's entry in the cache: of the model's generation (a batch makes new ones)."""
+    return (facts.name, facts.generation, kind, *key)
 
 
 def slice_views(facts: Facts, view: View) -> list[dict[str, str]]:
