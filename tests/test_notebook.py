@@ -1,5 +1,6 @@
 """In a real Jupyter kernel (nbclient, ipykernel; no ipywidgets, as most kernels have none):
-a store opens, a model logs, a report displays itself as HTML, and nothing errs."""
+a store opens, a model logs, a report and a drift result display themselves as HTML, and
+nothing errs."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ print(model.dataset().count())
 report = model.report(reference="training", current="production")
 report
 """,
+    """
+model.drift(reference="training", current="production")
+""",
 ]
 
 
@@ -69,3 +73,7 @@ def test_a_notebook_opens_a_store_and_displays_a_report(tmp_path: Path) -> None:
     markup = re.sub(r"(<script[^>]*>).*?</script>", r"\1", unescape(html), flags=re.S)
     assert "Plotly.newPlot" in unescape(html)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", markup)
+    # an analysis result shows a table, not its dataclass fields
+    (drift,) = [o for o in nb.cells[2].outputs if o["output_type"] == "execute_result"]
+    assert drift["data"]["text/plain"].startswith("DriftResult: 1 of 1 column drifted")
+    assert "<table>" in drift["data"]["text/html"] and "<td>x</td>" in drift["data"]["text/html"]

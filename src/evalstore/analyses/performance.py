@@ -153,6 +153,16 @@ class PerformanceResult:
         value: float | None = self.get(metric, **group)["value"]
         return value
 
+    def __repr__(self) -> str:
+        from evalstore.render.tables import performance_table
+
+        return performance_table(self).text()
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from evalstore.render.tables import performance_table
+
+        return performance_table(self).html()
+
 
 # -- grouping -----------------------------------------------------------------------------------
 

@@ -204,6 +204,11 @@ class Slice:
         bound = self.error_bound
         return bound if bound is not None and bound >= MATERIAL_BOUND else None
 
+    def __repr__(self) -> str:
+        from evalstore.render.tables import slice_line
+
+        return slice_line(self)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data, keys in ``SLICE_FIELDS`` order."""
         return {name: _plain(getattr(self, name)) for name in SLICE_FIELDS}
@@ -342,6 +347,16 @@ class SliceResult:
         for s in self.rows:
             out[s.column or ""].append((s.bin, s.value, s.n))
         return out
+
+    def __repr__(self) -> str:
+        from evalstore.render.tables import slices_table
+
+        return slices_table(self).text()
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from evalstore.render.tables import slices_table
+
+        return slices_table(self).html()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: settings, ``overall``, ``rows`` and the ``binnings`` used."""

@@ -60,6 +60,11 @@ class ColumnDrift:
     details: Mapping[str, float] = field(default_factory=dict)
     bins: list[dict[str, Any]] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        from evalstore.render.tables import column_drift_line
+
+        return column_drift_line(self)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = _json(asdict(self))
         return out
@@ -122,6 +127,16 @@ class DriftResult:
     def __iter__(self) -> Iterator[ColumnDrift]:
         return iter(self.columns)
 
+    def __repr__(self) -> str:
+        from evalstore.render.tables import drift_table
+
+        return drift_table(self).text()
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from evalstore.render.tables import drift_table
+
+        return drift_table(self).html()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "drifted": self.drifted,
@@ -175,6 +190,16 @@ class DriftOverTime:
         if what not in ("value", "p_value", "p_adjusted", "drifted", "n_current"):
             raise ParameterError("what", "value, p_value, p_adjusted, drifted or n_current", what)
         return [(w.start, float(getattr(w.result[column], what))) for w in self.windows]
+
+    def __repr__(self) -> str:
+        from evalstore.render.tables import drift_over_time_table
+
+        return drift_over_time_table(self).text()
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from evalstore.render.tables import drift_over_time_table
+
+        return drift_over_time_table(self).html()
 
     def to_dict(self) -> dict[str, Any]:
         return {"by": self.by, "windows": [w.to_dict() for w in self.windows]}

@@ -213,6 +213,16 @@ class QualityResult:
                 return w
         raise ParameterError("start", f"one of {[w.window for w in self.windows]}", start)
 
+    def __repr__(self) -> str:
+        from evalstore.render.tables import quality_table
+
+        return quality_table(self).text()
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from evalstore.render.tables import quality_table
+
+        return quality_table(self).html()
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: ``{"ok", "by", "task", "issues", "columns", "windows", ...}``."""
         return {
