@@ -260,3 +260,47 @@ def test_a_result_without_rows_is_its_title(tmp_path: Path) -> None:
     empty = Shown("Nothing: 0 columns", ["a", "b"], [])
     assert empty.text() == "Nothing: 0 columns"
     assert "<table" not in empty.html()
+
+
+def test_a_baseline_says_what_it_selects_and_holds(model: Any) -> None:
+    from evalstore.analyses.baseline import Baseline, Selector
+
+    b = model.create_baseline("train", environment="training")
+    assert repr(b) == (
+        f"Baseline(train v{b.version}: environment=training; 4,000 rows; bins of "
+        f"{len(b.binnings_)} columns, expectations of {len(b.expectations_.columns)}, "
+        f"performance, slices; created {cell(b.created_at)})"
+    )
+    assert len(b.binnings_) == 21  # 19 features, the score and the label
+    unfitted = Baseline("later", selector=Selector(environment=("production",)))
+    assert repr(unfitted) == "Baseline(later: environment=production; not fitted)"
+
+
+def test_expectations_show_a_row_per_column(model: Any) -> None:
+    expect = model.create_baseline("train", environment="training").expectations_
+    lines = repr(expect).splitlines()
+    assert lines[0] == f"Expectations of {len(expect.columns)} columns, learned on 4,000 rows"
+    assert lines[1].split() == [
+        "column", "kind", "type", "max", "missing", "range", "categories", "new", "allowed"
+    ]  # fmt: skip
+    assert [line.split()[0] for line in lines[2:-1]] == list(expect.columns)[:MAX_ROWS]
+    x0 = expect["x0"]
+    assert lines[2].split() == [
+        "x0", "numeric", "float64", cell(x0.max_missing_share), cell(x0.min), "..",
+        cell(x0.max), "-", "-",
+    ]  # fmt: skip
+    assert lines[-1] == (
+        f"... {len(expect.columns) - MAX_ROWS} more columns: expectations.columns, "
+        "expectations['<column>']"
+    )
+    table = _html(expect._repr_html_())
+    assert [r[0] for r in table.rows] == list(expect.columns)[:MAX_ROWS]
+    # edited down to a few columns, all shown: a categorical one with its values
+    for name in [f"x{i}" for i in range(1, 18)]:
+        del expect[name]
+    expect["city"].allow_new_categories = True
+    lines = repr(expect).splitlines()
+    assert len(lines) == 2 + len(expect.columns)
+    (city,) = [line.split() for line in lines if line.startswith("city ")]
+    share = cell(expect["city"].max_missing_share)
+    assert city == ["city", "categorical", "string", share, "-", "3", "values", "yes"]

@@ -231,6 +231,11 @@ class Baseline:
                 "moving_days", f"None or a whole number of days from 1 to {MAX_MOVING_DAYS}", md
             )
 
+    def __repr__(self) -> str:
+        from evalstore.render.tables import baseline_line
+
+        return baseline_line(self)
+
     @property
     def is_moving(self) -> bool:
         return self.moving_days is not None

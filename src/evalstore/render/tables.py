@@ -25,18 +25,22 @@ from typing import TYPE_CHECKING, Any
 from evalstore.render._common import fmt
 
 if TYPE_CHECKING:
+    from evalstore.analyses.baseline import Baseline
     from evalstore.analyses.drift.result import ColumnDrift, DriftOverTime, DriftResult
     from evalstore.analyses.performance import PerformanceResult
+    from evalstore.analyses.quality.expectations import Expectations
     from evalstore.analyses.quality.result import QualityResult
     from evalstore.analyses.slices import Slice, SliceResult
 
 __all__ = [
     "MAX_ROWS",
     "Shown",
+    "baseline_line",
     "cell",
     "column_drift_line",
     "drift_over_time_table",
     "drift_table",
+    "expectations_table",
     "performance_table",
     "quality_table",
     "slice_line",
@@ -237,3 +241,43 @@ def slices_table(result: SliceResult) -> Shown:
 def slice_line(s: Slice) -> str:
     interval = f" [{cell(s.ci_low)}, {cell(s.ci_high)}]" if s.ci_low is not None else ""
     return f"Slice({s.column} = {s.bin}: {cell(s.value)}{interval} on {_rows(s.n, 'row')})"
+
+
+def expectations_table(expectations: Expectations) -> Shown:
+    """One row per column: what its values are expected to be."""
+    columns = list(expectations.columns.values())
+    learned = (
+        f"learned on {_rows(expectations.n_reference, 'row')}"
+        if expectations.n_reference
+        else "written by hand"
+    )
+    title = f"Expectations of {_rows(len(columns), 'column')}, {learned}"
+    shown = columns[:MAX_ROWS]
+    rows = []
+    for e in shown:
+        span = f"{cell(e.min)} .. {cell(e.max)}" if e.min is not None or e.max is not None else "-"
+        values = "-" if e.categories is None else _rows(len(e.categories), "value")
+        new = "-" if e.categories is None else e.allow_new_categories
+        rows.append((e.column, e.kind, e.dtype, e.max_missing_share, span, values, new))
+    header = ("column", "kind", "type", "max missing", "range", "categories", "new allowed")
+    more = _more(
+        len(shown), len(columns), "column", "expectations.columns, expectations['<column>']"
+    )
+    return Shown(title, header, rows, more)
+
+
+def baseline_line(b: Baseline) -> str:
+    """``Baseline(train v1: environment=training; 20,000 rows; ...)``: what it selects and
+    what it holds."""
+    if not b.is_fitted:
+        return f"Baseline({b.label}: {b.selector.describe()}; not fitted)"
+    held = [f"bins of {_rows(len(b.binnings_), 'column')}"]
+    if b.expectations_ is not None:
+        held.append(f"expectations of {len(b.expectations_.columns):,}")
+    if b.performance_ is not None:
+        held.append("performance")
+    if b.slices_ is not None:
+        held.append("slices")
+    rows = f"{_rows(b.n_rows_, 'row')}; " if b.n_rows_ is not None else ""
+    created = f"; created {cell(b.created_at)}" if b.created_at is not None else ""
+    return f"Baseline({b.label}: {b.selector.describe()}; {rows}{', '.join(held)}{created})"

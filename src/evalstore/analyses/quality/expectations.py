@@ -259,6 +259,16 @@ class Expectations:
         self[column]  # an unknown name raises as reading it does
         del self.columns[column]
 
+    def __repr__(self) -> str:
+        from evalstore.render.tables import expectations_table
+
+        return expectations_table(self).text()
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from evalstore.render.tables import expectations_table
+
+        return expectations_table(self).html()
+
     def __contains__(self, column: object) -> bool:
         return column in self.columns
 
