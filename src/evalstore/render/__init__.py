@@ -5,4 +5,6 @@
 - :mod:`.figures`: the same figures as ``plotly.graph_objects.Figure``, for a notebook.
 - :mod:`.html`: a report as one self-contained page (plotly.js inlined, nothing fetched).
 - :mod:`.markdown`: a report as Markdown tables.
+- :mod:`.tables`: every other result as a short table, the text its repr prints and the
+  HTML a notebook displays.
 """
