@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from evalstore._checks import whole_number
 from evalstore._progress import progress_steps
+from evalstore.analyses._slice_tests import drop_p_values
 from evalstore.analyses.baseline import (
     Baseline,
     Selector,
@@ -72,6 +73,9 @@ if TYPE_CHECKING:
     from evalstore.sdk import Model
 
 __all__ = ["Report", "auto_window", "build_report", "primary_metric"]
+
+#: the false discovery rate of a slice alert in a report without drift (drift's default)
+SLICE_ALPHA = 0.05
 
 T = TypeVar("T")
 
@@ -268,14 +272,28 @@ class Report:
         if overall is not None:
             text += f", against {_num(overall)} overall"
         reference = self.slices_reference.find(s.column, s.bin) if self.slices_reference else None
-        status = "alert" if s.significant else "info"
         if reference is not None and reference.value is not None:
             text += f" and {_num(reference.value)} in the reference"
-            held = s.ci_low is not None and s.ci_high is not None
-            if status == "alert" and held and s.ci_low <= reference.value <= s.ci_high:
+        # an alert only for a drop beyond chance among every slice compared
+        adjusted, compared = drop_p_values(result, self.slices_reference)
+        p = adjusted.get((s.column, s.bin))
+        alpha = self.drift.alpha if self.drift is not None else SLICE_ALPHA
+        held = s.ci_low is not None and s.ci_high is not None
+        status = "info"
+        if p is not None and p < alpha:
+            status = "alert"
+            text += f" (p adjusted {_num(p)} over the {compared:,} slices compared)"
+        elif reference is not None and reference.value is not None and held:
+            assert s.ci_low is not None and s.ci_high is not None
+            if s.ci_low <= reference.value <= s.ci_high:
                 # as weak in the reference: a known weak slice, not what changed
-                status = "info"
                 text += " (the same within its interval: weak before too)"
+            elif p is not None:
+                text += (
+                    f" (within chance over the {compared:,} slices compared: p adjusted {_num(p)})"
+                )
+        elif p is not None:
+            text += f" (within chance over the {compared:,} slices compared: p adjusted {_num(p)})"
         return [{"topic": "slices", "status": status, "text": text + "."}]
 
     # -- plain data ----------------------------------------------------------------------------
