@@ -54,7 +54,7 @@ def _drop_p(s: Slice, against: Slice, higher_is_better: bool, z: float, own: boo
     if se_s is None or se_a is None:
         return math.nan
     gap = (against.value - s.value) if higher_is_better else (s.value - against.value)
-    return 1.0 - NormalDist().cdf(gap / math.hypot(se_s, se_a))
+    return NormalDist().cdf(-gap / math.hypot(se_s, se_a))  # the upper tail, exact far out
 
 
 def drop_p_values(

@@ -282,7 +282,7 @@ class Report:
         status = "info"
         if p is not None and p < alpha:
             status = "alert"
-            text += f" (p adjusted {_num(p)} over the {compared:,} slices compared)"
+            text += f" (p adjusted {_p(p)} over the {compared:,} slices compared)"
         elif reference is not None and reference.value is not None and held:
             assert s.ci_low is not None and s.ci_high is not None
             if s.ci_low <= reference.value <= s.ci_high:
@@ -290,10 +290,10 @@ class Report:
                 text += " (the same within its interval: weak before too)"
             elif p is not None:
                 text += (
-                    f" (within chance over the {compared:,} slices compared: p adjusted {_num(p)})"
+                    f" (within chance over the {compared:,} slices compared: p adjusted {_p(p)})"
                 )
         elif p is not None:
-            text += f" (within chance over the {compared:,} slices compared: p adjusted {_num(p)})"
+            text += f" (within chance over the {compared:,} slices compared: p adjusted {_p(p)})"
         return [{"topic": "slices", "status": status, "text": text + "."}]
 
     # -- plain data ----------------------------------------------------------------------------
@@ -395,6 +395,12 @@ class Report:
         lines = [f"Report({self.model}: {self.reference['label']} -> {self.current['label']})"]
         lines += [f"  [{item['status']}] {item['text']}" for item in self.summary]
         return "\n".join(lines)
+
+
+def _p(p: float) -> str:
+    """A p-value as a headline reads it: 3 digits, and below 1e-15 as such (the normal
+    tail underflows to 0 far out)."""
+    return _num(p) if p >= 1e-15 else "below 1e-15"
 
 
 def _times(k: int) -> str:
