@@ -278,20 +278,19 @@ class Report:
         adjusted, compared = drop_p_values(result, self.slices_reference)
         p = adjusted.get((s.column, s.bin))
         alpha = self.drift.alpha if self.drift is not None else SLICE_ALPHA
-        held = s.ci_low is not None and s.ci_high is not None
         status = "info"
+        weak_before = (
+            reference is not None
+            and reference.value is not None
+            and s.ci_low is not None
+            and s.ci_high is not None
+            and s.ci_low <= reference.value <= s.ci_high
+        )
         if p is not None and p < alpha:
             status = "alert"
             text += f" (p adjusted {_p(p)} over the {compared:,} slices compared)"
-        elif reference is not None and reference.value is not None and held:
-            assert s.ci_low is not None and s.ci_high is not None
-            if s.ci_low <= reference.value <= s.ci_high:
-                # as weak in the reference: a known weak slice, not what changed
-                text += " (the same within its interval: weak before too)"
-            elif p is not None:
-                text += (
-                    f" (within chance over the {compared:,} slices compared: p adjusted {_p(p)})"
-                )
+        elif weak_before:  # as weak in the reference: a known weak slice, not what changed
+            text += " (the same within its interval: weak before too)"
         elif p is not None:
             text += f" (within chance over the {compared:,} slices compared: p adjusted {_p(p)})"
         return [{"topic": "slices", "status": status, "text": text + "."}]
