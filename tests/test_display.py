@@ -6,7 +6,6 @@ characters for one drift result."""
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -256,7 +255,7 @@ def test_values_are_escaped_in_html_and_undefined_ones_are_dashes() -> None:
     ]
 
 
-def test_a_result_without_rows_is_its_title(tmp_path: Path) -> None:
+def test_a_result_without_rows_is_its_title() -> None:
     empty = Shown("Nothing: 0 columns", ["a", "b"], [])
     assert empty.text() == "Nothing: 0 columns"
     assert "<table" not in empty.html()
