@@ -55,7 +55,11 @@ def outcome(report: Any) -> dict[str, Any]:
     return {"status": item["status"], "before": before, "text": item["text"]}
 
 
-def adult(seed: int, folder: Path) -> list[dict[str, Any]]:
+def adult_reports(
+    seed: int, folder: Path, starts: tuple[str, ...] = ("2024-01-01", "2024-05-01")
+) -> list[tuple[str, Any]]:
+    """The adult census split at random by ``seed``: a report of production from each of
+    ``starts`` against training."""
     from sklearn.linear_model import LogisticRegression
 
     data = pd.read_parquet(ADULT)
@@ -84,28 +88,34 @@ def adult(seed: int, folder: Path) -> list[dict[str, Any]]:
         m = store.model("adult", task="binary_classification")
         m.log(df.iloc[train], schema=schema, version="v1", environment="training")
         m.log(df.iloc[prod], schema=schema, version="v1", environment="production")
-        for start in ("2024-01-01", "2024-05-01"):
+        for start in starts:
             current = {"environment": "production", "start": start}
-            report = m.report(reference="training", current=current, progress=False)
-            out.append({"data": "adult", "seed": seed, "from": start, **outcome(report)})
+            out.append((start, m.report(reference="training", current=current, progress=False)))
     return out
 
 
-def synthetic(seed: int, folder: Path) -> dict[str, Any]:
+def synthetic_report(seed: int, folder: Path, drop: bool = False) -> Any:
+    """A report of synthetic production against training drawn from the same law; with
+    ``drop``, segment ``s3``'s outcomes no longer follow the score for a third of its rows
+    in production (a real drop, which must alert)."""
     rng = np.random.default_rng(seed)
 
-    def frame(prefix: str, start: str) -> pd.DataFrame:
+    def frame(prefix: str, start: str, dropped: bool) -> pd.DataFrame:
         n = 6000
         cols = {f"x{i}": rng.normal(0, 1, n) for i in range(8)}
         cols["seg"] = rng.choice([f"s{i}" for i in range(6)], n)
         score = 1 / (1 + np.exp(-(1.2 * cols["x0"] - 0.8 * cols["x1"] + 0.5 * cols["x2"])))
+        label = (rng.random(n) < score).astype(int)
+        if dropped:
+            flip = (cols["seg"] == "s3") & (rng.random(n) < 0.35)
+            label = np.where(flip, 1 - label, label)
         return pd.DataFrame(
             {
                 "id": [f"{prefix}{i}" for i in range(n)],
                 "ts": pd.Timestamp(start) + pd.to_timedelta(np.arange(n) * 60, unit="s"),
                 **cols,
                 "score": score,
-                "label": (rng.random(n) < score).astype(int),
+                "label": label,
             }
         )
 
@@ -114,10 +124,11 @@ def synthetic(seed: int, folder: Path) -> dict[str, Any]:
     )
     with es.connect(folder) as store:
         m = store.model("m", task="binary_classification")
-        m.log(frame("t", "2024-01-01"), schema=schema, version="v1", environment="training")
-        m.log(frame("p", "2024-02-01"), schema=schema, version="v1", environment="production")
-        report = m.report(reference="training", current="production", progress=False)
-    return {"data": "synthetic", "seed": seed, **outcome(report)}
+        train = frame("t", "2024-01-01", False)
+        m.log(train, schema=schema, version="v1", environment="training")
+        prod = frame("p", "2024-02-01", drop)
+        m.log(prod, schema=schema, version="v1", environment="production")
+        return m.report(reference="training", current="production", progress=False)
 
 
 def main() -> None:
@@ -128,11 +139,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="evalstore-slice-alerts-") as tmp:
         if ADULT.is_file():
             for seed in range(args.seeds):
-                runs += adult(seed, Path(tmp) / f"adult-{seed}")
+                for start, report in adult_reports(seed, Path(tmp) / f"adult-{seed}"):
+                    runs.append({"data": "adult", "seed": seed, "from": start, **outcome(report)})
         else:
             print(f"{ADULT} is absent: the adult runs are skipped", file=sys.stderr)
         for seed in range(max(8, args.seeds)):
-            runs.append(synthetic(seed, Path(tmp) / f"synthetic-{seed}"))
+            report = synthetic_report(seed, Path(tmp) / f"synthetic-{seed}")
+            runs.append({"data": "synthetic", "seed": seed, **outcome(report)})
     for r in runs:
         print(f"{r['data']:9} seed {r['seed']} {r.get('from', ''):10} {r['status']:5} "
               f"(before: {'alert' if r['before'] else 'no alert'}) {r['text']}")  # fmt: skip

@@ -5,17 +5,16 @@ on most reports of unchanged data."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
-import evalstore as es
 from evalstore.analyses._slice_tests import drop_p_values
 from evalstore.analyses.slices import Slice, SliceResult
 
@@ -97,64 +96,38 @@ def test_no_direction_no_test() -> None:
     assert drop_p_values(current, None) == ({}, 0)
 
 
-def _frame(rng: np.random.Generator, n: int, prefix: str, start: str, drop: bool) -> pd.DataFrame:
-    cols = {f"x{i}": rng.normal(0, 1, n) for i in range(8)}
-    cols["seg"] = rng.choice([f"s{i}" for i in range(6)], n)
-    score = 1 / (1 + np.exp(-(1.2 * cols["x0"] - 0.8 * cols["x1"] + 0.5 * cols["x2"])))
-    label = (rng.random(n) < score).astype(int)
-    if drop:  # segment s3's outcomes no longer follow the score for a third of its rows
-        flip = (cols["seg"] == "s3") & (rng.random(n) < 0.35)
-        label = np.where(flip, 1 - label, label)
-    return pd.DataFrame(
-        {
-            "id": [f"{prefix}{i}" for i in range(n)],
-            "ts": pd.Timestamp(start) + pd.to_timedelta(np.arange(n) * 60, unit="s"),
-            **cols,
-            "score": score,
-            "label": label,
-        }
-    )
+def _bench() -> Any:
+    """``bench/slice_alerts.py``, whose unchanged and dropped data these tests use."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "slice_alerts.py"
+    spec = importlib.util.spec_from_file_location("slice_alerts_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _report(folder: Path, seed: int, drop: bool) -> Any:
-    rng = np.random.default_rng(seed)
-    schema = es.Schema(
-        prediction_id="id", timestamp="ts", prediction_score="score", actual_label="label"
-    )
-    with es.connect(folder) as store:
-        m = store.model("m", task="binary_classification")
-        train = _frame(rng, 6000, "t", "2024-01-01", drop=False)
-        m.log(train, schema=schema, version="v1", environment="training")
-        prod = _frame(rng, 6000, "p", "2024-02-01", drop=drop)
-        m.log(prod, schema=schema, version="v1", environment="production")
-        return m.report(reference="training", current="production", progress=False)
+BENCH = _bench()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_unchanged_data_raises_no_slice_alert(tmp_path: Path, seed: int) -> None:
-    report = _report(tmp_path, seed, drop=False)
-    (item,) = [i for i in report.summary if i["topic"] == "slices"]
-    assert item["status"] == "info", item["text"]
-    assert "within chance over the 86 slices compared" in item["text"]
+    report = BENCH.synthetic_report(seed, tmp_path)
+    found = BENCH.outcome(report)
+    assert found["status"] == "info", found["text"]
+    assert "within chance over the 86 slices compared" in found["text"]
     # what alerted before: the worst slice's interval excludes the overall value and
     # misses its value in the reference (these seeds were picked where it did)
-    worst = report.worst_slices(1)[0]
-    before = report.slices_reference.find(worst.column, worst.bin)
-    assert worst.significant and not worst.ci_low <= before.value <= worst.ci_high
+    assert found["before"]
 
 
 def test_a_real_drop_in_a_slice_still_alerts(tmp_path: Path) -> None:
-    report = _report(tmp_path, 1, drop=True)
+    report = BENCH.synthetic_report(1, tmp_path, drop=True)
     (item,) = [i for i in report.summary if i["topic"] == "slices"]
     assert item["status"] == "alert", item["text"]
     assert item["text"].startswith("Worst slice: seg = s3, roc_auc")
     adjusted, compared = drop_p_values(report.slices_current, report.slices_reference)
-    p = adjusted[("seg", "s3")]
-    assert p < 1e-15 and compared == 86
+    assert adjusted[("seg", "s3")] < 1e-15 and compared == 86
     assert item["text"].endswith("(p adjusted below 1e-15 over the 86 slices compared).")
-
-
-ADULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult.parquet"
 
 
 @pytest.mark.shared_data
@@ -162,44 +135,10 @@ def test_the_adult_census_split_at_random_raises_no_slice_alert(tmp_path: Path) 
     """Real data, nothing changed: a model on 5 of its columns, 20,000 random rows as
     training and the rest as production spread over 6 months; the report on the last two
     months against training. Each of these seeds raised a slice alert before the test."""
-    if not ADULT.is_file():
-        pytest.skip(f"{ADULT} is absent: the real datasets live in ../shared/data")
-    from sklearn.linear_model import LogisticRegression
-
-    data = pd.read_parquet(ADULT)
-    features = ["age", "education-num", "capital_gain", "capital_loss", "hours_per_week"]
-    x, y = data[features].to_numpy(dtype=float), data["income_gt_50k"].to_numpy()
-    schema = es.Schema(
-        prediction_id="pid",
-        timestamp="ts",
-        prediction_score="score",
-        prediction_label="pred",
-        actual_label="income_gt_50k",
-        excluded=["income_per_year"],
-    )
+    if not BENCH.ADULT.is_file():
+        pytest.skip(f"{BENCH.ADULT} is absent: the real datasets live in ../shared/data")
+    pytest.importorskip("sklearn")
     for seed in (1, 2, 3, 4):
-        rng = np.random.default_rng(seed)
-        rows = rng.permutation(len(data))
-        train, prod = rows[:20000], rows[20000:]
-        fitted = LogisticRegression(max_iter=1000).fit(x[train], y[train])
-        df = data.assign(
-            score=fitted.predict_proba(x)[:, 1],
-            pid=[f"p{i}" for i in range(len(data))],
-            ts=pd.Timestamp("2024-01-01")
-            + pd.to_timedelta(rng.integers(0, 180 * 86400, len(data)), "s"),
-        )
-        df["pred"] = (df["score"] >= 0.5).astype(int)
-        with es.connect(tmp_path / f"s{seed}") as store:
-            m = store.model("adult", task="binary_classification")
-            m.log(df.iloc[train], schema=schema, version="v1", environment="training")
-            m.log(df.iloc[prod], schema=schema, version="v1", environment="production")
-            report = m.report(
-                reference="training",
-                current={"environment": "production", "start": "2024-05-01"},
-                progress=False,
-            )
-        (item,) = [i for i in report.summary if i["topic"] == "slices"]
-        assert item["status"] == "info", (seed, item["text"])
-        worst = report.worst_slices(1)[0]
-        before = report.slices_reference.find(worst.column, worst.bin)
-        assert worst.significant and not worst.ci_low <= before.value <= worst.ci_high, seed
+        ((_, report),) = BENCH.adult_reports(seed, tmp_path / f"s{seed}", ("2024-05-01",))
+        found = BENCH.outcome(report)
+        assert found["status"] == "info" and found["before"], (seed, found["text"])
