@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -251,15 +252,100 @@ def _close(a: Any, b: Any) -> bool:
     return True
 
 
-def test_filtered_selections_and_snapshots_read_the_rows(store: es.Store, model: es.Model) -> None:
+#: filters of each kind: a dict, a function of the table, a deferred, one on the actual
+FILTERS: list[Any] = [
+    {"city": "paris"},
+    {"city": ["lyon", "nice"]},
+    lambda t: t.x > 0.2,
+    ibis._.prediction_score < 0.5,
+    {"actual_label": 1},
+]
+
+
+def test_filtered_selections_keep_their_own_hours(
+    store: es.Store, model: es.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter's hours are kept under the filter (a slice of the UI, after a batch, reads
+    the batch's hours of the slice, not its whole range): each filter's counts equal its
+    rows', another filter never reads them, and a filter read again runs no query."""
+    bins = _bins(model)
+    engine = store._engine
+    for where in FILTERS:
+        for selection in SELECTIONS:
+            ds = model.dataset(**selection, where=where)
+            plain, profiled = _both(store, lambda ds=ds: collect(ds, bins, _extra(ds), by="day"))
+            _same(plain, profiled)
+            _same(*_both(store, lambda ds=ds: collect(ds, bins, by="hour")))
+    runs: list[str] = []
+    real = engine._run
+    monkeypatch.setattr(engine, "_run", lambda sql: runs.append(sql) or real(sql))
+    week = {"environment": "production", "start": "2024-03-02", "end": "2024-03-09"}
+    for where in FILTERS:
+        collect(model.dataset(**week, where=where), bins, by="hour")
+    assert runs == []  # every filter's hours were kept by the reads above
+    # the same filter built again (another request of the UI) finds them too
+    collect(model.dataset(**week, where=lambda t: t.x > 0.2), bins, by="hour")
+    assert runs == []
+    collect(model.dataset(**week, where=lambda t: t.x > 0.3), bins, by="hour")
+    assert runs  # a filter of its own
+
+
+def test_a_filter_on_the_actual_forgets_its_hours_when_actuals_come(
+    store: es.Store, model: es.Model
+) -> None:
+    """Counts of a column that actuals leave be, on the rows an actual selects: late
+    actuals change which rows those are, so the store forgets those hours too."""
+    ref = model.dataset(environment="training")
+    bins = fit_binnings(ref, ["x", "city"])
+    ds = model.dataset(environment="production", where={"actual_label": 1})
+    first = collect(ds, bins, by="day")
+    ids = [f"p{i}" for i in range(10_000, 10_600)]
+    late = pd.DataFrame({"id": ids, "label": np.random.default_rng(3).integers(0, 2, len(ids))})
+    model.log_actuals(late, prediction_id="id", actual="label", environment="production")
+    plain, profiled = _both(store, lambda: collect(ds, bins, by="day"))
+    _same(plain, profiled)
+    assert sum(c["x"].sum() for c, _ in profiled.values()) > sum(
+        c["x"].sum() for c, _ in first.values()
+    )  # the actuals selected more rows
+
+
+@pytest.mark.parametrize("batch", ["new rows in kept hours", "rows replaced", "late actuals"])
+def test_a_batch_forgets_a_filters_hours(store: es.Store, model: es.Model, batch: str) -> None:
+    from evalstore.analyses.quality import quality
+
+    expectations = model.create_baseline("t", environment="training").expectations_
+    selection = {"environment": "production", "start": "2024-03-01", "end": "2024-03-09"}
+
+    def read() -> list[Any]:
+        return [
+            quality(model.dataset(**selection, where=w), expectations, by="day").to_dict()
+            for w in FILTERS
+        ]
+
+    read()
+    rng = np.random.default_rng(17)
+    if batch == "new rows in kept hours":
+        more = frame(rng, 300, 30_000, 5, 2.0).drop(columns="label")
+        model.log(more, schema=SERVING, version="v1", environment="production")
+    elif batch == "rows replaced":
+        again = frame(rng, 200, 10_000, 9, -1.0).drop(columns="label")
+        assert model.log(again, schema=SERVING, version="v1", environment="production").replaced
+    else:
+        ids = [f"p{i}" for i in range(10_000, 10_600)]
+        late = pd.DataFrame({"id": ids, "label": rng.integers(0, 2, len(ids))})
+        model.log_actuals(late, prediction_id="id", actual="label", environment="production")
+    plain, profiled = _both(store, read)
+    assert _close(plain, profiled)
+
+
+def test_snapshots_read_the_rows(store: es.Store, model: es.Model) -> None:
     bins = _bins(model)
     engine = store._engine
     engine.profiles.clear()  # fitting the bins kept the training rows' hours
-    collect(model.dataset(environment="production", where={"city": "paris"}), bins)
-    assert not engine.profiles._entries
     with engine.snapshot():
         assert engine.profiles is None  # the snapshot's rows may be older than the profiles
         collect(model.dataset(environment="production"), bins)
+        collect(model.dataset(environment="production", where={"city": "paris"}), bins)
     assert not engine.profiles._entries
 
 

@@ -172,6 +172,7 @@ class Dataset:
         self.table: ir.Table = t
         self._selected = t
         self._template: tuple[ir.Table, ir.Table] | None = None
+        self._filter: tuple[ops.Node | None, frozenset[str]] | None = None
 
     def _select(self, t: ir.Table) -> ir.Table:
         """The rows of the environments, versions and time range of this dataset."""
@@ -224,6 +225,18 @@ class Dataset:
         if self._template is None or self._template[0] is not self.table:
             self._template = (self.table, ibis.table(self.table.schema(), name=TEMPLATE))
         return self._template[1]
+
+    @property
+    def filter_key(self) -> tuple[ops.Node | None, frozenset[str]]:
+        """The filter as a key of what is kept per selection (the store's profiles): its
+        predicate on :attr:`template`, the same for any window, environment or version of
+        these columns, and the columns it reads; (None, no columns) without a filter."""
+        if self.where is None:
+            return None, frozenset()
+        if self._filter is None:
+            pred = self._predicate(self.template, self.where).op()
+            self._filter = (pred, frozenset(f.name for f in pred.find(ops.Field)))
+        return self._filter
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression built on ``self.table`` (or ``self.template``) in the
