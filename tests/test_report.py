@@ -711,7 +711,7 @@ def test_report_on_a_plain_number_custom_metric(store: es.Store) -> None:
         report = model.report(reference="training", current="production", metrics=["flag_rate"])
         topics = {item["topic"]: item for item in report.summary}
         assert topics["performance"]["status"] == "alert", topics["performance"]
-        assert "worse beyond the confidence interval" in topics["performance"]["text"]
+        assert "worse beyond chance" in topics["performance"]["text"]
         worst = report.worst_slices(1)[0]
         assert worst.n == int((prod["seg"] == worst.bin).sum())
         assert f"on {worst.n:,} rows" in topics["slices"]["text"]

@@ -187,7 +187,7 @@ def test_models_page(page: Any) -> None:
     health = row.locator("td.health[data-loaded='ok']")
     health.wait_for()
     text = health.inner_text()
-    assert re.search(r"mae \d+(\.\d+)? vs \d+(\.\d+)? reference: worse beyond the interval", text)
+    assert re.search(r"mae \d+(\.\d+)? vs \d+(\.\d+)? reference: worse beyond chance", text)
     assert re.search(r"[4-9] of 11 features drifted", text)
     shot(page, "01-models")
     row.locator("td.name a").click()
@@ -203,7 +203,7 @@ def test_troubleshooting_path(page: Any) -> None:
     reference = number(page.locator("#card-reference .value").inner_text())
     assert mae > 3 * reference  # trained on January-March, served the rest of the year
     assert "baseline jan-mar" in page.locator("#card-reference").inner_text()
-    assert "worse beyond the interval" in page.locator("#card-reference").inner_text()
+    assert "worse beyond chance" in page.locator("#card-reference").inner_text()
     assert page.locator("#row-count").get_attribute("data-rows") == "5859"
     chart = page.locator(".plot[data-figure='fig-performance']")
     assert chart.locator(".scatterlayer .trace").count() >= 3  # band, metric, reference

@@ -7,19 +7,19 @@ raised a slice alert before this test, 1 of 12 with it. So a slice alerts only w
 drop holds once the false discovery rate across every slice compared is controlled
 (Benjamini-Hochberg, as drift does across columns).
 
-The test of one slice is normal on the difference of the two values, each side's standard
-error read from the half of its interval that faces the other value (intervals need not be
-symmetric: Wilson's are not); one-sided, as only a drop is an alert. Against the reference's
-same slice when it has one with an interval, else against the current overall value (whose
-own uncertainty, far smaller and shared with the slice, is left out).
+The test of one slice is that of every drop (``_drops.py``): normal on the difference of
+the two values, each side's standard error read from the half of its interval that faces
+the other value. Against the reference's same slice when it has one with an interval, else
+against the current overall value (whose own uncertainty, far smaller and shared with the
+slice, is left out).
 """
 
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+from evalstore.analyses._drops import drop_p
 from evalstore.analyses.drift._fdr import benjamini_hochberg
 from evalstore.analyses.metrics._intervals import z_value
 
@@ -32,29 +32,20 @@ __all__ = ["SliceKey", "drop_p_values"]
 SliceKey = tuple[str | None, str]
 
 
-def _half(s: Slice, upward: bool, z: float) -> float | None:
-    """The standard error of ``s`` from the half of its interval above (``upward``) or
-    below its value; the whole interval when that half is empty (a value at its bound)."""
-    if s.value is None or s.ci_low is None or s.ci_high is None:
-        return None
-    half = (s.ci_high - s.value) if upward else (s.value - s.ci_low)
-    if not half > 0:
-        half = (s.ci_high - s.ci_low) / 2
-    return half / z if half > 0 else None
-
-
 def _drop_p(s: Slice, against: Slice, higher_is_better: bool, z: float, own: bool) -> float:
     """One-sided p-value that ``s`` is worse than ``against`` (NaN when untestable);
     ``own``: ``against``'s interval counts (the reference's slice), else its value alone."""
-    if s.value is None or against.value is None:
-        return math.nan
-    # the halves that face each other: a drop below a higher reference (higher is better)
-    se_s = _half(s, higher_is_better, z)
-    se_a = _half(against, not higher_is_better, z) if own else 0.0
-    if se_s is None or se_a is None:
-        return math.nan
-    gap = (against.value - s.value) if higher_is_better else (s.value - against.value)
-    return NormalDist().cdf(-gap / math.hypot(se_s, se_a))  # the upper tail, exact far out
+    return drop_p(
+        s.value,
+        s.ci_low,
+        s.ci_high,
+        against.value,
+        against.ci_low,
+        against.ci_high,
+        higher_is_better=higher_is_better,
+        z=z,
+        own=own,
+    )
 
 
 def drop_p_values(

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from evalstore._checks import whole_number
 from evalstore._progress import progress_steps
+from evalstore.analyses._drops import alerts, worse_p
 from evalstore.analyses._slice_tests import drop_p_values
 from evalstore.analyses.baseline import (
     Baseline,
@@ -170,10 +171,11 @@ class Report:
     def _performance_summary(self) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         metric = self.primary_metric
-        cur = _overall(self.performance_current, metric)
+        measured = self.performance_current
+        cur = _overall(measured, metric)
         ref = _overall(self.performance_reference, metric)
         rows = self.current.get("rows") or 0
-        if cur is None or cur.get("value") is None:
+        if measured is None or cur is None or cur.get("value") is None:
             text = _no_value_text(metric, cur, rows)
             out.append({"topic": "performance", "status": "info", "text": text})
             return out
@@ -190,9 +192,14 @@ class Report:
             elif cur.get("ci_low") is None:
                 status = "info"
                 text += ": no confidence interval to test the change against"
-            elif _worse_beyond_interval(metric, cur, ref["value"]):
-                status = "alert"
-                text += ": worse beyond the confidence interval"
+            else:
+                level = measured.confidence
+                p = worse_p(get_metric(metric).higher_is_better, cur, ref, level)
+                if p is not None and alerts(p, level):
+                    status = "alert"
+                    text += f": worse beyond chance (p {_p(p)}, one-sided)"
+                elif p is not None and p < 0.5:
+                    text += f": worse within chance (p {_p(p)}, one-sided)"
         missing = cur.get("n_without_actual") or 0
         if missing:
             text += f". {missing:,} of {rows:,} current rows have no actual yet"
@@ -471,15 +478,6 @@ def _overall(result: PerformanceResult | None, metric: str) -> dict[str, Any] | 
         if row["metric"] == metric:
             return row
     return None
-
-
-def _worse_beyond_interval(metric: str, current: Mapping[str, Any], reference: float) -> bool:
-    direction = get_metric(metric).higher_is_better
-    if direction is None or current.get("ci_low") is None:
-        return False
-    if direction:
-        return bool(current["ci_high"] < reference)
-    return bool(current["ci_low"] > reference)
 
 
 def _num(value: float | None) -> str:

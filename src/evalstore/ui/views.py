@@ -38,6 +38,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from evalstore import _gc
+from evalstore.analyses._drops import alerts, worse_p
 from evalstore.analyses._merged import keeping
 from evalstore.analyses.baseline import Baseline, fit_baseline, prediction_columns
 from evalstore.analyses.binning import Binning, feature_columns, fit_binnings, recount
@@ -383,6 +384,13 @@ class Views:
 
     def reference_value(self, facts: Facts, view: View) -> float | None:
         """The metric on the reference: from the baseline when stored, else computed once."""
+        row = self.reference_row(facts, view)
+        value = row["value"] if row is not None else None
+        return float(value) if value is not None else None
+
+    def reference_row(self, facts: Facts, view: View) -> dict[str, Any] | None:
+        """The metric on the reference with its interval (``value``, ``ci_low``,
+        ``ci_high``): from the baseline when stored, else computed once."""
         ref = self.compared(facts, view)
         if ref is None or not facts.has_actuals:
             return None
@@ -391,14 +399,13 @@ class Views:
         if stored is not None and (positive is None or stored.get("positive_class") == positive):
             for row in stored.get("rows", []):
                 if row.get("metric") == view.metric and not any(k in row for k in stored["by"]):
-                    value = row.get("value")
-                    return float(value) if value is not None else None
+                    return _interval(row)
 
-        def measure(ds: Dataset) -> float | None:
+        def measure(ds: Dataset) -> dict[str, Any] | None:
             result = performance(ds, [view.metric], positive_class=positive)
-            return result.rows[0]["value"] if result.rows else None
+            return _interval(result.rows[0]) if result.rows else None
 
-        def compute() -> float | None:
+        def compute() -> dict[str, Any] | None:
             whole = self.reference(facts, view)
             where = self.slice_where(facts, view)
             if whole is None or where is None:
@@ -411,7 +418,18 @@ class Views:
             )
 
         key = (view.reference, view.version, view.metric, view.slice)
-        return self._get(facts, "ref_value", key, compute)  # type: ignore[no-any-return]
+        return self._get(facts, "ref_row", key, compute)  # type: ignore[no-any-return]
+
+    def worse(self, facts: Facts, view: View, overall: PerformanceResult | None) -> bool | None:
+        """Whether the view's metric ``overall`` is worse than the reference's beyond chance
+        (``analyses/_drops.py``: both intervals, one-sided at the intervals' own level);
+        None where it cannot be told (no reference, no direction, no interval)."""
+        ref = self.reference_row(facts, view)
+        if overall is None or not overall.rows or ref is None:
+            return None
+        level = overall.confidence
+        p = worse_p(get_metric(view.metric).higher_is_better, overall.rows[0], ref, level)
+        return None if p is None else alerts(p, level)
 
     def drift(self, facts: Facts, view: View) -> tuple[DriftResult | None, DriftResult | None]:
         """Feature drift and prediction/actual drift (two families, each with its FDR)."""
@@ -542,13 +560,7 @@ class Views:
         row = overall.rows[0] if overall is not None and overall.rows else None
         value = row["value"] if row is not None else None
         ref_value = self.reference_value(facts, view)
-        worse = None
-        direction = get_metric(view.metric).higher_is_better
-        if row is not None and ref_value is not None and row["ci_low"] is not None:
-            if direction is True:
-                worse = bool(row["ci_high"] < ref_value)
-            elif direction is False:
-                worse = bool(row["ci_low"] > ref_value)
+        worse = self.worse(facts, view, overall)
         found, _ = self.drift_summary(facts, view)
         checked = self.quality_issues(facts, view)
         volume = facts.volume(view.environment, view.version)
@@ -702,3 +714,8 @@ def uncounted(result: DriftResult | None, column: str) -> DriftResult | None:
         return result
     columns = [replace(c, drifted=False) if c.column == column else c for c in result.columns]
     return replace(result, columns=columns)
+
+
+def _interval(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A performance row's value and interval."""
+    return {k: row.get(k) for k in ("value", "ci_low", "ci_high")}
