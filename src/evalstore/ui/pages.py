@@ -239,10 +239,11 @@ def overview_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
         view = ui.views.resolve(facts, query_of(request))
         ctx = model_context(facts, view, "Overview", "")
         over_time = overall = None
-        ref_value = worse = None
+        ref_value = ref_row = worse = None
         if facts.has_actuals:
             over_time = ui.views.over_time(facts, view)
             overall = ui.views.overall(facts, view)
+            ref_row = ui.views.reference_row(facts, view)
             ref_value = ui.views.reference_value(facts, view)
             worse = ui.views.worse(facts, view, overall)
         ref = ui.views.compared(facts, view)
@@ -277,6 +278,7 @@ def overview_page(request: Request, ui: UiDep, name: str) -> HTMLResponse:
             overall=row,
             reference=ref,
             reference_value=ref_value,
+            reference_ci=ref_row,
             worse=worse,
             rows=rows,
             higher_is_better=_direction(view.metric),
