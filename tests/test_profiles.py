@@ -182,25 +182,8 @@ def test_kept_hours_are_not_read_again(
     assert all("05:30" in sql or "5, 30" in sql for sql in runs)
 
 
-@pytest.mark.parametrize(
-    "batch",
-    ["new rows in kept hours", "rows replaced", "late actuals", "actuals of another version"],
-)
-def test_a_batch_forgets_the_hours_it_changes(store: es.Store, model: es.Model, batch: str) -> None:
-    bins = _bins(model)
-    selections = [
-        dict(environment="production"),
-        dict(environment="production", version="v1"),
-        dict(environment="production", start="2024-03-03", end="2024-03-05"),
-    ]
-
-    def read_all() -> list[dict[Any, Any]]:
-        return [
-            collect(model.dataset(**s), bins, _extra(model.dataset(**s)), by="day")
-            for s in selections
-        ]
-
-    read_all()  # every hour is kept
+def _land(model: es.Model, batch: str) -> None:
+    """A batch of one of the kinds that make the store forget hours it kept."""
     rng = np.random.default_rng(11)
     if batch == "new rows in kept hours":
         more = frame(rng, 300, 30_000, 5, 2.0).drop(columns="label")
@@ -220,6 +203,28 @@ def test_a_batch_forgets_the_hours_it_changes(store: es.Store, model: es.Model, 
         rows = frame(rng, 200, 0, 1)
         rows["id"] = [f"p{i}" for i in ids]
         model.log(rows, schema=SCHEMA, version="v3", environment="production")
+
+
+@pytest.mark.parametrize(
+    "batch",
+    ["new rows in kept hours", "rows replaced", "late actuals", "actuals of another version"],
+)
+def test_a_batch_forgets_the_hours_it_changes(store: es.Store, model: es.Model, batch: str) -> None:
+    bins = _bins(model)
+    selections = [
+        dict(environment="production"),
+        dict(environment="production", version="v1"),
+        dict(environment="production", start="2024-03-03", end="2024-03-05"),
+    ]
+
+    def read_all() -> list[dict[Any, Any]]:
+        return [
+            collect(model.dataset(**s), bins, _extra(model.dataset(**s)), by="day")
+            for s in selections
+        ]
+
+    read_all()  # every hour is kept
+    _land(model, batch)
     plain, profiled = _both(store, read_all)
     for p, q in zip(plain, profiled, strict=True):
         _same(p, q)
@@ -309,7 +314,10 @@ def test_a_filter_on_the_actual_forgets_its_hours_when_actuals_come(
     )  # the actuals selected more rows
 
 
-@pytest.mark.parametrize("batch", ["new rows in kept hours", "rows replaced", "late actuals"])
+@pytest.mark.parametrize(
+    "batch",
+    ["new rows in kept hours", "rows replaced", "late actuals", "actuals of another version"],
+)
 def test_a_batch_forgets_a_filters_hours(store: es.Store, model: es.Model, batch: str) -> None:
     from evalstore.analyses.quality import quality
 
@@ -323,17 +331,7 @@ def test_a_batch_forgets_a_filters_hours(store: es.Store, model: es.Model, batch
         ]
 
     read()
-    rng = np.random.default_rng(17)
-    if batch == "new rows in kept hours":
-        more = frame(rng, 300, 30_000, 5, 2.0).drop(columns="label")
-        model.log(more, schema=SERVING, version="v1", environment="production")
-    elif batch == "rows replaced":
-        again = frame(rng, 200, 10_000, 9, -1.0).drop(columns="label")
-        assert model.log(again, schema=SERVING, version="v1", environment="production").replaced
-    else:
-        ids = [f"p{i}" for i in range(10_000, 10_600)]
-        late = pd.DataFrame({"id": ids, "label": rng.integers(0, 2, len(ids))})
-        model.log_actuals(late, prediction_id="id", actual="label", environment="production")
+    _land(model, batch)
     plain, profiled = _both(store, read)
     assert _close(plain, profiled)
 
