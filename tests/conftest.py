@@ -17,6 +17,7 @@ normalises values; every round-trip test goes through it:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,13 @@ import pandas as pd
 import pytest
 
 import evalstore as es
+from evalstore.store import _compiled
+
+# every recipe a test finds is built again and its SQL compared (``store/_compiled.py``):
+# a recipe key that misses an input of its query fails the test that reads it, here and
+# in the processes the tests start
+os.environ["EVALSTORE_CHECK_RECIPES"] = "1"
+_compiled.CHECK_RECIPES = True
 
 #: columns every inference row has besides the ones a schema brings
 SYSTEM_COLUMNS = ("batch_id", "version", "environment", "prediction_id", "timestamp")

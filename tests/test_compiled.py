@@ -4,6 +4,7 @@ put into the expression whole and compiled with it."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -186,15 +187,20 @@ LATER = """
 import json, sys
 import ibis
 import evalstore as es
-calls = []
+from evalstore.analyses.binning import _count
+from evalstore.analyses.quality import _scan
+calls, built = [], []
 to_sql = ibis.to_sql
 ibis.to_sql = lambda *a, **k: calls.append(1) or to_sql(*a, **k)
+for module, name in ((_count, "_plan"), (_scan, "_aggregates"), (_scan, "_category_query")):
+    setattr(module, name, (lambda f: lambda *a, **k: built.append(1) or f(*a, **k))(
+        getattr(module, name)))
 with es.connect(sys.argv[1]) as store:
     report = store.model("m").report(reference="train", current=json.loads(sys.argv[2]),
                                      slice_columns=["city"], progress=False)
     auc = report.performance_current.value("roc_auc")
     print(json.dumps({"compiled": len(calls), "from_file": store._engine._sql.from_file,
-                      "rows": report.current["rows"], "auc": auc}))
+                      "built": len(built), "rows": report.current["rows"], "auc": auc}))
 """
 
 
@@ -224,11 +230,14 @@ def test_a_later_process_reads_the_sql_an_earlier_one_compiled(
         out = subprocess.run(
             [sys.executable, "-c", LATER, str(folder), json.dumps(WINDOW)],
             capture_output=True, text=True, timeout=300, check=True,
-            env={**os.environ, "PYTHONHASHSEED": seed},
+            # as users run it: recipes found are not built again to check them
+            env={**os.environ, "PYTHONHASHSEED": seed, "EVALSTORE_CHECK_RECIPES": "0"},
         )  # fmt: skip
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert runs[0]["from_file"] > 5
     assert runs[1]["compiled"] == 0  # every query of the report read from the file
+    # the drift and quality scans and the category counts are recipes: none was built
+    assert runs[0]["built"] == runs[1]["built"] == 0
     assert runs[1]["from_file"] == runs[0]["from_file"] + runs[0]["compiled"]
     for later in runs:
         assert later["rows"] == first.current["rows"] == 168
@@ -298,3 +307,81 @@ def test_a_read_marks_its_query_used_at_most_once_an_hour(tmp_path: Path) -> Non
             assert abs(after[key] - written[key]) < 60
         else:  # marked within the hour: left as it was, no write
             assert after[key] == before[key] == written[key]
+
+
+STABLE = """
+import sys
+from datetime import datetime
+import ibis
+from evalstore.analyses.quality._scan import Target
+from evalstore.schema import Task
+from evalstore.store import _compiled
+t = ibis.table({"x": "float64", "c": "string"}, name=_compiled.TEMPLATE)
+key = (t.op(), (t.x > 0.25).op(), Task.BINARY_CLASSIFICATION, 0.1, -0.0, "c", None, True, 3,
+       (1, 2.5), {"k": [1, "a"]}, datetime(2024, 1, 2, 3), b"raw",
+       Target("c", ibis.dtype("string"), None, None, ("a", "b")))
+print(_compiled.stable_key(key).hex())
+"""
+
+
+def test_a_recipe_key_is_written_alike_by_every_process() -> None:
+    """What a recipe is kept under reads the same in processes with other hash seeds (Ibis
+    operations and types by their pickle, frozen dataclasses by their fields); values of
+    different types differ, and a value without a stable form gives no key at all."""
+    found = set()
+    for seed in ("1", "2024"):
+        out = subprocess.run(
+            [sys.executable, "-c", STABLE], capture_output=True, text=True, timeout=120,
+            check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+        )  # fmt: skip
+        found.add(out.stdout.strip())
+    assert len(found) == 1 and len(found.pop()) > 100
+    keys = [_compiled.stable_key((v,)) for v in (1, 1.0, True, "1", b"1", None)]
+    assert None not in keys and len(set(keys)) == len(keys)
+    t = ibis.table({"x": "float64"}, name=_compiled.TEMPLATE)
+    assert _compiled.stable_key((t.x > 1).op()) != _compiled.stable_key((t.x > 2).op())
+
+    @dataclasses.dataclass
+    class Mutable:
+        x: int = 0
+
+    for unstable in (lambda: 0, {1, 2}, frozenset({1}), Mutable(), object()):
+        assert _compiled.stable_key(("ok", unstable)) is None
+
+
+def test_a_kept_recipe_builds_nothing_and_a_key_missing_an_input_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recipe read from the file (another process's) runs without its build; a key that
+    does not name every input returns the SQL kept for another query, which the check the
+    tests run with (``CHECK_RECIPES``) refuses."""
+    path = tmp_path / "compiled.sqlite"
+    t = ibis.table({"x": "float64"}, name=_compiled.TEMPLATE)
+    first = _compiled.CompiledSql(path)
+    total = first.recipe(("total", 1), lambda: t.x.sum().op())
+    assert "SUM(" in total.upper()
+    first.close()
+
+    def never() -> Any:
+        raise AssertionError("a kept recipe was built")
+
+    monkeypatch.setattr(_compiled, "CHECK_RECIPES", False)
+    later = _compiled.CompiledSql(path)
+    assert later.recipe(("total", 1), never) == total and later.from_file == 1
+    assert later.recipe(("total", 1), never) == total and later.from_file == 1  # in memory
+    # the same key for another query: unchecked, the SQL kept for the first
+    assert later.recipe(("total", 1), lambda: t.x.mean().op()) == total
+    monkeypatch.setattr(_compiled, "CHECK_RECIPES", True)
+    with pytest.raises(_compiled.RecipeMismatch, match="total"):
+        later.recipe(("total", 1), lambda: t.x.mean().op())
+    assert later.recipe(("total", 1), lambda: t.x.sum().op()) == total
+    # without a file, or with a key that has no stable form: kept in this process only
+    read = later.from_file
+    for cache, key in ((_compiled.CompiledSql(None), ("total", 1)), (later, ("set", {1}))):
+        mean = cache.recipe(key, lambda: t.x.mean().op())
+        assert "AVG(" in mean.upper() and cache.recipe(key, lambda: t.x.mean().op()) == mean
+    assert later.from_file == read
+    later.close()
+    with sqlite3.connect(path) as db:
+        (n,) = db.execute("SELECT count(*) FROM compiled").fetchone()
+    assert n == 3  # the sum and its recipe, the mean the check compiled; no "set" recipe

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -60,6 +60,17 @@ def query_table(ds: Any) -> ir.Table:
     object (one with ``table`` and ``execute``)."""
     template = getattr(ds, "template", None)
     return template if isinstance(template, ir.Table) else ds.table
+
+
+def run_recipe(ds: Any, key: Hashable | None, build: Callable[[], ir.Expr]) -> pa.Table:
+    """``build()`` run on ``ds``: by :meth:`Dataset.execute_recipe` under ``key`` (every
+    input of the expression; None: there is no such key) where ``ds`` has it, else built
+    and executed."""
+    execute_recipe = getattr(ds, "execute_recipe", None)
+    if key is None or not callable(execute_recipe):
+        return ds.execute(build())
+    table: pa.Table = execute_recipe(key, build)
+    return table
 
 
 def beside(ds: Any, fn: Callable[[], T]) -> Callable[[], T]:
@@ -252,6 +263,13 @@ class Dataset:
                 f"This dataset's columns: {', '.join(self.table.columns)}.",
             )
         return self._store.execute_template(expr, self.template, self.table)
+
+    def execute_recipe(self, key: Hashable, build: Callable[[], ir.Expr]) -> pa.Table:
+        """:meth:`execute` of ``build()``, an expression on :attr:`template` that ``key``
+        names every input of (the key its builder keeps it under). The store keeps its SQL
+        under ``key``, in this process and for later ones: where it has it, nothing is
+        built (``store/_compiled.py``)."""
+        return self._store.execute_recipe(key, build, self.template, self.table)
 
     def count(self) -> int:
         """The number of inferences selected."""

@@ -9,7 +9,7 @@ of this class.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -140,6 +140,18 @@ class EvaluationStore(abc.ABC):
         instead compile ``expr`` once for every selection of the same columns and bind the
         selection when it runs (``DuckDBStore``)."""
         return self.execute(expr.op().replace({template.op(): selection.op()}).to_expr())
+
+    def execute_recipe(
+        self,
+        key: Hashable,
+        build: Callable[[], ir.Expr],
+        template: ir.Table,
+        selection: ir.Table,
+    ) -> pa.Table:
+        """:meth:`execute_template` of ``build()``, whose every input ``key`` names: an
+        engine may keep the query's SQL under ``key`` and then run it without building the
+        expression (``DuckDBStore``, ``store/_compiled.py``)."""
+        return self.execute_template(build(), template, selection)
 
     @property
     def profiles(self) -> Profiles | None:

@@ -36,7 +36,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
@@ -56,7 +56,7 @@ from evalstore.ingest.sources import Source
 from evalstore.ingest.types import quote
 from evalstore.schema import Task
 from evalstore.store._batch import BatchWriter
-from evalstore.store._compiled import CompiledSql, bind, sql_of
+from evalstore.store._compiled import CompiledSql, bind, bind_sql, sql_of
 from evalstore.store._fold import ACTUALS, fold_missing
 from evalstore.store._profiles import Profiles
 from evalstore.store.base import BatchReport, EvaluationStore, ModelRecord, Progress
@@ -719,6 +719,16 @@ class DuckDBStore(EvaluationStore):
         """``expr`` compiled once for every selection of the template's columns (cached),
         ``selection`` bound in front of it as a common table expression."""
         return self._run(bind(self._sql, expr, selection))
+
+    def execute_recipe(
+        self,
+        key: Hashable,
+        build: Callable[[], ir.Expr],
+        template: ir.Table,
+        selection: ir.Table,
+    ) -> pa.Table:
+        query = self._sql.recipe((template.op(), key), lambda: build().op())
+        return self._run(bind_sql(self._sql, query, selection))
 
     def _run(self, sql: str) -> pa.Table:
         """An aggregate's result as Arrow, run as a statement: parsed and bound once (a

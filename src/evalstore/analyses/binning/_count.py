@@ -30,7 +30,7 @@ from evalstore.analyses.binning._columns import (
     column_kinds,
     count_true,
 )
-from evalstore.dataset import query_table
+from evalstore.dataset import query_table, run_recipe
 
 # -- counting --------------------------------------------------------------------------------
 
@@ -51,18 +51,34 @@ def ints(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(numbers(column), dtype=np.int64)
 
 
-def _sums(
-    t: ir.Table, key: str, b: Binning, duckdb: bool = False
-) -> tuple[dict[str, Any], Decoder]:
+def _sums(t: ir.Table, key: str, b: Binning, duckdb: bool = False) -> dict[str, Any]:
     """Portable aggregates for one column's histogram: cumulative sums of comparisons
-    (a category's rows by DuckDB's ``count_if`` there: ~5% of a drift scan)."""
+    (a category's rows by DuckDB's ``count_if`` there: ~5% of a drift scan); read by
+    :func:`_sums_decoder`."""
     x = t[b.column_ or ""]
     aggs: dict[str, Any] = {}
     if b.kind_ == "categorical":
-        cats = b.categories_ or ()
         aggs[f"{key}v"] = _valid_count(x)
-        for j, value in enumerate(cats):
+        for j, value in enumerate(b.categories_ or ()):
             aggs[f"{key}e{j}"] = count_true(x == ibis.literal(value), duckdb)
+        return aggs
+    edges = b.edges_ or ()
+    aggs[f"{key}v"] = _clean(x).count()
+    if edges:
+        aggs[f"{key}lt"] = (x < edges[0]).sum()
+        for j, e in enumerate(_uppers(edges)):
+            aggs[f"{key}le{j}"] = (x <= e).sum()
+    return aggs
+
+
+def _uppers(edges: tuple[float, ...] | list[float]) -> list[float]:
+    return list(edges[1:] if len(edges) > 1 else edges)
+
+
+def _sums_decoder(key: str, b: Binning) -> Decoder:
+    """How to read :func:`_sums`' aggregates: one row of counts per result row."""
+    if b.kind_ == "categorical":
+        cats = b.categories_ or ()
 
         def categorical(table: pa.Table) -> np.ndarray:
             n, valid = ints(table, "n"), ints(table, f"{key}v")
@@ -70,16 +86,10 @@ def _sums(
             other = valid - (np.sum(counts, axis=0) if counts else 0)
             return np.column_stack([*counts, other, n - valid]).astype(np.int64)
 
-        return aggs, categorical
+        return categorical
 
     edges = b.edges_ or ()
-    clean = _clean(x)
-    aggs[f"{key}v"] = clean.count()
-    if edges:
-        aggs[f"{key}lt"] = (x < edges[0]).sum()
-        uppers = edges[1:] if len(edges) > 1 else edges
-        for j, e in enumerate(uppers):
-            aggs[f"{key}le{j}"] = (x <= e).sum()
+    uppers = _uppers(edges)
 
     def numeric(table: pa.Table) -> np.ndarray:
         n, valid = ints(table, "n"), ints(table, f"{key}v")
@@ -91,18 +101,27 @@ def _sums(
         inner = np.diff(cum, axis=1)
         return np.column_stack([cum[:, 0], inner, valid - cum[:, -1], n - valid])
 
-    return aggs, numeric
+    return numeric
 
 
-def _engine_histogram(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any], Decoder]:
-    """DuckDB's ``histogram(x, bounds)``: a binary search per row, for fine numeric bins."""
+def _bounds(b: Binning) -> list[float]:
+    """DuckDB's ``histogram(x, bounds)`` bounds: bounds[0] = the float just below e0 ('<=
+    bounds[0]' is 'below'); bounds[j] closes bin j."""
     edges = b.edges_ or ()
+    return [float(np.nextafter(edges[0], -np.inf)), *(edges[1:] if len(edges) > 1 else edges)]
+
+
+def _engine_histogram(t: ir.Table, key: str, b: Binning) -> dict[str, Any]:
+    """DuckDB's ``histogram(x, bounds)``: a binary search per row, for fine numeric bins;
+    read by :func:`_histogram_decoder`."""
     clean = _clean(t[b.column_ or ""])
-    # bounds[0] = the float just below e0: '<= bounds[0]' is 'below'; bounds[j] closes bin j
-    bounds = [float(np.nextafter(edges[0], -np.inf)), *(edges[1:] if len(edges) > 1 else edges)]
+    literal = _array_literal(_bounds(b), "float64")
+    return {f"{key}v": clean.count(), f"{key}h": _duckdb_histogram(clean, literal)}
+
+
+def _histogram_decoder(key: str, b: Binning) -> Decoder:
+    bounds = _bounds(b)
     known = np.array(bounds, dtype=np.float64)
-    literal = _array_literal(bounds, "float64")
-    aggs = {f"{key}v": clean.count(), f"{key}h": _duckdb_histogram(clean, literal)}
 
     def decode(table: pa.Table) -> np.ndarray:
         n, valid = ints(table, "n"), ints(table, f"{key}v")
@@ -119,21 +138,20 @@ def _engine_histogram(t: ir.Table, key: str, b: Binning) -> tuple[dict[str, Any]
         counts[:, -1] = n - valid
         return counts
 
-    return aggs, decode
+    return decode
 
 
-def _plan(
-    dataset: Dataset, binnings: Mapping[str, Binning], extra: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Decoder], dict[str, list[str]]]:
-    """The aggregates of one scan, how to read each column's counts from its row, and
-    which aggregates are each column's: DuckDB's ``histogram(x, bounds)`` for numeric
-    columns on DuckDB, the portable sums otherwise; ``extra`` aggregates ride along."""
-    t = query_table(dataset)
+#: (name, its aggregates' prefix, its binning, whether by DuckDB's histogram) per column
+Layout: TypeAlias = list[tuple[str, str, Binning, bool]]
+
+
+def _layout(dataset: Dataset, binnings: Mapping[str, Binning]) -> Layout:
+    """Each column's place in one scan, the binnings checked: DuckDB's ``histogram(x,
+    bounds)`` for numeric columns on DuckDB, the portable sums otherwise. No Ibis
+    expression is built: a scan whose SQL the store keeps needs none."""
     kinds = column_kinds(dataset, [b.column_ or name for name, b in binnings.items()])
     fast = shared._uses_duckdb(dataset)
-    aggs: dict[str, Any] = dict(extra)
-    decoders: dict[str, Decoder] = {}
-    parts: dict[str, list[str]] = {}
+    out: Layout = []
     for i, (name, b) in enumerate(binnings.items()):
         if not isinstance(b, Binning):
             raise ParameterError(f"binnings[{name!r}]", "a fitted Binning", type(b).__name__)
@@ -142,16 +160,35 @@ def _plan(
             raise ParameterError(
                 f"binnings[{name!r}]", "a categorical binning for a non-float column", b
             )
-        engine = fast and b.kind_ == "numeric" and bool(b.edges_)
-        key = f"b{i}_"
-        column_aggs, decoders[name] = (
-            _engine_histogram(t, key, b) if engine else _sums(t, key, b, fast)
-        )
+        out.append((name, f"b{i}_", b, fast and b.kind_ == "numeric" and bool(b.edges_)))
+    return out
+
+
+def _decoders(layout: Layout) -> dict[str, Decoder]:
+    return {
+        name: _histogram_decoder(key, b) if engine else _sums_decoder(key, b)
+        for name, key, b, engine in layout
+    }
+
+
+def _plan(
+    dataset: Dataset, binnings: Mapping[str, Binning], extra: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Decoder], dict[str, list[str]]]:
+    """The aggregates of one scan, how to read each column's counts from its row, and
+    which aggregates are each column's (see :func:`_layout`); ``extra`` aggregates ride
+    along."""
+    t = query_table(dataset)
+    fast = shared._uses_duckdb(dataset)
+    layout = _layout(dataset, binnings)
+    aggs: dict[str, Any] = dict(extra)
+    parts: dict[str, list[str]] = {}
+    for name, key, b, engine in layout:
+        column_aggs = _engine_histogram(t, key, b) if engine else _sums(t, key, b, fast)
         aggs.update(column_aggs)
         parts[name] = list(column_aggs)
     if aggs:
         aggs["n"] = t.count()
-    return aggs, decoders, parts
+    return aggs, _decoders(layout), parts
 
 
 Counted: TypeAlias = tuple[dict[str, np.ndarray], dict[str, Any]]
@@ -205,28 +242,47 @@ def collect(
     ``extra`` aggregate is a sum or a count (``_profiled.py``): then only the hours not
     computed before are read."""
     t = query_table(dataset)
-    group: list[Any] = []
-    if by is not None:
-        if by not in WINDOWS:
-            raise ParameterError(
-                "by", f"one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
-            )
-        group = [t.timestamp.truncate(WINDOWS[by]).name("window_")]
-    key, (aggs, decoders, parts) = _built(dataset, binnings, extra or {})
-    if not aggs:
-        return {}
-    profiled = _profiled.collect(dataset, aggs, decoders, parts, list(extra or {}), by, key)
-    if profiled is not None:
-        return profiled
-    query = t.group_by(group).aggregate(**aggs) if group else t.aggregate(**aggs)
-    table = dataset.execute(query)
+    if by is not None and by not in WINDOWS:
+        raise ParameterError(
+            "by", f"one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
+        )
+    more_names = list(extra or {})
+    ordered = {name: binnings[name] for name in sorted(binnings)}
+    if _profiled.serves(dataset):
+        key, (aggs, decoders, parts) = _built(dataset, binnings, extra or {})
+        if not aggs:
+            return {}
+        profiled = _profiled.collect(dataset, aggs, decoders, parts, more_names, by, key)
+        if profiled is not None:
+            return profiled
+    else:  # the query alone: where the store keeps its SQL, nothing is built
+        key = _plan_key(dataset, ordered, extra or {})
+        decoders = _decoders(_layout(dataset, ordered))
+        if not decoders and not extra:
+            return {}
+
+    def query() -> ir.Table:
+        return grouped(t, _built(dataset, binnings, extra or {})[1][0], by)
+
+    table = run_recipe(dataset, None if key is None else ("count.collect", key, by), query)
     counts = {name: decode(table) for name, decode in decoders.items()}
-    more = {k: table.column(k).to_pylist() for k in extra or {}}
-    windows = table.column("window_").to_pylist() if group else [None] * table.num_rows
+    more = {k: table.column(k).to_pylist() for k in more_names}
     out: dict[datetime | None, Counted] = {}
-    for i, window in enumerate(windows):
+    for i, window in enumerate(windows_of(table, by)):
         out[window] = ({n: c[i] for n, c in counts.items()}, {k: v[i] for k, v in more.items()})
     return {w: out[w] for w in sorted(out, key=lambda w: (w is not None, w))}
+
+
+def grouped(t: ir.Table, aggs: Mapping[str, Any], by: str | None) -> ir.Table:
+    """``aggs`` overall, or per window of ``by`` (its start in ``window_``)."""
+    if by is None:
+        return t.aggregate(**aggs)
+    return t.group_by(t.timestamp.truncate(WINDOWS[by]).name("window_")).aggregate(**aggs)
+
+
+def windows_of(table: pa.Table, by: str | None) -> list[datetime | None]:
+    """The window of each row of :func:`grouped`'s result (None overall)."""
+    return table.column("window_").to_pylist() if by else [None] * table.num_rows
 
 
 #: built GROUP BYs of :func:`by_pairs`, per plan and window
@@ -249,8 +305,10 @@ def by_pairs(
         window = t.timestamp.truncate(WINDOWS[by]).name("window_")
         return t.group_by([t.environment, t.version, window]).aggregate(**aggs)
 
-    query = grouped() if key is None else _BY_PAIRS.get((key, by), grouped)
-    table = dataset.execute(query)
+    built = None if key is None else ("count.by_pairs", key, by)
+    table = run_recipe(
+        dataset, built, lambda: grouped() if key is None else _BY_PAIRS.get((key, by), grouped)
+    )
     groups = list(
         zip(
             *(table.column(k).to_pylist() for k in ("environment", "version", "window_")),

@@ -526,6 +526,16 @@ def _parts(
     return _Built(out, together)
 
 
+def serves(dataset: Dataset) -> bool:
+    """Whether the store's profiles may give ``dataset``'s counts: it keeps them, and no
+    row of the selection repeats another's id (:func:`collect` may still find they
+    cannot)."""
+    store = getattr(dataset, "_store", None)
+    return getattr(store, "profiles", None) is not None and bool(
+        getattr(dataset, "unique_ids", False)
+    )
+
+
 def collect(
     dataset: Dataset,
     aggs: dict[str, Any],
@@ -540,7 +550,7 @@ def collect(
     The ``extra`` aggregates that do not merge across hours (distinct counts) come from
     one query of the rows, grouped like the result."""
     profiles = dataset._store.profiles
-    if profiles is None or not dataset.unique_ids:
+    if profiles is None or not serves(dataset):
         return None
     merged = [k for k in extra if _merge_of(aggs[k]) is not None]
     if not decoders and not merged:

@@ -22,7 +22,7 @@ counts: ``approx_count_distinct`` (HyperLogLog) took 0.47 s for 25 columns,
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -34,8 +34,9 @@ import ibis.expr.types as ir
 from evalstore._memo import Memo
 from evalstore.analyses.binning import WINDOWS, collect
 from evalstore.analyses.binning._columns import _uses_duckdb, count_true
-from evalstore.analyses.binning._profiled import by_windows
-from evalstore.dataset import query_table
+from evalstore.analyses.binning._count import grouped, windows_of
+from evalstore.analyses.binning._profiled import by_windows, serves
+from evalstore.dataset import query_table, run_recipe
 from evalstore.errors import ParameterError, did_you_mean
 
 if TYPE_CHECKING:
@@ -212,12 +213,30 @@ def scan(
 
     # the same columns, targets and extra aggregates build the same query
     more = tuple((k, v.op()) for k, v in extra.items())
-    aggs = _AGGREGATES.get((t.op(), tuple(targets), exact_distinct, duckdb, more), build)
+    key = (t.op(), tuple(targets), exact_distinct, duckdb, more)
     out: dict[Window, Scanned] = {}
-    for window, (_, row) in collect(dataset, {}, aggs, by=by).items():
+    for window, row in _rows(dataset, key, lambda: _AGGREGATES.get(key, build), by).items():
         columns = {tg.name: _read(row, f"q{i}_", tg) for i, tg in enumerate(targets)}
         out[window] = Scanned(_int(row["n_"]), columns, {k: row[k] for k in extra})
     return out
+
+
+def _rows(
+    dataset: Dataset, key: Hashable, aggregates: Callable[[], dict[str, Any]], by: str | None
+) -> dict[Window, dict[str, Any]]:
+    """The row of ``aggregates`` per window: from the store's profiles where they serve
+    (``binning.collect``), else from one query whose SQL the store keeps under ``key``
+    (nothing is built where it has it)."""
+    if by is not None and by not in WINDOWS:
+        raise ParameterError(
+            "by", f"one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
+        )
+    if serves(dataset):
+        return {w: row for w, (_, row) in collect(dataset, {}, aggregates(), by=by).items()}
+    t = query_table(dataset)
+    table = run_recipe(dataset, ("quality.scan", key, by), lambda: grouped(t, aggregates(), by))
+    rows = dict(zip(windows_of(table, by), table.to_pylist(), strict=True))
+    return {w: rows[w] for w in sorted(rows, key=lambda w: (w is not None, w))}
 
 
 @dataclass(frozen=True)
@@ -254,10 +273,12 @@ def _category_counts(
 ) -> dict[Window, Found]:
     t = query_table(dataset)
     key = ("category_counts", t.op(), column, tuple(map(repr, expected)), by)
-    query = _QUERIES.get(key, lambda: _category_query(t, column, expected, by))
+    table = run_recipe(
+        dataset, key, lambda: _QUERIES.get(key, lambda: _category_query(t, column, expected, by))
+    )
     seen: dict[Window, set[Any]] = {}
     new: dict[Window, list[tuple[int, Any, int, int]]] = {}
-    for row in dataset.execute(query).to_pylist():
+    for row in table.to_pylist():
         window = row.get("window_")
         seen.setdefault(window, set())
         if row["known_"]:
