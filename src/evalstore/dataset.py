@@ -271,6 +271,12 @@ class Dataset:
         built (``store/_compiled.py``)."""
         return self._store.execute_recipe(key, build, self.template, self.table)
 
+    def kept_text(self, key: Hashable, make: Callable[[], str]) -> str:
+        """``make()``, kept like a recipe's SQL (:meth:`execute_recipe`) under ``key`` for
+        queries on :attr:`template`: what an analysis needs besides the SQL to read a
+        recipe's rows."""
+        return self._store.kept_text((self.template.op(), key), make)
+
     def count(self) -> int:
         """The number of inferences selected."""
         table = self._inferences if self._inferences is not None else self.table

@@ -228,13 +228,7 @@ def bin_index(table: ir.Table, name: str, binning: Binning, param: str = "bins")
         t = current.table
         t.group_by(i=bin_index(t, "age", b)).aggregate(n=t.count())
     """
-    if not isinstance(binning, Binning):
-        raise ParameterError(param, "a fitted Binning", type(binning).__name__)
-    binning.check_fitted()
-    if binning.column_ is not None and binning.column_ != name:
-        raise ParameterError(
-            param, f"a Binning fitted on {name!r}", f"one fitted on {binning.column_!r}"
-        )
+    check_binning(name, binning, param)
     # what the expression depends on: the same bins on the same template give the same one
     key = (
         table.op(),
@@ -245,6 +239,17 @@ def bin_index(table: ir.Table, name: str, binning: Binning, param: str = "bins")
         param,
     )
     return _BIN_INDEXES.get(key, lambda: _bin_index(table, name, binning, param))
+
+
+def check_binning(name: str, binning: Binning, param: str = "bins") -> None:
+    """That ``binning`` is a fitted Binning of column ``name`` (``param`` names it)."""
+    if not isinstance(binning, Binning):
+        raise ParameterError(param, "a fitted Binning", type(binning).__name__)
+    binning.check_fitted()
+    if binning.column_ is not None and binning.column_ != name:
+        raise ParameterError(
+            param, f"a Binning fitted on {name!r}", f"one fitted on {binning.column_!r}"
+        )
 
 
 #: bin index expressions, by what builds them: 25 columns' took 0.16 s per slices view

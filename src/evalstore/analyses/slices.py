@@ -82,8 +82,10 @@ the day has one, ~2 ms). The default view's first load after a batch, in five ru
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -114,7 +116,8 @@ from evalstore.analyses.metrics._base import (
 from evalstore.analyses.metrics._inputs import binary_only, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
 from evalstore.analyses.metrics._labels import check_positive_class
-from evalstore.analyses.performance import _choose, _plain, bin_index
+from evalstore.analyses.metrics.ranking import ScoreSums
+from evalstore.analyses.performance import _choose, _plain, bin_index, check_binning
 from evalstore.dataset import Dataset, beside, query_table
 from evalstore.errors import ParameterError, did_you_mean
 from evalstore.schema import Task
@@ -782,15 +785,21 @@ def _evaluate(
     metric: Metric,
     branches: Callable[[tuple[tuple[str, str], ...]], list[_Branch]],
     kept: tuple[Any, _merged.Layout, list[Binning]] | None = None,
+    recipe: tuple[Any, ...] | None = None,
 ) -> tuple[dict[tuple[int, int], tuple[MetricValue, int]], int]:
     """The metric and the count of rows without an actual per (column position, bin), from
     ``branches(pairs)``: with ``kept`` (what the queries are, the layout of their keys and
     each column's bins), from the days the profiles keep where they can serve
-    (:func:`_by_day`), else from the rows."""
-    used = branches(())  # the rows' names and inputs are those of the day queries too
-    fetched = _by_day(ds, branches, *kept) if kept is not None else None
-    if fetched is None:
-        fetched = _fetch(ds, used)
+    (:func:`_by_day`), else from the rows; with ``recipe`` (every input of the branches),
+    from queries the store keeps under it, none built where it has them (:func:`_planned`)."""
+    planned = _planned(ds, recipe, branches) if kept is None and recipe is not None else None
+    if planned is not None:
+        views, fetched = planned
+    else:
+        used = branches(())  # the rows' names and inputs are those of the day queries too
+        views = [_View(b.names, b.inputs) for b in used]
+        found_days = _by_day(ds, branches, *kept) if kept is not None else None
+        fetched = found_days if found_days is not None else _fetch(ds, used)
     main, extra_rows, queries = fetched
     extra: dict[str, dict[tuple[int, int], list[dict[str, Any]]]] = {}
     for name, rows in extra_rows.items():
@@ -799,19 +808,27 @@ def _evaluate(
             grouped.setdefault(divmod(int(row[KEY]), STRIDE), []).append(row)
     counted = {divmod(int(row[KEY]), STRIDE): row for row in main}
     found = set(counted)
-    if not used[0].names:  # the main query counted only the rows without an actual
+    if not views[0].names:  # the main query counted only the rows without an actual
         found.update(key for rows in extra.values() for key in rows)
     out = {}
     for key in sorted(found):
-        branch = used[key[0] + 1]
+        view = views[key[0] + 1]
         row = counted.get(key, {})
         group = GroupData(
-            scalars={name: row[column] for name, column in branch.names.items()},
+            scalars={name: row[column] for name, column in view.names.items()},
             tables={name: extra[name].get(key, []) for name in extra},
-            input=branch.inputs,
+            input=view.inputs,
         )
         out[key] = (metric.result(group), int(row.get(N_WITHOUT_ACTUAL) or 0))
     return out, queries
+
+
+@dataclass(frozen=True)
+class _View:
+    """What reading a branch's rows needs: its aggregates' columns and its input."""
+
+    names: dict[str, str]
+    inputs: MetricInput
 
 
 Fetched = tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], int]
@@ -845,6 +862,164 @@ def _fetch(ds: Dataset, branches: list[_Branch]) -> Fetched:
             queries += n
             extra[name] = rows
     return main, {name: extra[first] for name, first in alias.items()}, queries
+
+
+# -- recipes: the queries of a new process's slices, none built where the store has them ---
+
+
+class _Unkept(Exception):
+    """The queries cannot be kept as a recipe (a custom metric, an unusual finish)."""
+
+
+def _recipe_key(
+    table: ir.Table,
+    task: Task,
+    metric: Metric,
+    settings: dict[str, Any],
+    binned: list[tuple[str, Binning]],
+) -> tuple[Any, ...] | None:
+    """Every input of the branches' queries, as plain values (None for a custom metric,
+    whose code the store's namespace does not cover): the template, the task, the metric,
+    the settings and each column's bins."""
+    parts = (metric.aggregates, metric.queries)
+    if not all(getattr(f, "__module__", "").startswith("evalstore.") for f in parts):
+        return None
+    code = tuple(getattr(f, "__qualname__", "") for f in parts)
+    bins = tuple(
+        (name, b.column_, b.kind_, tuple(b.edges_ or ()), tuple(b.categories_ or ()))
+        for name, b in binned
+    )
+    about = (metric.key, code, tuple(sorted(metric.needs)), metric._counts_rows)
+    return ("slices", table.op(), task, about, tuple(sorted(settings.items())), bins)
+
+
+def _planned(
+    ds: Dataset,
+    key: tuple[Any, ...],
+    branches: Callable[[tuple[tuple[str, str], ...]], list[_Branch]],
+) -> tuple[list[_View], Fetched] | None:
+    """The branches' views and rows from their recipe: the plan (each branch's aggregate
+    columns and input, which queries run, how their rows are finished) kept as JSON text
+    under ``key``, each query's SQL as a recipe; None where they cannot be kept."""
+    try:
+        text = ds.kept_text((*key, "plan"), lambda: _plan_text(branches(())))
+    except _Unkept:
+        return None
+    plan = json.loads(text)
+    template = query_table(ds)
+    views = [_View(b["names"], _input_of(b["input"], template)) for b in plan["branches"]]
+
+    def tables(name: str | None) -> Callable[[], list[ir.Table | Finished]]:
+        if name is None:
+            return lambda: [b.main for b in branches(())]
+        return lambda: [b.queries[name] for b in branches(())]
+
+    main, queries = _run_kept(ds, (*key, "main"), plan["main"], tables(None))
+    extra: dict[str, list[dict[str, Any]]] = {}
+    for name, first in plan["alias"].items():
+        if first == name:
+            rows, n = _run_kept(ds, (*key, "extra", name), plan["extra"][name], tables(name))
+            queries += n
+            extra[name] = rows
+    return views, (main, {name: extra[first] for name, first in plan["alias"].items()}, queries)
+
+
+def _run_kept(
+    ds: Dataset,
+    key: tuple[Any, ...],
+    spec: dict[str, Any],
+    queries: Callable[[], list[ir.Table | Finished]],
+) -> tuple[list[dict[str, Any]], int]:
+    """:func:`_run` of the queries ``spec`` describes, each one's SQL a recipe."""
+    finishes = [_finish_of(f) for f in spec["finish"]]
+    if spec["union"]:
+
+        def union() -> ir.Table:
+            tables = [engine_table(q) for q in queries()]
+            return ibis.union(*tables, distinct=False) if len(tables) > 1 else tables[0]
+
+        return finishes[0](ds.execute_recipe(key, union)).to_pylist(), 1
+    rows = []
+    for i, done in enumerate(finishes):
+        table = ds.execute_recipe((*key, i), functools.partial(_engine_table_of, queries, i))
+        rows += done(table).to_pylist()
+    return rows, len(finishes)
+
+
+def _engine_table_of(queries: Callable[[], list[ir.Table | Finished]], i: int) -> ir.Table:
+    return engine_table(queries()[i])
+
+
+def _unites(queries: list[ir.Table | Finished]) -> bool:
+    """Whether :func:`_run` reads ``queries`` as one UNION ALL query."""
+    tables = [engine_table(q) for q in queries]
+    schema, how = tables[0].schema(), _finisher(queries[0])
+    return all(
+        t.schema() == schema and _finisher(q) == how for q, t in zip(queries, tables, strict=True)
+    )
+
+
+def _plan_text(used: list[_Branch]) -> str:
+    """The plan :func:`_planned` reads, as JSON (raises :class:`_Unkept` where there is
+    none)."""
+
+    def spec(queries: list[ir.Table | Finished]) -> dict[str, Any]:
+        union = _unites(queries)
+        run = queries[:1] if union else queries
+        return {"union": union, "finish": [_finish_spec(q) for q in run]}
+
+    alias = _own_queries(used[0])
+    own = [name for name, first in alias.items() if first == name]
+    plan = {
+        "branches": [{"names": b.names, "input": _plain_input(b.inputs)} for b in used],
+        "alias": alias,
+        "main": spec([b.main for b in used]),
+        "extra": {name: spec([b.queries[name] for b in used]) for name in own},
+    }
+    try:
+        return json.dumps(plan)
+    except (TypeError, ValueError):
+        raise _Unkept from None
+
+
+def _finish_spec(query: ir.Table | Finished) -> dict[str, Any] | None:
+    how = _finisher(query)
+    if how is None:
+        return None
+    if isinstance(how, ScoreSums):
+        return {"score_sums": how.ap_variance}
+    raise _Unkept
+
+
+def _finish_of(spec: dict[str, Any] | None) -> Callable[[pa.Table], pa.Table]:
+    if spec is None:
+        return lambda table: table
+    return ScoreSums(ap_variance=bool(spec["score_sums"]))
+
+
+def _plain_input(m: MetricInput) -> dict[str, Any]:
+    """A branch's input but its table, as JSON values that read back as the same values."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(m):
+        if f.init and f.name != "table":
+            value = getattr(m, f.name)
+            out[f.name] = value.value if isinstance(value, Task) else value
+    try:
+        back = json.loads(json.dumps(out))
+    except (TypeError, ValueError):
+        raise _Unkept from None
+    for name, value in out.items():  # e.g. a positive class JSON reads back as another type
+        if isinstance(value, tuple):
+            value = list(value)
+        if type(back[name]) is not type(value) or back[name] != value:
+            raise _Unkept
+    return out
+
+
+def _input_of(plain: dict[str, Any], table: ir.Table) -> MetricInput:
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in plain.items()}
+    values["task"] = Task(values["task"])
+    return MetricInput(table=table, **values)
 
 
 def _slice(
@@ -940,26 +1115,33 @@ def slices(
     names = _columns(ds, columns)
     used = _binnings(ds, names, binnings, reference)
 
-    indexes = [ibis.literal(0).cast("int64")]
-    indexes += [bin_index(table, name, used[name], f"binnings[{name!r}]") for name in names]
+    for name in names:  # checked now: the indexes are built only when a query is
+        check_binning(name, used[name], f"binnings[{name!r}]")
+
+    @functools.cache
+    def indexes() -> list[ir.IntegerValue]:
+        found = [ibis.literal(0).cast("int64")]
+        return found + [bin_index(table, n, used[n], f"binnings[{n!r}]") for n in names]
 
     slots = np.cumsum([0, 1] + [len(used[name].labels) for name in names])
 
     def branches(pairs: tuple[tuple[str, str], ...]) -> list[_Branch]:
         return [
             _branch(table, parsed, chosen, i - 1, index, settings, pairs, int(slots[i]))
-            for i, index in enumerate(indexes)
+            for i, index in enumerate(indexes())
         ]
 
-    kept = None
+    kept = recipe = None
     if isinstance(ds, Dataset) and ds._store.profiles is not None and ds.where is None:
         # what the queries are: the overall branch's (metrics that ask the same share the
         # days kept: a binary model's accuracy, precision, recall, F1, FPR... its four
         # confusion counts) on each column's bins
         key = ("slices", table.op(), parsed, _asks(branches(())[0]))
         bins = [used[n] for n in names]
-        kept = ((*key, *(index.op() for index in indexes)), _layout(bins), bins)
-    found, queries = _evaluate(ds, chosen, branches, kept)
+        kept = ((*key, *(index.op() for index in indexes())), _layout(bins), bins)
+    else:
+        recipe = _recipe_key(table, parsed, chosen, settings, [(n, used[n]) for n in names])
+    found, queries = _evaluate(ds, chosen, branches, kept, recipe)
 
     overall = _slice(None, "all", "all", found.get((-1, 0)), None)
     rows = []

@@ -120,16 +120,21 @@ class CompiledSql:
 
     def recipe(self, key: Hashable, build: Callable[[], ops.Node]) -> str:
         """The SQL of the operation ``build()`` returns, kept under ``key``: every input
-        ``build`` reads (see the module doc). A key :func:`stable_key` cannot write down is
-        kept in memory only."""
-        text = self.recipes.get(key, lambda: self._recipe(key, build))
+        ``build`` reads (see the module doc)."""
+        return self.kept(key, lambda: self.sql(build()))
+
+    def kept(self, key: Hashable, make: Callable[[], str]) -> str:
+        """The text ``make()`` returns (a query's SQL, what an analysis needs to read its
+        rows), kept under ``key``, which names every input ``make`` reads. A key
+        :func:`stable_key` cannot write down is kept in memory only."""
+        text = self.recipes.get(key, lambda: self._kept(key, make))
         if CHECK_RECIPES:
-            fresh = self.sql(build())
+            fresh = make()
             if fresh != text:
-                raise RecipeMismatch(f"the recipe {key!r} kept SQL another build differs from")
+                raise RecipeMismatch(f"the recipe {key!r} kept text another build differs from")
         return text
 
-    def _recipe(self, key: Hashable, build: Callable[[], ops.Node]) -> str:
+    def _kept(self, key: Hashable, make: Callable[[], str]) -> str:
         stable = stable_key(key) if self._db is not None else None
         disk = None if stable is None else hashlib.sha256(_namespace() + stable).hexdigest()
         if disk is not None:
@@ -137,7 +142,7 @@ class CompiledSql:
             if found is not None:
                 self.from_file += 1
                 return found
-        text = self.sql(build())
+        text = make()
         if disk is not None:
             self._write(disk, text)
         return text

@@ -153,6 +153,12 @@ class EvaluationStore(abc.ABC):
         expression (``DuckDBStore``, ``store/_compiled.py``)."""
         return self.execute_template(build(), template, selection)
 
+    def kept_text(self, key: Hashable, make: Callable[[], str]) -> str:
+        """``make()``, a text that ``key`` names every input of: an engine that keeps
+        recipes keeps it too (what an analysis needs besides a recipe's SQL to read its
+        rows)."""
+        return make()
+
     @property
     def profiles(self) -> Profiles | None:
         """Where analyses may keep aggregates per hour of the rows (``_profiles.py``): only

@@ -730,6 +730,9 @@ class DuckDBStore(EvaluationStore):
         query = self._sql.recipe((template.op(), key), lambda: build().op())
         return self._run(bind_sql(self._sql, query, selection))
 
+    def kept_text(self, key: Hashable, make: Callable[[], str]) -> str:
+        return self._sql.kept(key, make)
+
     def _run(self, sql: str) -> pa.Table:
         """An aggregate's result as Arrow, run as a statement: parsed and bound once (a
         relation binds its query to describe it, then again to run it; on a wide aggregate
