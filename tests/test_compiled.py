@@ -189,12 +189,14 @@ import ibis
 import evalstore as es
 from evalstore.analyses.binning import _count
 from evalstore.analyses import performance, slices
+from evalstore.analyses.metrics import _evaluate
 from evalstore.analyses.quality import _scan
 calls, built = [], []
 to_sql = ibis.to_sql
 ibis.to_sql = lambda *a, **k: calls.append(1) or to_sql(*a, **k)
 for module, name in ((_count, "_plan"), (_scan, "_aggregates"), (_scan, "_category_query"),
-                     (slices, "_build_branch"), (performance, "_bin_index")):
+                     (slices, "_build_branch"), (performance, "_bin_index"),
+                     (performance, "prepare"), (slices, "prepare"), (_evaluate, "plan")):
     setattr(module, name, (lambda f: lambda *a, **k: built.append(1) or f(*a, **k))(
         getattr(module, name)))
 with es.connect(sys.argv[1]) as store:
@@ -238,8 +240,8 @@ def test_a_later_process_reads_the_sql_an_earlier_one_compiled(
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert runs[0]["from_file"] > 5
     assert runs[1]["compiled"] == 0  # every query of the report read from the file
-    # the drift and quality scans, the category counts and the slices are recipes: none
-    # was built (nor the slices' bin indexes)
+    # the drift and quality scans, the category counts, the performance and the slices
+    # are recipes: none was built (no input prepared, no metric planned, no bin index)
     assert runs[0]["built"] == runs[1]["built"] == 0
     assert runs[1]["from_file"] == runs[0]["from_file"] + runs[0]["compiled"]
     for later in runs:

@@ -242,6 +242,18 @@ def without_actuals(part: Dataset, inputs: MetricInput) -> bool:
     return not found.num_rows
 
 
+def serves(ds: Any) -> bool:
+    """Whether :func:`overall_by_day` may serve ``ds`` from the days the store's profiles
+    keep: a Dataset (not another dataset-like object, a remote one) of a store that keeps
+    them, without a filter, whose rows repeat no id."""
+    return (
+        isinstance(ds, Dataset)
+        and ds._store.profiles is not None
+        and ds.where is None
+        and ds.unique_ids
+    )
+
+
 def overall_by_day(
     ds: Dataset,
     task: Task,
@@ -253,11 +265,10 @@ def overall_by_day(
     queries ran. None where that cannot be: no profiles, a filter, an aggregate or query
     that does not merge, no rows, a write while reading, a range read for the first time
     (outside the warmer)."""
-    if not isinstance(ds, Dataset):  # another dataset-like object (a remote one): its rows
+    if not serves(ds):
         return None
     profiles = ds._store.profiles
-    if profiles is None or ds.where is not None or not ds.unique_ids:
-        return None
+    assert profiles is not None
     table = query_table(ds)
     chosen = tuple(metrics)
     frozen = tuple(sorted(settings.items()))

@@ -17,6 +17,7 @@ calibration bins, a confusion matrix). Rows without an actual are counted per gr
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +29,20 @@ import ibis.expr.types as ir
 from ibis.common.exceptions import IbisError
 
 from evalstore._memo import Memo
+from evalstore.analyses import _days
 from evalstore.analyses._days import overall_by_day
 from evalstore.analyses.binning import Binning
 from evalstore.analyses.metrics import Metric, available_metrics, get_metric
-from evalstore.analyses.metrics._evaluate import evaluate
+from evalstore.analyses.metrics._base import MetricInput
+from evalstore.analyses.metrics._evaluate import (
+    GroupResult,
+    Unkept,
+    evaluate,
+    evaluate_kept,
+    input_of,
+    metric_id,
+    plain_input,
+)
 from evalstore.analyses.metrics._inputs import binary_only, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
 from evalstore.analyses.metrics._labels import check_positive_class
@@ -328,6 +339,56 @@ def refuse_numeric_by(dataset: Dataset, by: Any, advice: Callable[[str], str]) -
         )
 
 
+def _windows_only(by: Any, bins: Mapping[str, Any] | None) -> list[str] | None:
+    """``by`` as a list of time windows (none: overall) when it names only those, without
+    ``bins``: the groups whose queries :func:`_kept` keeps; None otherwise."""
+    names = [] if by is None else [by] if isinstance(by, str) else by
+    if bins or not isinstance(names, list) or len(set(names)) != len(names):
+        return None
+    return names if all(isinstance(n, str) and n in TIME_WINDOWS for n in names) else None
+
+
+def _kept(
+    ds: Dataset,
+    table: ir.Table,
+    task: Task,
+    windows: list[str],
+    settings: dict[str, Any],
+    metrics: str | Sequence[str] | None,
+    positive_class: Any,
+) -> tuple[list[_Key], MetricInput, list[Metric], list[GroupResult], int] | None:
+    """:func:`performance`'s keys, input, metrics and groups, overall or per time window,
+    from recipes: the prepared input's plain values, then the queries and the plan that
+    reads them, kept by the store under every input they depend on (``store/_compiled.py``),
+    so that a new process builds no Ibis expression where the store has them. None where
+    they cannot be kept (a custom metric) or the store's profiles may serve the days."""
+    if not windows and _days.serves(ds):
+        return None
+    base = ("performance", table.op(), task, tuple(windows), tuple(sorted(settings.items())))
+
+    def build() -> MetricInput:
+        keys = _group_keys(table, windows, None)
+        columns = {f"__es_key{i}": k.expr for i, k in enumerate(keys)}
+        return prepare(table, task, columns, **settings)
+
+    try:
+        text = ds.kept_text((*base, "input"), lambda: json.dumps(plain_input(build())))
+    except Unkept:
+        return None
+    inputs = input_of(json.loads(text), table)
+    chosen = _choose(metrics, task, inputs.has_label, inputs.has_score)
+    ids = [metric_id(m) for m in chosen]
+    if None in ids:
+        return None
+    check_positive_class(ds, positive_class, inputs.positive_class)
+    try:
+        groups, queries = evaluate_kept(ds, (*base, tuple(ids)), inputs, chosen, build)
+    except Unkept:
+        return None
+    keys = [_Key(name, ibis.literal(0)) for name in windows]  # names only: no labels
+    return keys, inputs, chosen, groups, queries
+
+
 def _group_keys(table: ir.Table, by: Any, bins: Mapping[str, Any] | None) -> list[_Key]:
     if by is None:
         names: list[str] = []
@@ -508,20 +569,27 @@ def performance(
     parsed = Task.parse(task) if task is not None else infer_task(table.columns)
     cutoff = binary_only(parsed, positive_class, threshold)
     confidence = check_confidence(confidence)
-    keys = _group_keys(table, by, bins)
-    columns = {f"__es_key{i}": k.expr for i, k in enumerate(keys)}
     settings = {
         "positive_class": positive_class,
         "threshold": cutoff,
         "confidence": confidence,
         "score_bins": score_bins,
     }
-    inputs = prepare(table, parsed, columns, **settings)
-    chosen = _choose(metrics, parsed, inputs.has_label, inputs.has_score)
-    check_positive_class(ds, positive_class, inputs.positive_class)
-    # overall, from the days the store's profiles keep where they can serve (``_days``)
-    kept = overall_by_day(ds, parsed, chosen, settings) if not keys else None
-    groups, queries = kept if kept is not None else evaluate(inputs, chosen, ds.execute)
+    windows = _windows_only(by, bins)
+    found = None
+    if windows is not None and callable(getattr(ds, "kept_text", None)):
+        found = _kept(ds, table, parsed, windows, settings, metrics, positive_class)
+    if found is not None:
+        keys, inputs, chosen, groups, queries = found
+    else:
+        keys = _group_keys(table, by, bins)
+        columns = {f"__es_key{i}": k.expr for i, k in enumerate(keys)}
+        inputs = prepare(table, parsed, columns, **settings)
+        chosen = _choose(metrics, parsed, inputs.has_label, inputs.has_score)
+        check_positive_class(ds, positive_class, inputs.positive_class)
+        # overall, from the days the store's profiles keep where they can serve (``_days``)
+        kept = overall_by_day(ds, parsed, chosen, settings) if not keys else None
+        groups, queries = kept if kept is not None else evaluate(inputs, chosen, ds.execute)
     rows: list[dict[str, Any]] = []
     for group in sorted(groups, key=lambda g: _sort_key(g.key)):
         values = {}

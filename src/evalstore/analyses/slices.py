@@ -82,7 +82,6 @@ the day has one, ~2 ms). The default view's first load after a batch, in five ru
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import json
@@ -113,10 +112,17 @@ from evalstore.analyses.metrics._base import (
     finish,
     same_query,
 )
+from evalstore.analyses.metrics._evaluate import (
+    Unkept,
+    finish_of,
+    finish_spec,
+    input_of,
+    metric_id,
+    plain_input,
+)
 from evalstore.analyses.metrics._inputs import binary_only, infer_task, prepare
 from evalstore.analyses.metrics._intervals import check_confidence
 from evalstore.analyses.metrics._labels import check_positive_class
-from evalstore.analyses.metrics.ranking import ScoreSums
 from evalstore.analyses.performance import _choose, _plain, bin_index, check_binning
 from evalstore.dataset import Dataset, beside, query_table
 from evalstore.errors import ParameterError, did_you_mean
@@ -867,10 +873,6 @@ def _fetch(ds: Dataset, branches: list[_Branch]) -> Fetched:
 # -- recipes: the queries of a new process's slices, none built where the store has them ---
 
 
-class _Unkept(Exception):
-    """The queries cannot be kept as a recipe (a custom metric, an unusual finish)."""
-
-
 def _recipe_key(
     table: ir.Table,
     task: Task,
@@ -881,16 +883,31 @@ def _recipe_key(
     """Every input of the branches' queries, as plain values (None for a custom metric,
     whose code the store's namespace does not cover): the template, the task, the metric,
     the settings and each column's bins."""
-    parts = (metric.aggregates, metric.queries)
-    if not all(getattr(f, "__module__", "").startswith("evalstore.") for f in parts):
+    about = metric_id(metric)
+    if about is None:
         return None
-    code = tuple(getattr(f, "__qualname__", "") for f in parts)
     bins = tuple(
         (name, b.column_, b.kind_, tuple(b.edges_ or ()), tuple(b.categories_ or ()))
         for name, b in binned
     )
-    about = (metric.key, code, tuple(sorted(metric.needs)), metric._counts_rows)
     return ("slices", table.op(), task, about, tuple(sorted(settings.items())), bins)
+
+
+def _probe(ds: Dataset, table: ir.Table, task: Task, settings: dict[str, Any]) -> MetricInput:
+    """The prepared input's plain values (which metrics the rows allow, the positive class),
+    a recipe where the store keeps them (its table is not read)."""
+
+    def build() -> MetricInput:
+        return prepare(table, task, {}, **settings)  # an expression only: nothing runs
+
+    if not callable(getattr(ds, "kept_text", None)):
+        return build()
+    key = ("slices.probe", table.op(), task, tuple(sorted(settings.items())))
+    try:
+        text = ds.kept_text(key, lambda: json.dumps(plain_input(build())))
+    except Unkept:
+        return build()
+    return input_of(json.loads(text), table)
 
 
 def _planned(
@@ -903,11 +920,11 @@ def _planned(
     under ``key``, each query's SQL as a recipe; None where they cannot be kept."""
     try:
         text = ds.kept_text((*key, "plan"), lambda: _plan_text(branches(())))
-    except _Unkept:
+    except Unkept:
         return None
     plan = json.loads(text)
     template = query_table(ds)
-    views = [_View(b["names"], _input_of(b["input"], template)) for b in plan["branches"]]
+    views = [_View(b["names"], input_of(b["input"], template)) for b in plan["branches"]]
 
     def tables(name: str | None) -> Callable[[], list[ir.Table | Finished]]:
         if name is None:
@@ -931,7 +948,7 @@ def _run_kept(
     queries: Callable[[], list[ir.Table | Finished]],
 ) -> tuple[list[dict[str, Any]], int]:
     """:func:`_run` of the queries ``spec`` describes, each one's SQL a recipe."""
-    finishes = [_finish_of(f) for f in spec["finish"]]
+    finishes = [finish_of(f) for f in spec["finish"]]
     if spec["union"]:
 
         def union() -> ir.Table:
@@ -960,18 +977,18 @@ def _unites(queries: list[ir.Table | Finished]) -> bool:
 
 
 def _plan_text(used: list[_Branch]) -> str:
-    """The plan :func:`_planned` reads, as JSON (raises :class:`_Unkept` where there is
+    """The plan :func:`_planned` reads, as JSON (raises :class:`Unkept` where there is
     none)."""
 
     def spec(queries: list[ir.Table | Finished]) -> dict[str, Any]:
         union = _unites(queries)
         run = queries[:1] if union else queries
-        return {"union": union, "finish": [_finish_spec(q) for q in run]}
+        return {"union": union, "finish": [finish_spec(q) for q in run]}
 
     alias = _own_queries(used[0])
     own = [name for name, first in alias.items() if first == name]
     plan = {
-        "branches": [{"names": b.names, "input": _plain_input(b.inputs)} for b in used],
+        "branches": [{"names": b.names, "input": plain_input(b.inputs)} for b in used],
         "alias": alias,
         "main": spec([b.main for b in used]),
         "extra": {name: spec([b.queries[name] for b in used]) for name in own},
@@ -979,47 +996,7 @@ def _plan_text(used: list[_Branch]) -> str:
     try:
         return json.dumps(plan)
     except (TypeError, ValueError):
-        raise _Unkept from None
-
-
-def _finish_spec(query: ir.Table | Finished) -> dict[str, Any] | None:
-    how = _finisher(query)
-    if how is None:
-        return None
-    if isinstance(how, ScoreSums):
-        return {"score_sums": how.ap_variance}
-    raise _Unkept
-
-
-def _finish_of(spec: dict[str, Any] | None) -> Callable[[pa.Table], pa.Table]:
-    if spec is None:
-        return lambda table: table
-    return ScoreSums(ap_variance=bool(spec["score_sums"]))
-
-
-def _plain_input(m: MetricInput) -> dict[str, Any]:
-    """A branch's input but its table, as JSON values that read back as the same values."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(m):
-        if f.init and f.name != "table":
-            value = getattr(m, f.name)
-            out[f.name] = value.value if isinstance(value, Task) else value
-    try:
-        back = json.loads(json.dumps(out))
-    except (TypeError, ValueError):
-        raise _Unkept from None
-    for name, value in out.items():  # e.g. a positive class JSON reads back as another type
-        if isinstance(value, tuple):
-            value = list(value)
-        if type(back[name]) is not type(value) or back[name] != value:
-            raise _Unkept
-    return out
-
-
-def _input_of(plain: dict[str, Any], table: ir.Table) -> MetricInput:
-    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in plain.items()}
-    values["task"] = Task(values["task"])
-    return MetricInput(table=table, **values)
+        raise Unkept from None
 
 
 def _slice(
@@ -1109,7 +1086,7 @@ def slices(
         "confidence": confidence,
         "score_bins": SCORE_BINS,
     }
-    probe = prepare(table, parsed, {}, **settings)  # an expression only: nothing runs
+    probe = _probe(ds, table, parsed, settings)
     chosen = _metric(metric, parsed, probe.has_label, probe.has_score)
     check_positive_class(ds, positive_class, probe.positive_class)
     names = _columns(ds, columns)

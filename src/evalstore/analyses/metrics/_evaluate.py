@@ -8,6 +8,9 @@ ask for it. Then each metric finalizes each group from that group's few values.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +28,23 @@ from evalstore.analyses.metrics._base import (
     finish,
     same_query,
 )
+from evalstore.analyses.metrics.ranking import ScoreSums
+from evalstore.schema import Task
 
-__all__ = ["GroupResult", "Plan", "evaluate", "plan", "results"]
+__all__ = [
+    "GroupResult",
+    "Plan",
+    "Unkept",
+    "evaluate",
+    "evaluate_kept",
+    "finish_of",
+    "finish_spec",
+    "input_of",
+    "metric_id",
+    "plain_input",
+    "plan",
+    "results",
+]
 
 Execute = Callable[[ir.Expr], pa.Table]
 
@@ -149,3 +167,112 @@ def evaluate(
             grouped.setdefault(_key(row, keys), []).append(row)
         extra.append(grouped)
     return results(inputs, metrics, planned, rows, extra, keys), 1 + len(planned.tables)
+
+
+# -- recipes: a new process's queries, none built where the store keeps them ---------------
+
+
+class Unkept(Exception):
+    """Queries that cannot be kept as a recipe (a custom metric, an unusual finish, a
+    value JSON does not read back)."""
+
+
+def metric_id(metric: Metric) -> tuple[Any, ...] | None:
+    """What the queries of a built-in ``metric`` depend on, as plain values; None for a
+    custom metric, whose code the store's namespace (``store/_compiled.py``) does not cover."""
+    parts = (metric.aggregates, metric.queries)
+    if not all(str(getattr(f, "__module__", None)).startswith("evalstore.") for f in parts):
+        return None
+    code = tuple(getattr(f, "__qualname__", "") for f in parts)
+    return (metric.key, code, tuple(sorted(metric.needs)), metric._counts_rows)
+
+
+def evaluate_kept(
+    ds: Any,
+    key: tuple[Any, ...],
+    inputs: MetricInput,
+    metrics: Sequence[Metric],
+    build: Callable[[], MetricInput],
+) -> tuple[list[GroupResult], int]:
+    """:func:`evaluate` on ``ds`` (a Dataset), its queries' SQL and the plan that reads
+    their rows (each metric's columns, how each extra query is finished) kept by the store
+    under ``key``, which names every input: ``inputs`` (its plain values: the table is not
+    read) and ``build()``, the prepared input, built only where the store lacks them.
+    Raises :class:`Unkept` where the plan cannot be kept."""
+
+    @functools.cache
+    def built() -> tuple[MetricInput, Plan]:
+        real = build()
+        return real, plan(real, metrics)
+
+    def plan_text() -> str:
+        planned = built()[1]
+        found = {
+            "local": planned.local,
+            "query_of": planned.query_of,
+            "tables": [finish_spec(q) for q in planned.tables],
+        }
+        return json.dumps(found)
+
+    kept = json.loads(ds.kept_text((*key, "plan"), plan_text))
+    keys = list(inputs.keys)
+
+    def main() -> ir.Table:
+        real, planned = built()
+        t = real.table
+        return t.group_by(keys).aggregate(**planned.exprs) if keys else t.aggregate(**planned.exprs)
+
+    rows = ds.execute_recipe((*key, "main"), main).to_pylist()
+    extra: list[dict[tuple[Any, ...], list[dict[str, Any]]]] = []
+    for i, spec in enumerate(kept["tables"]):
+        table = ds.execute_recipe((*key, "extra", i), functools.partial(_extra, built, i))
+        grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for row in finish_of(spec)(table).to_pylist():
+            grouped.setdefault(_key(row, keys), []).append(row)
+        extra.append(grouped)
+    view = Plan({}, kept["local"], [], kept["query_of"])
+    return results(inputs, metrics, view, rows, extra, keys), 1 + len(kept["tables"])
+
+
+def _extra(built: Callable[[], tuple[MetricInput, Plan]], i: int) -> ir.Table:
+    return engine_table(built()[1].tables[i])
+
+
+def finish_spec(query: ir.Table | Finished) -> dict[str, Any] | None:
+    how = query.finish if isinstance(query, Finished) else None
+    if how is None:
+        return None
+    if isinstance(how, ScoreSums):
+        return {"score_sums": how.ap_variance}
+    raise Unkept
+
+
+def finish_of(spec: dict[str, Any] | None) -> Callable[[pa.Table], pa.Table]:
+    if spec is None:
+        return lambda table: table
+    return ScoreSums(ap_variance=bool(spec["score_sums"]))
+
+
+def plain_input(m: MetricInput) -> dict[str, Any]:
+    """A branch's input but its table, as JSON values that read back as the same values."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(m):
+        if f.init and f.name != "table":
+            value = getattr(m, f.name)
+            out[f.name] = value.value if isinstance(value, Task) else value
+    try:
+        back = json.loads(json.dumps(out))
+    except (TypeError, ValueError):
+        raise Unkept from None
+    for name, value in out.items():  # e.g. a positive class JSON reads back as another type
+        if isinstance(value, tuple):
+            value = list(value)
+        if type(back[name]) is not type(value) or back[name] != value:
+            raise Unkept
+    return out
+
+
+def input_of(plain: dict[str, Any], table: ir.Table) -> MetricInput:
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in plain.items()}
+    values["task"] = Task(values["task"])
+    return MetricInput(table=table, **values)
