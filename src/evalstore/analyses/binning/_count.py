@@ -297,11 +297,14 @@ def by_pairs(
     rows. For callers that keep their values per pair and window (the slices' days). None
     without binnings."""
     t = query_table(dataset)
-    key, (aggs, decoders, _) = _built(dataset, binnings, {})
-    if not aggs:
+    ordered = {name: binnings[name] for name in sorted(binnings)}
+    key = _plan_key(dataset, ordered, {})
+    decoders = _decoders(_layout(dataset, ordered))  # no Ibis: the query may be kept
+    if not decoders:
         return None
 
     def grouped() -> ir.Table:
+        aggs = _built(dataset, binnings, {})[1][0]
         window = t.timestamp.truncate(WINDOWS[by]).name("window_")
         return t.group_by([t.environment, t.version, window]).aggregate(**aggs)
 
