@@ -16,6 +16,7 @@ calibration bins, a confusion matrix). Rows without an actual are counted per gr
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -366,7 +367,8 @@ def _kept(
         return None
     base = ("performance", table.op(), task, tuple(windows), tuple(sorted(settings.items())))
 
-    def build() -> MetricInput:
+    @functools.cache
+    def build() -> MetricInput:  # the input's text and the queries, where missing, share it
         keys = _group_keys(table, windows, None)
         columns = {f"__es_key{i}": k.expr for i, k in enumerate(keys)}
         return prepare(table, task, columns, **settings)
