@@ -227,10 +227,7 @@ def _rows(
     """The row of ``aggregates`` per window: from the store's profiles where they serve
     (``binning.collect``), else from one query whose SQL the store keeps under ``key``
     (nothing is built where it has it)."""
-    if by is not None and by not in WINDOWS:
-        raise ParameterError(
-            "by", f"one of {list(WINDOWS)}", by, did_you_mean(str(by), WINDOWS).strip()
-        )
+    check_by(by)
     if serves(dataset):
         return {w: row for w, (_, row) in collect(dataset, {}, aggregates(), by=by).items()}
     t = query_table(dataset)
